@@ -1,0 +1,2 @@
+// HTTPServer: work in progress.
+enum HTTPServerPlaceholder {}

@@ -1,0 +1,2 @@
+// TaskAPI: work in progress.
+enum TaskAPIPlaceholder {}
