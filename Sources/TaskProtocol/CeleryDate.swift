@@ -1,0 +1,95 @@
+import Foundation
+
+/// Celery's timestamps: Python `datetime.isoformat()` of an aware UTC time, e.g.
+/// `2026-11-25T11:12:20.923179+00:00`. Parsing also takes a `Z` suffix, other offsets and naive
+/// strings (read as UTC, as Celery does with its default `timezone`).
+public enum CeleryDate {
+    /// Formats `date` with microseconds and `+00:00`.
+    public static func format(_ date: Date) -> String {
+        let seconds = date.timeIntervalSince1970
+        var whole = Int(seconds.rounded(.down))
+        var micros = Int(((seconds - Double(whole)) * 1_000_000).rounded())
+        if micros >= 1_000_000 { whole += 1; micros -= 1_000_000 }
+        var t = time_t(whole)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ v: Int32, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        let us = String(micros)
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
+            + String(repeating: "0", count: 6 - us.count) + us + "+00:00"
+    }
+
+    /// Parses an ISO-8601 date-time; nil when it is not one.
+    public static func parse(_ text: String) -> Date? {
+        let b = Array(text.utf8)
+        var i = 0
+        func number(_ width: Int) -> Int? {
+            guard i + width <= b.count else { return nil }
+            var v = 0
+            for k in 0..<width {
+                let c = b[i + k]
+                guard c >= 48, c <= 57 else { return nil }
+                v = v * 10 + Int(c - 48)
+            }
+            i += width
+            return v
+        }
+        func expect(_ c: Character) -> Bool {
+            guard i < b.count, b[i] == c.asciiValue! else { return false }
+            i += 1
+            return true
+        }
+        guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2) else { return nil }
+        var hour = 0, minute = 0, second = 0
+        var fraction = 0.0
+        if i < b.count, b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: " ") {
+            i += 1
+            guard let h = number(2), expect(":"), let m = number(2) else { return nil }
+            hour = h; minute = m
+            if expect(":") {
+                guard let s = number(2) else { return nil }
+                second = s
+                if expect(".") {
+                    var scale = 0.1
+                    var digits = 0
+                    while i < b.count, b[i] >= 48, b[i] <= 57 {
+                        fraction += Double(b[i] - 48) * scale
+                        scale /= 10
+                        i += 1
+                        digits += 1
+                    }
+                    guard digits > 0 else { return nil }
+                }
+            }
+        }
+        var offset = 0
+        if i < b.count {
+            if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
+                i += 1
+            } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+                let sign = b[i] == UInt8(ascii: "-") ? -1 : 1
+                i += 1
+                guard let oh = number(2) else { return nil }
+                _ = expect(":")
+                let om = number(2) ?? 0
+                offset = sign * (oh * 3600 + om * 60)
+            }
+        }
+        guard i == b.count, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else {
+            return nil
+        }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        let epoch = timegm(&parts)
+        return Date(timeIntervalSince1970: Double(epoch - offset) + fraction)
+    }
+}
