@@ -8,7 +8,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "Celeriac",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Celeriac", targets: ["Celeriac"]),
         .executable(name: "celeriac", targets: ["celeriac"]),

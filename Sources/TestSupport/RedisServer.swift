@@ -25,7 +25,7 @@ public final class RedisServer: @unchecked Sendable {
     deinit { stop() }
 
     /// Starts a server and waits until it answers PING; throws a clear error if it cannot.
-    public static func start(extraArguments: [String] = [], timeout: Double = 10) throws -> RedisServer {
+    public static func start(extraArguments: [String] = [], timeout: Double = 10, onPort fixedPort: Int? = nil) throws -> RedisServer {
         guard let binary = which("redis-server") else {
             throw TestSupportError("redis-server not found on PATH: install it (make test does: apt-get install -y redis-server)")
         }
@@ -33,7 +33,7 @@ public final class RedisServer: @unchecked Sendable {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var lastError = "no attempt"
         for _ in 0..<5 {
-            let port = try freePort()
+            let port = try fixedPort ?? freePort()
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
@@ -70,7 +70,7 @@ public final class RedisServer: @unchecked Sendable {
 
     private static func ping(port: Int) -> Bool {
         guard let reply = try? rawCommand(port: port, "PING\r\n") else { return false }
-        return reply.hasPrefix("+PONG")
+        return reply.hasPrefix("+PONG") || reply.hasPrefix("-NOAUTH")
     }
 }
 
@@ -119,7 +119,8 @@ public func freePort() throws -> Int {
 /// The full path of an executable on PATH, or nil.
 public func which(_ name: String) -> String? {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    for dir in path.split(separator: ":") + ["/usr/sbin", "/usr/local/bin"] {
+    let dirs: [String] = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/local/bin"]
+    for dir in dirs {
         let candidate = "\(dir)/\(name)"
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
     }

@@ -1,0 +1,144 @@
+import Foundation
+
+/// The handle the rest of Celeriac uses: one shared pipelined connection, re-established on demand
+/// with exponential backoff. While Redis is down, calls fail at once with `RedisError.unavailable`
+/// (never hang), so an API can answer 503 and a worker can back off.
+///
+/// ```swift
+/// let redis = RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:6379/0"))
+/// let pong = try await redis.send(["PING"])
+/// ```
+public final class RedisClient: Sendable {
+    public let configuration: RedisConfiguration
+    private let state = Locked(State())
+    private let scripts = Locked([String: String]())
+
+    private struct State {
+        var connection: RedisConnection?
+        var connecting: Task<RedisConnection, any Error>?
+        var nextAttempt: Double = 0
+        var backoff: Double = 0
+        var lastError: String = ""
+    }
+
+    public init(configuration: RedisConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Sends one command; an error reply is thrown as `RedisError.server`.
+    @discardableResult
+    public func send(_ arguments: [RedisArgument], extraTimeout: Double = 0) async throws -> RESPValue {
+        let connection = try await currentConnection()
+        let reply = try await connection.send(arguments, extraTimeout: extraTimeout)
+        return try reply.throwingError(command: arguments.first.map { String(decoding: $0.bytes, as: UTF8.self) } ?? "?")
+    }
+
+    /// Sends commands in one write and returns every reply (error replies included, not thrown).
+    public func pipeline(_ commands: [[RedisArgument]]) async throws -> [RESPValue] {
+        let connection = try await currentConnection()
+        return try await connection.pipeline(commands)
+    }
+
+    /// Runs commands inside MULTI/EXEC and returns EXEC's replies; throws if the transaction was aborted.
+    public func transaction(_ commands: [[RedisArgument]]) async throws -> [RESPValue] {
+        let replies = try await pipeline([["MULTI"]] + commands + [["EXEC"]])
+        guard let exec = replies.last else { throw RedisError.protocolError("no reply to EXEC") }
+        if case .error(let message) = exec { throw RedisError.server(command: "EXEC", message: message) }
+        guard let results = exec.array else { throw RedisError.server(command: "EXEC", message: "transaction aborted") }
+        return results
+    }
+
+    /// Runs a Lua script by its SHA1, loading it first when the server does not know it (NOSCRIPT).
+    public func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) async throws -> RESPValue {
+        let command = "EVALSHA(\(script.name))"
+        var sha = scripts.withLock { $0[script.name] }
+        if sha == nil {
+            sha = try await send(["SCRIPT", "LOAD", RedisArgument(script.source)]).string
+            scripts.withLock { $0[script.name] = sha }
+        }
+        let args: [RedisArgument] = ["EVALSHA", RedisArgument(sha!), RedisArgument(keys.count)] + keys + arguments
+        let connection = try await currentConnection()
+        var reply = try await connection.send(args)
+        if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
+            reply = try await connection.send(["EVAL", RedisArgument(script.source), RedisArgument(keys.count)] + keys + arguments)
+        }
+        return try reply.throwingError(command: command)
+    }
+
+    /// A new connection of its own, for blocking commands (BRPOP) that would stall the shared one.
+    public func dedicatedConnection() async throws -> RedisConnection {
+        try await RedisConnection.connect(configuration)
+    }
+
+    /// Closes the shared connection (callers in flight get an error).
+    public func close() {
+        let connection = state.withLock { s -> RedisConnection? in
+            defer { s.connection = nil }
+            return s.connection
+        }
+        connection?.close()
+    }
+
+    /// The live shared connection, connecting if needed; fails fast during backoff.
+    private func currentConnection() async throws -> RedisConnection {
+        let live = state.withLock { s -> RedisConnection? in
+            if let connection = s.connection, !connection.isClosed { return connection }
+            return nil
+        }
+        if let live { return live }
+        let now = Date().timeIntervalSince1970
+        let decision: Result<Task<RedisConnection, any Error>, any Error> = state.withLock { s in
+            s.connection = nil
+            if let connecting = s.connecting { return .success(connecting) }
+            if now < s.nextAttempt {
+                return .failure(RedisError.unavailable(address: configuration.address.description, reason: s.lastError,
+                                                       retryAfter: s.nextAttempt - now))
+            }
+            let configuration = configuration
+            let task = Task { try await RedisConnection.connect(configuration) }
+            s.connecting = task
+            return .success(task)
+        }
+        let task = try decision.get()
+        do {
+            let connection = try await task.value
+            state.withLock { s in
+                if s.connecting != nil { s.connecting = nil }
+                if s.connection == nil || s.connection!.isClosed { s.connection = connection }
+                s.backoff = 0
+                s.nextAttempt = 0
+            }
+            return connection
+        } catch {
+            state.withLock { s in
+                s.connecting = nil
+                s.backoff = s.backoff == 0 ? configuration.initialBackoff : min(s.backoff * 2, configuration.maxBackoff)
+                s.nextAttempt = Date().timeIntervalSince1970 + s.backoff
+                s.lastError = "\(error)"
+            }
+            throw error
+        }
+    }
+}
+
+/// A Lua script with a name for errors and logs; `RedisClient.evaluate` caches its SHA1.
+public struct RedisScript: Sendable {
+    public let name: String
+    public let source: String
+    public init(name: String, source: String) {
+        self.name = name
+        self.source = source
+    }
+}
+
+/// A value behind a lock: the small shared-state tool for classes that are not actors.
+public final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    public init(_ value: Value) { self.value = value }
+    public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}

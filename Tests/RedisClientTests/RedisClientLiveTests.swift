@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+@testable import RedisClient
+import TestSupport
+
+@Suite struct RedisClientLiveTests {
+    @Test func roundTrips_andPipelines_manyConcurrentCallers() async throws {
+        let server = try RedisServer.start()
+        defer { server.stop() }
+        let client = RedisClient(configuration: try RedisConfiguration(url: server.url))
+        defer { client.close() }
+        #expect(try await client.send(["PING"]) == .simpleString("PONG"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    let key = RedisArgument("k\(i)")
+                    let replies = try await client.pipeline([["SET", key, RedisArgument(i)], ["GET", key], ["INCR", key]])
+                    #expect(replies == [.simpleString("OK"), .bulkString(Array(String(i).utf8)), .integer(Int64(i + 1))])
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await client.send(["DBSIZE"]) == .integer(200))
+    }
+
+    @Test func errorReplies_areThrown_withTheCommandName() async throws {
+        let server = try RedisServer.start()
+        defer { server.stop() }
+        let client = RedisClient(configuration: try RedisConfiguration(url: server.url))
+        defer { client.close() }
+        try await client.send(["SET", "s", "x"])
+        await #expect { try await client.send(["INCR", "s"]) } throws: { error in
+            guard case .server(let command, let message)? = error as? RedisError else { return false }
+            return command == "INCR" && message.contains("not an integer")
+        }
+        // The connection stays usable after an error reply.
+        #expect(try await client.send(["GET", "s"]).string == "x")
+    }
+
+    @Test func transaction_and_luaScripts() async throws {
+        let server = try RedisServer.start()
+        defer { server.stop() }
+        let client = RedisClient(configuration: try RedisConfiguration(url: server.url))
+        defer { client.close() }
+        let results = try await client.transaction([["SET", "a", "1"], ["INCR", "a"]])
+        #expect(results == [.simpleString("OK"), .integer(2)])
+        let script = RedisScript(name: "double", source: "return tonumber(redis.call('GET', KEYS[1])) * tonumber(ARGV[1])")
+        #expect(try await client.evaluate(script, keys: ["a"], arguments: ["3"]) == .integer(6))
+        try await client.send(["SCRIPT", "FLUSH"])
+        #expect(try await client.evaluate(script, keys: ["a"], arguments: ["5"]) == .integer(10))
+    }
+
+    @Test func passwordAndDatabase_fromTheURL() async throws {
+        let server = try RedisServer.start(extraArguments: ["--requirepass", "s3cret"])
+        defer { server.stop() }
+        let client = RedisClient(configuration: try RedisConfiguration(url: "redis://:s3cret@127.0.0.1:\(server.port)/3"))
+        defer { client.close() }
+        try await client.send(["SET", "in3", "yes"])
+        #expect(try rawCommand(port: server.port, "AUTH s3cret\r\nSELECT 3\r\nGET in3\r\n").contains("yes"))
+        let wrong = RedisClient(configuration: try RedisConfiguration(url: "redis://:nope@127.0.0.1:\(server.port)/0"))
+        await #expect { try await wrong.send(["PING"]) } throws: { error in
+            guard case .connect(_, let reason)? = error as? RedisError else { return false }
+            return reason.contains("AUTH")
+        }
+    }
+
+    @Test func hungServer_timesOut_insteadOfHanging() async throws {
+        let server = try RedisServer.start()
+        defer { server.resume(); server.stop() }
+        var configuration = try RedisConfiguration(url: server.url)
+        configuration.commandTimeout = 0.3
+        let client = RedisClient(configuration: configuration)
+        defer { client.close() }
+        try await client.send(["PING"])
+        server.pause()
+        let start = Date()
+        await #expect { try await client.send(["PING"]) } throws: { error in
+            (error as? RedisError)?.isConnectivity == true && "\(error)".contains("no reply within")
+        }
+        #expect(Date().timeIntervalSince(start) < 3)
+    }
+
+    @Test func serverGone_failsFast_thenReconnects() async throws {
+        let server = try RedisServer.start()
+        let port = server.port
+        var configuration = try RedisConfiguration(url: server.url)
+        configuration.initialBackoff = 0.05
+        configuration.maxBackoff = 0.2
+        let client = RedisClient(configuration: configuration)
+        defer { client.close() }
+        try await client.send(["SET", "k", "v"])
+        server.stop()
+        await #expect(throws: RedisError.self) { try await client.send(["GET", "k"]) }
+        // While down: every call fails quickly with an error naming the address.
+        let start = Date()
+        for _ in 0..<5 {
+            await #expect { try await client.send(["PING"]) } throws: { error in
+                "\(error)".contains("127.0.0.1:\(port)")
+            }
+        }
+        #expect(Date().timeIntervalSince(start) < 5)
+        // A new server on the same port: the client comes back by itself.
+        let again = try RedisServer.start(extraArguments: [], onPort: port)
+        defer { again.stop() }
+        let back = await waitUntil(timeout: 10) { (try? await client.send(["PING"])) == .simpleString("PONG") }
+        #expect(back)
+    }
+
+    @Test func blockingPop_onADedicatedConnection_doesNotStallTheSharedOne() async throws {
+        let server = try RedisServer.start()
+        defer { server.stop() }
+        let client = RedisClient(configuration: try RedisConfiguration(url: server.url))
+        defer { client.close() }
+        let blocking = try await client.dedicatedConnection()
+        defer { blocking.close() }
+        async let popped = blocking.send(["BRPOP", "q", "5"], extraTimeout: 5)
+        for _ in 0..<10 { try await client.send(["PING"]) }
+        try await client.send(["LPUSH", "q", "job"])
+        #expect(try await popped == .array([.bulkString(Array("q".utf8)), .bulkString(Array("job".utf8))]))
+    }
+}
