@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+
+/// `celeriac <command>`: the same command line in every binary built on the `Celeriac` library.
+struct CeleriacCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: ProcessInfo.processInfo.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "celeriac",
+        abstract: "A Celery-compatible task queue on Redis.",
+        subcommands: [WorkerCommand.self, SubmitCommand.self, ResultCommand.self, DeadLettersCommand.self]
+            + extraSubcommands)
+
+    /// Commands that other files of this module add (the API server).
+    nonisolated(unsafe) static var extraSubcommands: [any ParsableCommand.Type] = []
+}
+
+/// Options every command that talks to Redis shares; flags win over the environment.
+struct BrokerOptions: ParsableArguments {
+    @Option(name: [.customShort("b"), .long], help: "Redis URL (env REDIS_URL; default redis://127.0.0.1:6379/0).")
+    var broker: String?
+
+    @Option(help: "Prefix of Celeriac's own keys (env CELERIAC_PREFIX).")
+    var prefix: String?
+
+    @Option(help: "Seconds results live in Redis: Celery's result_expires (env CELERIAC_RESULT_EXPIRES).")
+    var resultExpires: Int?
+
+    var url: String {
+        broker ?? ProcessInfo.processInfo.environment["REDIS_URL"] ?? "redis://127.0.0.1:6379/0"
+    }
+    var keyPrefix: String { prefix ?? ProcessInfo.processInfo.environment["CELERIAC_PREFIX"] ?? "celeriac:" }
+    var expires: Int {
+        resultExpires ?? ProcessInfo.processInfo.environment["CELERIAC_RESULT_EXPIRES"].flatMap(Int.init) ?? 86400
+    }
+
+    func validate() throws {
+        do { _ = try RedisConfiguration(url: url) } catch { throw ValidationError("\(error)") }
+        if expires < 0 { throw ValidationError("--result-expires must be ≥ 0") }
+    }
+}
+
+import RedisClient
+import TaskQueue
+
+extension BrokerOptions {
+    func makeBroker() throws -> (Broker, ResultBackend) {
+        let redis = RedisClient(configuration: try RedisConfiguration(url: url))
+        let keys = KeySpace(prefix: keyPrefix)
+        return (Broker(redis: redis, keys: keys, resultExpires: expires),
+                ResultBackend(redis: redis, keys: keys, resultExpires: expires))
+    }
+}

@@ -1,0 +1,159 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import Logging
+import RedisClient
+import TaskQueue
+import Worker
+
+/// `celeriac worker`: Celery's `celery -A app worker` flags, on a Swift worker.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run a worker node.")
+
+    @OptionGroup var brokerOptions: BrokerOptions
+
+    @Option(name: [.customShort("Q"), .long], help: "Comma-separated queues to consume, highest priority first.")
+    var queues: String = "celery"
+
+    @Option(name: [.customShort("c"), .long], help: "Tasks run at the same time (default: number of CPUs).")
+    var concurrency: Int?
+
+    @Option(name: [.customShort("l"), .long], help: "Log level: debug, info, warning, error, critical.")
+    var loglevel: String = "info"
+
+    @Option(name: [.customShort("n"), .long], help: "Node name; %h is the host name, %n its first label, %d the domain.")
+    var hostname: String = "celery@%h"
+
+    @Option(help: "Seconds a held message may go without renewal before it is handed back (kombu visibility_timeout).")
+    var visibilityTimeout: Double = 3600
+
+    @Option(help: "Seconds to let in-flight tasks finish on SIGTERM before handing them back.")
+    var grace: Double = 30
+
+    @Flag(help: "Print no banner.")
+    var quiet = false
+
+    func validate() throws {
+        if let concurrency, concurrency < 1 { throw ValidationError("-c/--concurrency must be ≥ 1") }
+        if LogLevelName.parse(loglevel) == nil { throw ValidationError("-l/--loglevel '\(loglevel)' is not one of debug, info, warning, error, critical") }
+        if queues.split(separator: ",").isEmpty { throw ValidationError("-Q/--queues needs at least one queue") }
+        if grace < 0 || visibilityTimeout <= 0 { throw ValidationError("--grace must be ≥ 0 and --visibility-timeout > 0") }
+    }
+
+    func run() async throws {
+        let app = AppHolder.app
+        try app.validate()
+        let level = LogLevelName.parse(loglevel)!
+        let logger = Logger(label: "celeriac.worker") { CeleryLogHandler(label: $0, level: level) }
+        var configuration = WorkerConfiguration()
+        configuration.queues = queues.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        configuration.concurrency = concurrency ?? ProcessInfo.processInfo.activeProcessorCount
+        configuration.nodeName = NodeName.expand(hostname)
+        configuration.visibilityTimeout = visibilityTimeout
+        configuration.shutdownGrace = grace
+        let (broker, results) = try brokerOptions.makeBroker()
+        let redisURL = broker.redis.configuration.description
+        if !quiet { Banner.print(app: app, configuration: configuration, transport: redisURL) }
+        // Connect before announcing readiness, so a wrong URL fails here and loudly.
+        do { try await broker.redis.send(["PING"]) } catch {
+            logger.critical("Cannot connect to \(redisURL): \(error)")
+            throw ExitCode(1)
+        }
+        logger.info("Connected to \(redisURL)")
+        let worker = Worker(configuration: configuration, registry: app.registry, broker: broker, results: results, logger: logger)
+        let signals = SignalHandler { count in
+            if count == 1 {
+                logger.info("worker: Hitting Ctrl+C again will terminate all running tasks!")
+                worker.requestShutdown()
+            } else {
+                logger.warning("worker: Cold shutdown (MainProcess)")
+                Glibc.exit(1)
+            }
+        }
+        logger.info("\(configuration.nodeName) ready.")
+        try await worker.run()
+        signals.cancel()
+    }
+}
+
+/// `-l` names, as Celery spells them.
+enum LogLevelName {
+    static func parse(_ text: String) -> Logger.Level? {
+        switch text.lowercased() {
+        case "debug": .debug
+        case "info": .info
+        case "warning", "warn": .warning
+        case "error": .error
+        case "critical", "fatal": .critical
+        default: nil
+        }
+    }
+}
+
+/// Celery's node-name expansion: `%h` host name, `%n` its first label, `%d` the rest.
+enum NodeName {
+    static func expand(_ pattern: String) -> String {
+        let host = ProcessInfo.processInfo.hostName
+        let first = host.split(separator: ".").first.map(String.init) ?? host
+        let domain = host.split(separator: ".").dropFirst().joined(separator: ".")
+        return pattern.replacingOccurrences(of: "%h", with: host)
+            .replacingOccurrences(of: "%n", with: first)
+            .replacingOccurrences(of: "%d", with: domain)
+    }
+}
+
+/// SIGINT/SIGTERM through Dispatch, counted: the first asks for a warm shutdown, the second is cold.
+final class SignalHandler: @unchecked Sendable {
+    private var sources: [any DispatchSourceSignal] = []
+    private let count = Locked(0)
+
+    init(_ handler: @escaping @Sendable (Int) -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [count] in
+                let n = count.withLock { $0 += 1; return $0 }
+                handler(n)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func cancel() { sources.forEach { $0.cancel() } }
+}
+
+/// The start-up banner in Celery's shape, so operators find what they expect.
+enum Banner {
+    static func print(app: App, configuration: WorkerConfiguration, transport: String) {
+        var uts = utsname()
+        uname(&uts)
+        func field<T>(_ value: T) -> String {
+            withUnsafeBytes(of: value) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        }
+        let system = "\(field(uts.sysname))-\(field(uts.release))-\(field(uts.machine))"
+        let now = String(CeleryLogHandler.timestamp().prefix(19))
+        var lines = [
+            " -------------- \(configuration.nodeName) v\(app.version) (celeriac)",
+            "--- ***** ----- ",
+            "-- ******* ---- \(system) \(now)",
+            "- *** --- * --- ",
+            "- ** ---------- [config]",
+            "- ** ---------- .> app:         \(app.name)",
+            "- ** ---------- .> transport:   \(transport)",
+            "- ** ---------- .> results:     \(transport)",
+            "- *** --- * --- .> concurrency: \(configuration.concurrency) (swift tasks)",
+            "-- ******* ---- .> task events: OFF",
+            "--- ***** ----- ",
+            " -------------- [queues]",
+        ]
+        for queue in configuration.queues {
+            lines.append("                .> \(queue.padding(toLength: 16, withPad: " ", startingAt: 0)) exchange=\(queue)(direct) key=\(queue)")
+        }
+        lines += ["                ", "", "[tasks]"]
+        lines += app.registry.names.map { "  . \($0)" }
+        lines.append("")
+        Swift.print(lines.joined(separator: "\n"))
+        fflush(nil)
+    }
+}

@@ -1,0 +1,80 @@
+import Celeriac
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The seed's tasks, under the names the seed's Python producers use.
+public enum ExampleTasks {
+    /// Where activation emails go.
+    public struct Settings: Sendable {
+        /// Folder for `.eml` files when no SMTP server is configured.
+        public var outbox: URL
+        /// `smtp://host:port`; nil writes to the outbox.
+        public var smtpURL: String?
+        /// Sender address of activation emails.
+        public var sender: String = "no-reply@celeriac.local"
+        /// Seconds `fetch_url` waits for a response.
+        public var fetchTimeout: Double = 10
+
+        public init(outbox: URL, smtpURL: String? = nil) {
+            self.outbox = outbox
+            self.smtpURL = smtpURL
+        }
+    }
+
+    /// Registers `celery_example_2.add`, `celery_example.fetch_url` and `send_activation_email`.
+    public static func register(in app: App, settings: Settings) {
+        app.task("celery_example_2.add", parameters: ["a", "b"]) { args, _ in
+            try add(try args.number("a"), try args.number("b"))
+        }
+        app.task("celery_example.fetch_url", parameters: ["url"]) { args, context in
+            .int(Int64(try await fetchStatus(try args.string("url"), timeout: settings.fetchTimeout)))
+        }
+        app.task("send_activation_email", parameters: ["email", "user_id", "activation_url"]) { args, context in
+            let email = try args.string("email")
+            let userID = args.optional("user_id")?.stringValue ?? ""
+            let link = args.optional("activation_url")?.stringValue ?? "http://localhost:8080/activate/\(userID)"
+            let message = EmailMessage.activation(from: settings.sender, to: email, link: link, taskID: context.id)
+            let delivery: any EmailDelivery = try settings.smtpURL.map { try SMTPDelivery(url: $0) } ?? FileOutbox(folder: settings.outbox)
+            let receipt = try await delivery.deliver(message)
+            return .string(receipt)
+        }
+    }
+
+    /// Python's `a + b` for ints and floats: int + int stays an int.
+    static func add(_ a: JSONValue, _ b: JSONValue) throws -> JSONValue {
+        if case .int(let x) = a, case .int(let y) = b {
+            let (sum, overflow) = x.addingReportingOverflow(y)
+            if !overflow { return .int(sum) }
+            return .double(Double(x) + Double(y))
+        }
+        return .double(a.doubleValue! + b.doubleValue!)
+    }
+
+    /// An HTTP GET; returns the status code. A network failure is a `FetchError` (that task fails, nothing else).
+    static func fetchStatus(_ text: String, timeout: Double) async throws -> Int {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
+            throw ExceptionInfo(type: "ValueError", message: "not an http(s) URL: \(text)")
+        }
+        var request = URLRequest(url: url)
+        request.timeoutInterval = timeout
+        request.setValue("celeriac/0.1", forHTTPHeaderField: "User-Agent")
+        do {
+            let (_, response) = try await URLSession.shared.data(for: request)
+            guard let http = response as? HTTPURLResponse else { throw FetchError(message: "no HTTP response from \(text)") }
+            return http.statusCode
+        } catch let error as FetchError {
+            throw error
+        } catch {
+            throw FetchError(message: "GET \(text): \(error.localizedDescription)")
+        }
+    }
+}
+
+/// A failed fetch; Python's `get()` raises it as `FetchError` (a class Celery makes on the fly).
+public struct FetchError: CeleryException, CustomStringConvertible {
+    public var message: String
+    public var exceptionInfo: ExceptionInfo { ExceptionInfo(type: "FetchError", message: message, module: "celeriac.errors") }
+    public var description: String { message }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import RedisClient
+import TaskProtocol
+
+/// Broker operations on kombu's Redis layout: queues are lists (LPUSH in, pop from the right),
+/// priorities are band lists, held messages sit in `unacked`/`unacked_index`.
+public struct Broker: Sendable {
+    public let redis: RedisClient
+    public let keys: KeySpace
+    /// Seconds a result document (and Celeriac's task record) lives; Celery's `result_expires`.
+    public var resultExpires: Int
+
+    public init(redis: RedisClient, keys: KeySpace = KeySpace(), resultExpires: Int = 86400) {
+        self.redis = redis
+        self.keys = keys
+        self.resultExpires = resultExpires
+    }
+
+    /// The list a message goes to, from its queue and priority.
+    public func listName(for message: TaskMessage) -> String {
+        keys.bands.bands.listName(queue: message.queue, priority: message.priority)
+    }
+
+    /// Publishes a message and records it as PENDING, in one transaction. Returns once Redis has it.
+    public func enqueue(_ message: TaskMessage, now: Date = Date()) async throws {
+        let record = keys.taskRecord(message.id)
+        _ = try await redis.transaction([
+            ["LPUSH", RedisArgument(listName(for: message)), RedisArgument(message.encoded())],
+            ["HSET", RedisArgument(record), "name", RedisArgument(message.task), "queue", RedisArgument(message.queue),
+             "state", "PENDING", "submitted_at", RedisArgument(CeleryDate.format(now)),
+             "retries", RedisArgument(message.retries)],
+            ["EXPIRE", RedisArgument(record), RedisArgument(resultExpires)],
+        ])
+    }
+
+    /// The lists a consumer of `queues` pops, every queue's bands in priority order.
+    public func consumeLists(queues: [String]) -> [String] {
+        queues.flatMap { keys.bands.bands.allLists(queue: $0) }
+    }
+
+    /// Records that this worker holds a popped message, as kombu does (`unacked` + `unacked_index`).
+    /// `record` fields (and `state`) are set on the task record in the same transaction.
+    public func hold(tag: String, envelope: [UInt8], queue: String, taskID: String? = nil, state: TaskState? = nil,
+                     record: [(String, String)] = [], now: Date = Date()) async throws {
+        var entry: [UInt8] = Array("[".utf8)
+        entry += envelope
+        entry += Array(", \"\", ".utf8)
+        entry += JSONValue.string(queue).serializedBytes()
+        entry += Array("]".utf8)
+        var commands: [[RedisArgument]] = [
+            ["ZADD", RedisArgument(KeySpace.unackedIndex), RedisArgument(now.timeIntervalSince1970), RedisArgument(tag)],
+            ["HSET", RedisArgument(KeySpace.unacked), RedisArgument(tag), RedisArgument(entry)],
+        ]
+        if let taskID {
+            let key = RedisArgument(keys.taskRecord(taskID))
+            var hset: [RedisArgument] = ["HSET", key]
+            if let state { hset += ["state", RedisArgument(state.rawValue)] }
+            for (k, v) in record { hset += [RedisArgument(k), RedisArgument(v)] }
+            if hset.count > 2 { commands.append(hset) }
+            commands.append(["HINCRBY", key, "attempts", "1"])
+            commands.append(["EXPIRE", key, RedisArgument(resultExpires)])
+        }
+        _ = try await redis.transaction(commands)
+    }
+
+    /// Acknowledges a held message: it is done and must never come back.
+    public func ack(tag: String) async throws {
+        _ = try await redis.transaction([
+            ["ZREM", RedisArgument(KeySpace.unackedIndex), RedisArgument(tag)],
+            ["HDEL", RedisArgument(KeySpace.unacked), RedisArgument(tag)],
+        ])
+    }
+
+    /// Renews the hold on messages still being worked on (so a visibility sweep leaves them alone).
+    public func renew(tags: [String], now: Date = Date()) async throws {
+        guard !tags.isEmpty else { return }
+        var command: [RedisArgument] = ["ZADD", RedisArgument(KeySpace.unackedIndex), "XX"]
+        for tag in tags { command += [RedisArgument(now.timeIntervalSince1970), RedisArgument(tag)] }
+        try await redis.send(command)
+    }
+
+    /// Hands a held message back to the front of its queue, marked redelivered (warm shutdown).
+    @discardableResult
+    public func restore(_ message: TaskMessage) async throws -> Bool {
+        var copy = message
+        copy.markRedelivered()
+        let reply = try await redis.evaluate(Scripts.restore,
+                                             keys: [RedisArgument(KeySpace.unacked), RedisArgument(KeySpace.unackedIndex),
+                                                    RedisArgument(listName(for: copy))],
+                                             arguments: [RedisArgument(message.deliveryTag), RedisArgument(copy.encoded())])
+        return reply.integer == 1
+    }
+
+    /// kombu's visibility sweep: messages held longer than `visibilityTimeout` without renewal go back.
+    public func restoreStale(visibilityTimeout: Double, now: Date = Date(), limit: Int = 100) async throws -> Int {
+        let bands = keys.bands.bands
+        let reply = try await redis.evaluate(Scripts.restoreStale,
+                                             keys: [RedisArgument(KeySpace.unacked), RedisArgument(KeySpace.unackedIndex)],
+                                             arguments: [RedisArgument(now.timeIntervalSince1970 - visibilityTimeout),
+                                                         RedisArgument(limit),
+                                                         RedisArgument(bands.steps.map(String.init).joined(separator: ",")),
+                                                         RedisArgument(bands.separator)])
+        return Int(reply.integer ?? 0)
+    }
+
+    /// Moves a held message with a future ETA to the scheduled set and releases the hold, atomically.
+    public func schedule(_ message: TaskMessage, at due: Date, releasingHold: Bool = true) async throws {
+        var commands: [[RedisArgument]] = [
+            ["ZADD", RedisArgument(keys.scheduled), RedisArgument(due.timeIntervalSince1970),
+             RedisArgument(Array((listName(for: message) + "\n").utf8) + message.encoded())],
+        ]
+        if releasingHold {
+            commands.append(["ZREM", RedisArgument(KeySpace.unackedIndex), RedisArgument(message.deliveryTag)])
+            commands.append(["HDEL", RedisArgument(KeySpace.unacked), RedisArgument(message.deliveryTag)])
+        }
+        _ = try await redis.transaction(commands)
+    }
+
+    /// Moves every due scheduled message to its queue; safe to run from many workers at once.
+    public func promoteDue(now: Date = Date(), limit: Int = 500) async throws -> Int {
+        let reply = try await redis.evaluate(Scripts.promoteDue, keys: [RedisArgument(keys.scheduled)],
+                                             arguments: [RedisArgument(now.timeIntervalSince1970), RedisArgument(limit)])
+        return Int(reply.integer ?? 0)
+    }
+
+    /// The due time of the earliest scheduled message, if any.
+    public func nextScheduled() async throws -> Date? {
+        let reply = try await redis.send(["ZRANGE", RedisArgument(keys.scheduled), "0", "0", "WITHSCORES"])
+        guard let items = reply.array, items.count == 2, let score = items[1].string.flatMap(Double.init) else { return nil }
+        return Date(timeIntervalSince1970: score)
+    }
+
+    /// Keeps a message that cannot be run in the dead-letter list, with the reason, and releases its hold.
+    public func deadLetter(raw: [UInt8], error: MessageError, queue: String, tag: String?, worker: String,
+                           now: Date = Date()) async throws {
+        let entry: JSONValue = [
+            "id": .string(TaskMessage.newID()),
+            "task_id": error.taskID.map { .string($0) } ?? .null,
+            "task": error.taskName.map { .string($0) } ?? .null,
+            "queue": .string(queue),
+            "field": .string(error.field),
+            "reason": .string(error.reason),
+            "worker": .string(worker),
+            "at": .string(CeleryDate.format(now)),
+            "message": .string(String(decoding: raw, as: UTF8.self)),
+        ]
+        var commands: [[RedisArgument]] = [["LPUSH", RedisArgument(keys.deadLetters), RedisArgument(entry.serializedBytes())]]
+        if let tag {
+            commands.append(["ZREM", RedisArgument(KeySpace.unackedIndex), RedisArgument(tag)])
+            commands.append(["HDEL", RedisArgument(KeySpace.unacked), RedisArgument(tag)])
+        }
+        _ = try await redis.transaction(commands)
+    }
+
+    /// The dead-letter entries, newest first.
+    public func deadLetters(limit: Int = 100) async throws -> [JSONValue] {
+        let reply = try await redis.send(["LRANGE", RedisArgument(keys.deadLetters), "0", RedisArgument(limit - 1)])
+        return (reply.array ?? []).compactMap { $0.bytes.flatMap { try? JSONValue.parse($0) } }
+    }
+}

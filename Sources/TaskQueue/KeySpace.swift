@@ -1,0 +1,37 @@
+/// Every Redis key Celeriac touches, in one place.
+///
+/// Celery's keys (queues, `unacked`, `celery-task-meta-*`) are fixed by the wire protocol; Celeriac's
+/// own live under `prefix` (default `celeriac:`).
+public struct KeySpace: Sendable, Equatable {
+    public var prefix: String
+    public var bands: PriorityBandsConfig
+
+    public init(prefix: String = "celeriac:", bands: PriorityBandsConfig = .init()) {
+        self.prefix = prefix
+        self.bands = bands
+    }
+
+    // Celery / kombu
+    public static let unacked = "unacked"
+    public static let unackedIndex = "unacked_index"
+    public static let unackedMutex = "unacked_mutex"
+    public static func resultKey(_ id: String) -> String { "celery-task-meta-" + id }
+
+    // Celeriac
+    public func taskRecord(_ id: String) -> String { prefix + "task:" + id }
+    /// Sorted set of scheduled messages (ETA, countdown, retries), scored by due time; member `list\nenvelope`.
+    public var scheduled: String { prefix + "scheduled" }
+    public var deadLetters: String { prefix + "dead" }
+    /// Sorted set of worker names scored by their last heartbeat.
+    public var workers: String { prefix + "workers" }
+    public func worker(_ name: String) -> String { prefix + "worker:" + name }
+    public var revoked: String { prefix + "revoked" }
+}
+
+import TaskProtocol
+
+/// kombu's priority emulation settings (`priority_steps`, `sep`); must match every producer and consumer.
+public struct PriorityBandsConfig: Sendable, Equatable {
+    public var bands: PriorityBands
+    public init(bands: PriorityBands = .kombuDefault) { self.bands = bands }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import RedisClient
+import TaskProtocol
+
+/// Celery's Redis result backend: `celery-task-meta-<id>` written with SETEX and PUBLISHed on the
+/// channel of the same name in one step (a waiting Python `get()` only sees published results), never
+/// overwriting a SUCCESS; Celeriac's task record is updated in the same script.
+public struct ResultBackend: Sendable {
+    public let redis: RedisClient
+    public let keys: KeySpace
+    public var resultExpires: Int
+
+    public init(redis: RedisClient, keys: KeySpace = KeySpace(), resultExpires: Int = 86400) {
+        self.redis = redis
+        self.keys = keys
+        self.resultExpires = resultExpires
+    }
+
+    /// Stores `document` (unless a SUCCESS is already stored: then it returns false and writes nothing
+    /// but the ack). `record` holds extra task-record fields to set at the same time; `ackTag` acks that
+    /// held message in the same atomic step.
+    @discardableResult
+    public func store(_ document: ResultDocument, record: [(String, String)] = [], ackTag: String? = nil) async throws -> Bool {
+        var arguments: [RedisArgument] = [RedisArgument(document.encoded()), RedisArgument(resultExpires),
+                                          RedisArgument(document.status.rawValue), RedisArgument(ackTag ?? "")]
+        for (field, value) in record { arguments += [RedisArgument(field), RedisArgument(value)] }
+        let reply = try await redis.evaluate(Scripts.storeResult,
+                                             keys: [RedisArgument(KeySpace.resultKey(document.taskID)),
+                                                    RedisArgument(keys.taskRecord(document.taskID)),
+                                                    RedisArgument(KeySpace.unacked), RedisArgument(KeySpace.unackedIndex)],
+                                             arguments: arguments)
+        return reply.integer == 1
+    }
+
+    /// The stored result document, nil when there is none.
+    public func get(_ id: String) async throws -> ResultDocument? {
+        let reply = try await redis.send(["GET", RedisArgument(KeySpace.resultKey(id))])
+        guard let bytes = reply.bytes else { return nil }
+        return ResultDocument(bytes: bytes)
+    }
+}

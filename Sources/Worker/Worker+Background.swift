@@ -1,0 +1,71 @@
+import Foundation
+import RedisClient
+import TaskProtocol
+import TaskQueue
+
+extension Worker {
+    /// Heartbeat, scheduled promotion and the visibility sweep, until cancelled.
+    func backgroundLoops() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.every(self.configuration.heartbeatInterval) { try await self.heartbeat() } }
+            group.addTask { await self.promoteLoop() }
+            group.addTask { await self.every(self.configuration.sweepInterval) { try await self.sweep() } }
+        }
+    }
+
+    private func every(_ interval: Double, _ body: @Sendable () async throws -> Void) async {
+        while !Task.isCancelled {
+            do { try await body() } catch {
+                if !Task.isCancelled { logger.warning("background: \(error)") }
+            }
+            try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+        }
+    }
+
+    /// Registers this node and its task names (the API checks submitted names against them) and
+    /// renews the hold on the messages it is running.
+    func heartbeat() async throws {
+        let now = Date()
+        let key = RedisArgument(broker.keys.worker(configuration.nodeName))
+        let tasks = JSONValue.array(registry.names.map { .string($0) }).serialized()
+        let queues = JSONValue.array(configuration.queues.map { .string($0) }).serialized()
+        let ttl = Int((configuration.heartbeatInterval * 5).rounded(.up))
+        _ = try await broker.redis.pipeline([
+            ["ZADD", RedisArgument(broker.keys.workers), RedisArgument(now.timeIntervalSince1970), RedisArgument(configuration.nodeName)],
+            ["HSET", key, "tasks", RedisArgument(tasks), "queues", RedisArgument(queues),
+             "concurrency", RedisArgument(configuration.concurrency), "pid", RedisArgument(Int(getpid())),
+             "active", RedisArgument(active), "processed", RedisArgument(processed), "heartbeat", RedisArgument(CeleryDate.format(now))],
+            ["EXPIRE", key, RedisArgument(ttl)],
+        ])
+        let tags = state.withLock { Array($0.inFlight.keys) }
+        try await broker.renew(tags: tags, now: now)
+    }
+
+    /// Moves due ETA/retry messages to their queues; wakes at the next due time or every `scheduleInterval`.
+    private func promoteLoop() async {
+        while !Task.isCancelled {
+            var wait = configuration.scheduleInterval
+            do {
+                _ = try await broker.promoteDue()
+                if let next = try await broker.nextScheduled() {
+                    wait = max(0.001, min(wait, next.timeIntervalSinceNow))
+                }
+            } catch {
+                if !Task.isCancelled { logger.warning("scheduler: \(error)") }
+            }
+            try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
+        }
+    }
+
+    private func sweep() async throws {
+        let restored = try await broker.restoreStale(visibilityTimeout: configuration.visibilityTimeout)
+        if restored > 0 { logger.warning("Restoring \(restored) unacknowledged message(s)") }
+    }
+
+    func deregister() async {
+        _ = try? await broker.redis.pipeline([
+            ["ZREM", RedisArgument(broker.keys.workers), RedisArgument(configuration.nodeName)],
+            ["DEL", RedisArgument(broker.keys.worker(configuration.nodeName))],
+        ])
+    }
+}

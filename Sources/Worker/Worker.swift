@@ -1,0 +1,318 @@
+import Foundation
+import Logging
+import RedisClient
+import TaskProtocol
+import TaskQueue
+
+/// A worker node: pops Celery messages from Redis with blocking pops, runs up to `concurrency` of
+/// them at once, writes Celery result documents, and shuts down warm on request.
+///
+/// ```swift
+/// let worker = Worker(configuration: config, registry: registry, broker: broker, results: results, logger: logger)
+/// try await worker.run()          // returns after requestShutdown() and the warm shutdown
+/// ```
+public final class Worker: Sendable {
+    public let configuration: WorkerConfiguration
+    public let registry: TaskRegistry
+    public let broker: Broker
+    public let results: ResultBackend
+    let logger: Logger
+    let slots: AsyncSemaphore
+    let state = Locked(State())
+
+    struct State {
+        var stopping = false
+        var inFlight: [String: InFlight] = [:]
+        var processed = 0
+        var consumer: RedisConnection?
+    }
+
+    struct InFlight {
+        var message: TaskMessage
+        var task: Task<Void, Never>?
+    }
+
+    public init(configuration: WorkerConfiguration, registry: TaskRegistry, broker: Broker, results: ResultBackend,
+                logger: Logger) {
+        self.configuration = configuration
+        self.registry = registry
+        self.broker = broker
+        self.results = results
+        self.logger = logger
+        self.slots = AsyncSemaphore(max(1, configuration.concurrency))
+    }
+
+    /// Number of tasks finished since start (for heartbeats and tests).
+    public var processed: Int { state.withLock { $0.processed } }
+    /// Number of tasks running now.
+    public var active: Int { state.withLock { $0.inFlight.count } }
+    public var isStopping: Bool { state.withLock { $0.stopping } }
+
+    /// Asks for a warm shutdown: stop taking work, let in-flight tasks finish within the grace period.
+    public func requestShutdown() {
+        state.withLock { $0.stopping = true }
+    }
+
+    /// Consumes until shutdown is requested, then finishes or hands back in-flight tasks and returns.
+    public func run() async throws {
+        let background = Task { await self.backgroundLoops() }
+        defer { background.cancel() }
+        await consume()
+        await drain()
+        background.cancel()
+        await deregister()
+        logger.info("worker: Warm shutdown (MainProcess)")
+    }
+
+    // MARK: consuming
+
+    private func consume() async {
+        let lists = broker.consumeLists(queues: configuration.queues)
+        var connection: RedisConnection?
+        var backoff = 0.1
+        while !isStopping {
+            await slots.acquire()
+            if isStopping { await slots.release(); break }
+            do {
+                if connection == nil || connection!.isClosed {
+                    connection = try await broker.redis.dedicatedConnection()
+                    state.withLock { $0.consumer = connection }
+                    backoff = 0.1
+                }
+                let command: [RedisArgument] = ["BRPOP"] + lists.map { RedisArgument($0) } + [RedisArgument(configuration.popTimeout)]
+                let reply = try await connection!.send(command, extraTimeout: configuration.popTimeout)
+                guard let pair = reply.array, pair.count == 2, let list = pair[0].string, let raw = pair[1].bytes else {
+                    if case .error(let message) = reply { logger.error("consumer: BRPOP failed: \(message)") }
+                    await slots.release()
+                    continue
+                }
+                await start(raw: raw, list: list)
+            } catch {
+                await slots.release()
+                connection?.close()
+                connection = nil
+                if isStopping { break }
+                logger.error("consumer: \(error); retrying in \(String(format: "%.1f", backoff))s")
+                try? await Task.sleep(nanoseconds: UInt64(backoff * 1e9))
+                backoff = min(backoff * 2, 5)
+            }
+        }
+        connection?.close()
+    }
+
+    /// The queue name of a band list (`celery\u{06}\u{16}3` → `celery`).
+    private func queueName(of list: String) -> String {
+        let separator = broker.keys.bands.bands.separator
+        if let range = list.range(of: separator) { return String(list[..<range.lowerBound]) }
+        return list
+    }
+
+    /// Decides what to do with one popped message. Holds a slot on entry; releases it unless a task runs.
+    private func start(raw: [UInt8], list: String) async {
+        let queue = queueName(of: list)
+        let message: TaskMessage
+        do {
+            message = try TaskMessage.decode(raw)
+        } catch {
+            await deadLetter(raw: raw, error: error, queue: queue)
+            await slots.release()
+            return
+        }
+        let now = Date()
+        let label = "\(message.task)[\(message.id)]"
+        if let expires = message.expires, expires < now {
+            logger.info("Discarding revoked task: \(label)")
+            await finish(message, document: .revoked(taskID: message.id, reason: "expired"), record: [("finished_at", CeleryDate.format(now))])
+            await slots.release()
+            return
+        }
+        guard let definition = registry[message.task] else {
+            logger.error("Received unregistered task of type '\(message.task)'.\nThe message has been ignored and discarded.")
+            let info = ExceptionInfo(type: "NotRegistered", message: [.string(message.task)], module: "celery.exceptions")
+            await finish(message, document: .failure(taskID: message.id, exception: info, traceback: nil, parentID: message.parentID),
+                         record: [("error", info.pythonRepr), ("finished_at", CeleryDate.format(now))])
+            await slots.release()
+            return
+        }
+        if let eta = message.eta, eta.timeIntervalSince(now) > 0.005 {
+            do {
+                try await broker.schedule(message, at: eta, releasingHold: false)
+                logger.info("Task \(label) received (eta \(CeleryDate.format(eta))): scheduled")
+            } catch {
+                logger.error("Task \(label): could not schedule for its ETA: \(error); handing it back")
+                _ = try? await broker.redis.send(["RPUSH", RedisArgument(list), RedisArgument(raw)])
+            }
+            await slots.release()
+            return
+        }
+        do {
+            try await broker.hold(tag: message.deliveryTag, envelope: raw, queue: queue, taskID: message.id, state: .started,
+                                  record: [("name", message.task), ("queue", queue), ("worker", configuration.nodeName),
+                                           ("received_at", CeleryDate.format(now)), ("started_at", CeleryDate.format(now)),
+                                           ("retries", String(message.retries))],
+                                  now: now)
+        } catch {
+            // The pop succeeded but recording the hold failed: put the message back rather than lose it.
+            logger.error("Task \(label): could not record the hold: \(error); handing it back")
+            _ = try? await broker.redis.send(["RPUSH", RedisArgument(list), RedisArgument(raw)])
+            await slots.release()
+            return
+        }
+        logger.info("Task \(label) received")
+        let task = Task {
+            await self.execute(message, definition: definition)
+            self.state.withLock {
+                $0.inFlight[message.deliveryTag] = nil
+                $0.processed += 1
+            }
+            await self.slots.release()
+        }
+        state.withLock { $0.inFlight[message.deliveryTag] = InFlight(message: message, task: task) }
+    }
+
+    private func deadLetter(raw: [UInt8], error: any Error, queue: String) async {
+        let messageError = error as? MessageError ?? MessageError(field: "envelope", reason: "\(error)")
+        logger.error("Received malformed message on queue '\(queue)': \(messageError); moved to the dead-letter list")
+        let tag = (try? JSONValue.parse(raw))?["properties"]?["delivery_tag"]?.stringValue
+        do {
+            try await broker.deadLetter(raw: raw, error: messageError, queue: queue, tag: tag, worker: configuration.nodeName)
+            if let id = messageError.taskID {
+                // Whoever waits on this id learns why instead of waiting forever.
+                let info = ExceptionInfo(type: "InvalidTaskError", message: messageError.description, module: "celery.exceptions")
+                try await results.store(.failure(taskID: id, exception: info, traceback: nil),
+                                        record: [("name", messageError.taskName ?? ""), ("queue", queue),
+                                                 ("error", info.pythonRepr), ("dead_letter", "1"),
+                                                 ("finished_at", CeleryDate.format(Date()))])
+            }
+        } catch {
+            logger.critical("could not store a malformed message in the dead-letter list: \(error); pushing it back to '\(queue)'")
+            _ = try? await broker.redis.send(["LPUSH", RedisArgument(queue), RedisArgument(raw)])
+        }
+    }
+
+    /// Stores a document for a message that never ran (revoked, unregistered) and acks it.
+    private func finish(_ message: TaskMessage, document: ResultDocument, record: [(String, String)]) async {
+        do {
+            try await results.store(document, record: [("name", message.task), ("queue", message.queue)] + record)
+        } catch {
+            logger.error("Task \(message.task)[\(message.id)]: could not store \(document.status.rawValue): \(error)")
+        }
+    }
+
+    // MARK: executing
+
+    private func execute(_ message: TaskMessage, definition: TaskDefinition) async {
+        let label = "\(message.task)[\(message.id)]"
+        var taskLogger = logger
+        taskLogger[metadataKey: "task.id"] = .string(message.id)
+        taskLogger[metadataKey: "task.name"] = .string(message.task)
+        let context = TaskContext(id: message.id, name: message.task, retries: message.retries, queue: message.queue,
+                                  hostname: configuration.nodeName, logger: taskLogger)
+        let arguments = TaskArguments(args: message.args, kwargs: message.kwargs, parameters: definition.parameters,
+                                      taskName: message.task)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let outcome: Result<JSONValue, any Error>
+        do {
+            try arguments.validate()
+            outcome = .success(try await definition.handler(arguments, context))
+        } catch {
+            outcome = .failure(error)
+        }
+        let runtime = clock.now - started
+        let seconds = Double(runtime.components.seconds) + Double(runtime.components.attoseconds) / 1e18
+        let finished = CeleryDate.format(Date())
+        switch outcome {
+        case .success(let value):
+            let document = message.ignoreResult ? nil : ResultDocument.success(taskID: message.id, result: value, parentID: message.parentID)
+            await store(document ?? .success(taskID: message.id, result: .null), message: message, writeDocument: document != nil,
+                        record: [("finished_at", finished), ("runtime", String(seconds))])
+            logger.info("Task \(label) succeeded in \(seconds)s: \(PythonRepr.repr(value))")
+        case .failure(let retry as Retry):
+            await retryLater(message, retry: retry, label: label)
+        case .failure(let error):
+            let info = ExceptionInfo.from(error)
+            let traceback = info.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
+            await store(.failure(taskID: message.id, exception: info, traceback: traceback, parentID: message.parentID),
+                        message: message, writeDocument: true,
+                        record: [("finished_at", finished), ("runtime", String(seconds)), ("error", info.pythonRepr)])
+            logger.error("Task \(label) raised unexpected: \(info.pythonRepr)")
+        }
+    }
+
+    private func store(_ document: ResultDocument, message: TaskMessage, writeDocument: Bool, record: [(String, String)]) async {
+        var delay = 0.1
+        while true {
+            do {
+                if writeDocument {
+                    try await results.store(document, record: record, ackTag: message.deliveryTag)
+                } else {
+                    try await broker.updateRecord(message.id, state: document.status, fields: record)
+                    try await broker.ack(tag: message.deliveryTag)
+                }
+                return
+            } catch let error as RedisError where error.isConnectivity && !isStopping {
+                // The result exists only in memory: keep trying while Redis is away.
+                logger.warning("Task \(message.task)[\(message.id)]: storing the result failed (\(error)); retrying")
+                try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+                delay = min(delay * 2, 2)
+            } catch {
+                logger.error("Task \(message.task)[\(message.id)]: could not store its result: \(error)")
+                return
+            }
+        }
+    }
+
+    private func retryLater(_ message: TaskMessage, retry: Retry, label: String) async {
+        let limit = retry.maxRetries ?? configuration.defaultMaxRetries
+        if message.retries >= limit {
+            let traceback = retry.reason.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
+            await store(.failure(taskID: message.id, exception: retry.reason, traceback: traceback, parentID: message.parentID),
+                        message: message, writeDocument: true,
+                        record: [("finished_at", CeleryDate.format(Date())), ("error", retry.reason.pythonRepr)])
+            logger.error("Task \(label) raised unexpected: \(retry.reason.pythonRepr) (max retries \(limit) exceeded)")
+            return
+        }
+        let due = Date().addingTimeInterval(max(0, retry.after))
+        var options = TaskMessage.Options()
+        options.queue = message.queue
+        options.eta = due
+        options.expires = message.expires
+        options.priority = message.priority
+        options.retries = message.retries + 1
+        options.parentID = message.id
+        options.rootID = message.rootID
+        options.origin = configuration.nodeName
+        let next = TaskMessage.make(task: message.task, id: message.id, args: message.args, kwargs: message.kwargs, options: options)
+        do {
+            try await broker.schedule(next, at: due, releasingHold: false)
+            let traceback = retry.reason.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
+            try await results.store(.retry(taskID: message.id, exception: retry.reason, traceback: traceback, parentID: message.parentID),
+                                    record: [("retries", String(message.retries + 1))], ackTag: message.deliveryTag)
+            logger.info("Task \(label) retry: Retry in \(retry.after)s: \(retry.reason.pythonRepr)")
+        } catch {
+            logger.error("Task \(label): could not schedule its retry: \(error)")
+        }
+    }
+
+    // MARK: shutdown
+
+    private func drain() async {
+        let deadline = Date().addingTimeInterval(configuration.shutdownGrace)
+        while active > 0, Date() < deadline {
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        let leftovers = state.withLock { s -> [InFlight] in
+            defer { s.inFlight.removeAll() }
+            return Array(s.inFlight.values)
+        }
+        guard !leftovers.isEmpty else { return }
+        logger.warning("Restoring \(leftovers.count) unacknowledged message(s)")
+        for item in leftovers {
+            item.task?.cancel()
+            do { try await broker.restore(item.message) } catch {
+                logger.error("could not restore \(item.message.task)[\(item.message.id)]: \(error); the visibility sweep will")
+            }
+        }
+    }
+}

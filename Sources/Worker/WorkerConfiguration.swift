@@ -1,0 +1,26 @@
+/// How a worker runs. Defaults follow Celery where Celery has one.
+public struct WorkerConfiguration: Sendable {
+    /// Queues to consume, in priority order (`-Q celery,emails`). Default `["celery"]`.
+    public var queues: [String] = ["celery"]
+    /// Tasks run at the same time (`-c`). Default: the number of CPUs, as Celery.
+    public var concurrency: Int = 2
+    /// Node name (`-n w1@%h`, already expanded).
+    public var nodeName: String = "celery@localhost"
+    /// Seconds a blocking pop waits before re-checking for shutdown (Celery's `brpop_timeout`). Default 1.
+    public var popTimeout: Double = 1
+    /// Seconds between heartbeats (worker registry, renewal of held messages, scheduled promotion). Default 2.
+    public var heartbeatInterval: Double = 2
+    /// Seconds a held message may go without renewal before any worker's sweep hands it back.
+    /// Default 3600, kombu's `visibility_timeout`, so Python workers sharing the queues behave the same.
+    public var visibilityTimeout: Double = 3600
+    /// Seconds between visibility sweeps. Default 10 (kombu's `unacked_restore_interval`).
+    public var sweepInterval: Double = 10
+    /// Seconds to let in-flight tasks finish on SIGTERM before handing them back. Default 30.
+    public var shutdownGrace: Double = 30
+    /// How often the due-task promoter looks at the scheduled set when it is idle. Default 0.5.
+    public var scheduleInterval: Double = 0.5
+    /// Retries a task gets when its handler throws `Retry` without a limit. Celery's default 3.
+    public var defaultMaxRetries: Int = 3
+
+    public init() {}
+}
