@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Sockets", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "WorkerTests",
-                    dependencies: ["Celeriac", "ExampleTasks", "TaskQueue", "Worker", "TestSupport"],
+                    dependencies: ["Celeriac", "ExampleTasks", "TaskQueue", "Worker", "Sockets", "TestSupport"],
                     swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

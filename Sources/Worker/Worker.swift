@@ -25,6 +25,8 @@ public final class Worker: Sendable {
         var inFlight: [String: InFlight] = [:]
         var processed = 0
         var consumer: RedisConnection?
+        /// Tags handed back at shutdown: their handlers' late outcomes must not be stored.
+        var handedBack: Set<String> = []
     }
 
     struct InFlight {
@@ -219,6 +221,10 @@ public final class Worker: Sendable {
         } catch {
             outcome = .failure(error)
         }
+        if state.withLock({ $0.handedBack.contains(message.deliveryTag) }) {
+            logger.info("Task \(label) was handed back at shutdown; its outcome is not stored")
+            return
+        }
         let runtime = clock.now - started
         let seconds = Double(runtime.components.seconds) + Double(runtime.components.attoseconds) / 1e18
         let finished = CeleryDate.format(Date())
@@ -304,15 +310,16 @@ public final class Worker: Sendable {
         }
         let leftovers = state.withLock { s -> [InFlight] in
             defer { s.inFlight.removeAll() }
+            s.handedBack.formUnion(s.inFlight.keys)
             return Array(s.inFlight.values)
         }
         guard !leftovers.isEmpty else { return }
         logger.warning("Restoring \(leftovers.count) unacknowledged message(s)")
         for item in leftovers {
-            item.task?.cancel()
             do { try await broker.restore(item.message) } catch {
                 logger.error("could not restore \(item.message.task)[\(item.message.id)]: \(error); the visibility sweep will")
             }
+            item.task?.cancel()
         }
     }
 }
