@@ -1,0 +1,122 @@
+import Logging
+
+/// The validated routing tree built from a `Router`; immutable and shared by all event loops.
+final class CompiledRouter: Sendable {
+    enum Resolution {
+        case found(HTTPHandler, [String: String])
+        case methodNotAllowed([HTTPMethod])
+        case notFound
+    }
+
+    final class Node: @unchecked Sendable {
+        var literals: [Substring: Node] = [:]
+        var parameter: Node?
+        /// Per method: the handler and the names of this route's `{…}` segments, in order.
+        var handlers: [HTTPMethod: (HTTPHandler, [String])] = [:]
+    }
+
+    // Built in init, never mutated afterwards.
+    private let root = Node()
+
+    init(_ router: Router) throws(HTTPServerError) {
+        for route in router.routes {
+            var node = root
+            var names: [String] = []
+            for segment in try Self.segments(of: route.pattern) {
+                if segment.first == "{" {
+                    let name = String(segment.dropFirst().dropLast())
+                    if names.contains(name) {
+                        throw HTTPServerError("route \(route.method) \(route.pattern): parameter {\(name)} appears twice")
+                    }
+                    names.append(name)
+                    if node.parameter == nil { node.parameter = Node() }
+                    node = node.parameter!
+                } else {
+                    if node.literals[segment] == nil { node.literals[segment] = Node() }
+                    node = node.literals[segment]!
+                }
+            }
+            if node.handlers[route.method] != nil {
+                throw HTTPServerError("duplicate route \(route.method) \(route.pattern)")
+            }
+            node.handlers[route.method] = (route.handler, names)
+        }
+    }
+
+    /// The segments of a pattern, checked: absolute, no empty segment, `{name}` whole-segment only.
+    static func segments(of pattern: String) throws(HTTPServerError) -> [Substring] {
+        guard pattern.first == "/" else { throw HTTPServerError("route pattern \"\(pattern)\" must start with /") }
+        if pattern == "/" { return [] }
+        let parts = pattern.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        for part in parts {
+            guard !part.isEmpty else { throw HTTPServerError("route pattern \"\(pattern)\" has an empty segment") }
+            if part.contains(where: { "?# ".contains($0) || $0.asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? false }) {
+                throw HTTPServerError("route pattern \"\(pattern)\" contains a character not allowed in a path")
+            }
+            if part.first == "{" {
+                let name = part.dropFirst().dropLast()
+                guard part.last == "}", let first = name.first, first == "_" || first.isLetter,
+                      name.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) })
+                else { throw HTTPServerError("route pattern \"\(pattern)\": bad parameter segment \"\(part)\"") }
+            } else if part.contains("{") || part.contains("}") {
+                throw HTTPServerError("route pattern \"\(pattern)\": a parameter must be a whole segment, not \"\(part)\"")
+            }
+        }
+        return parts
+    }
+
+    func resolve(_ method: HTTPMethod, _ path: String) -> Resolution {
+        guard path.first == "/" else { return .notFound }
+        var values: [Substring] = []
+        let segments = path == "/" ? [] : path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        guard let node = Self.match(root, segments[...], &values) else { return .notFound }
+        let entry = node.handlers[method] ?? (method == .head ? node.handlers[.get] : nil)
+        guard let (handler, names) = entry else {
+            var allowed = Array(node.handlers.keys)
+            if node.handlers[.get] != nil && node.handlers[.head] == nil { allowed.append(.head) }
+            return .methodNotAllowed(allowed.sorted { $0.rawValue < $1.rawValue })
+        }
+        var parameters: [String: String] = [:]
+        for (name, value) in zip(names, values) {
+            parameters[name] = PercentDecoding.decode(value.utf8, plusAsSpace: false)
+        }
+        return .found(handler, parameters)
+    }
+
+    /// Depth-first: a literal segment first, then the parameter, backtracking on a dead end.
+    private static func match(_ node: Node, _ rest: ArraySlice<Substring>, _ values: inout [Substring]) -> Node? {
+        guard let segment = rest.first else { return node.handlers.isEmpty ? nil : node }
+        if let next = node.literals[segment], let found = match(next, rest.dropFirst(), &values) { return found }
+        if let next = node.parameter, !segment.isEmpty {
+            values.append(segment)
+            if let found = match(next, rest.dropFirst(), &values) { return found }
+            values.removeLast()
+        }
+        return nil
+    }
+
+    /// Routing plus error mapping: `HTTPError` becomes its problem+json, anything else a bare 500.
+    func respond(to request: HTTPRequest, logger: Logger?) async -> HTTPResponse {
+        switch resolve(request.method, request.path) {
+        case .found(let handler, let parameters):
+            var request = request
+            request.pathParameters = parameters
+            do {
+                return try await handler(request)
+            } catch let error as HTTPError {
+                return error.response
+            } catch {
+                logger?.error("handler failed", metadata: [
+                    "request.id": "\(request.id)", "http.path": "\(request.path)", "error": "\(error)",
+                ])
+                return HTTPResponse(status: 500)
+            }
+        case .methodNotAllowed(let allowed):
+            var response = HTTPError(status: 405, detail: "\(request.method) is not allowed on \(request.path)").response
+            response.headers["Allow"] = allowed.map(\.rawValue).joined(separator: ", ")
+            return response
+        case .notFound:
+            return HTTPError(status: 404, detail: "no route for \(request.path)").response
+        }
+    }
+}

@@ -1,0 +1,247 @@
+/// The request head being parsed: request line, fields, and what the framing fields said.
+struct Head: Sendable {
+    enum Framing { case none, length(Int), chunked }
+
+    var emptyLines = 0
+    var method: HTTPMethod?
+    var path = ""
+    var query: [String: String] = [:]
+    var version = HTTPVersion.http1_1
+    var headers = HTTPHeaders()
+    var trailerCount = 0
+    var contentLengths: [String] = []
+    var transferCodings: [String] = []
+    var hostCount = 0
+    var connectionClose = false
+    var connectionKeepAlive = false
+    var expectContinue = false
+    var expectOther: String?
+
+    var keepAlive: Bool {
+        version == .http1_1 ? !connectionClose : (connectionKeepAlive && !connectionClose)
+    }
+
+    /// `method SP request-target SP HTTP-version`, exactly one space each.
+    mutating func parseRequestLine(_ line: UnsafeBufferPointer<UInt8>) throws(HTTPError) {
+        var i = 0
+        while i < line.count, HeadSyntax.isTokenByte(line[i]) { i += 1 }
+        guard i > 0, i < line.count, line[i] == 0x20 else { throw .badRequest("malformed request line: bad method") }
+        let method = HTTPMethod.parse(UnsafeBufferPointer(rebasing: line[0..<i]))
+        let targetStart = i + 1
+        i = targetStart
+        while i < line.count, line[i] > 0x20, line[i] < 0x7F { i += 1 }
+        guard i > targetStart, i < line.count, line[i] == 0x20 else {
+            throw .badRequest("malformed request line: bad request target")
+        }
+        let target = UnsafeBufferPointer(rebasing: line[targetStart..<i])
+        let version = UnsafeBufferPointer(rebasing: line[(i + 1)...])
+        self.version = try Self.parseVersion(version)
+        try parseTarget(target, method: method)
+        self.method = method
+    }
+
+    static func parseVersion(_ v: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> HTTPVersion {
+        // "HTTP/" DIGIT "." DIGIT
+        guard v.count == 8, v[0] == 0x48, v[1] == 0x54, v[2] == 0x54, v[3] == 0x50, v[4] == 0x2F,
+              (0x30...0x39).contains(v[5]), v[6] == 0x2E, (0x30...0x39).contains(v[7])
+        else { throw .badRequest("malformed request line: bad HTTP version") }
+        let version = HTTPVersion(major: Int(v[5] - 0x30), minor: Int(v[7] - 0x30))
+        guard version == .http1_1 || version == .http1_0 else {
+            throw HTTPError(status: 505, detail: "\(version) is not supported; use HTTP/1.1")
+        }
+        return version
+    }
+
+    /// Origin form (`/p?q`), absolute form (`http://h/p?q`) or `*` for OPTIONS.
+    mutating func parseTarget(_ target: UnsafeBufferPointer<UInt8>, method: HTTPMethod) throws(HTTPError) {
+        var start = 0
+        if target[0] == 0x2F {
+            start = 0
+        } else if target.count == 1 && target[0] == 0x2A {
+            guard method == .options else { throw .badRequest("request target * is only for OPTIONS") }
+            path = "*"
+            return
+        } else if let afterScheme = Self.schemeEnd(target) {
+            var i = afterScheme
+            while i < target.count, target[i] != 0x2F, target[i] != 0x3F { i += 1 }
+            guard i > afterScheme else { throw .badRequest("absolute request target has no host") }
+            if i == target.count || target[i] == 0x3F {
+                path = "/"
+                if i < target.count { query = Self.parseQuery(UnsafeBufferPointer(rebasing: target[(i + 1)...])) }
+                return
+            }
+            start = i
+        } else {
+            throw .badRequest("request target must start with /")
+        }
+        var end = start
+        while end < target.count, target[end] != 0x3F {
+            if target[end] == 0x23 { throw .badRequest("request target contains a fragment (#)") }
+            end += 1
+        }
+        path = String(decoding: UnsafeBufferPointer(rebasing: target[start..<end]), as: UTF8.self)
+        if end < target.count {
+            query = Self.parseQuery(UnsafeBufferPointer(rebasing: target[(end + 1)...]))
+        }
+    }
+
+    /// The index after `http://` or `https://` (case-insensitive), if the target starts so.
+    static func schemeEnd(_ t: UnsafeBufferPointer<UInt8>) -> Int? {
+        for scheme in ["http://", "https://"] {
+            let s = Array(scheme.utf8)
+            if t.count > s.count, (0..<s.count).allSatisfy({ t[$0] | 0x20 == s[$0] | (s[$0] >= 0x61 ? 0x20 : 0) }) {
+                return s.count
+            }
+        }
+        return nil
+    }
+
+    static func parseQuery(_ bytes: UnsafeBufferPointer<UInt8>) -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in bytes.split(separator: 0x26, omittingEmptySubsequences: true) {
+            if pair.first == 0x23 { break }
+            let parts = pair.split(separator: 0x3D, maxSplits: 1, omittingEmptySubsequences: false)
+            let key = PercentDecoding.decode(parts[0], plusAsSpace: true)
+            guard !key.isEmpty else { continue }
+            result[key] = parts.count > 1 ? PercentDecoding.decode(parts[1], plusAsSpace: true) : ""
+        }
+        return result
+    }
+
+    /// `name ":" OWS value OWS`; obs-fold, whitespace before the colon and control bytes are 400s.
+    mutating func parseHeaderLine(_ line: UnsafeBufferPointer<UInt8>) throws(HTTPError) {
+        if line[0] == 0x20 || line[0] == 0x09 { throw .badRequest("obsolete line folding in header fields") }
+        var i = 0
+        while i < line.count, HeadSyntax.isTokenByte(line[i]) { i += 1 }
+        guard i < line.count, line[i] == 0x3A else {
+            throw .badRequest(i == 0 ? "header field has no name" : "malformed header field name")
+        }
+        guard i > 0 else { throw .badRequest("header field has no name") }
+        let nameBytes = UnsafeBufferPointer(rebasing: line[0..<i])
+        var start = i + 1
+        var end = line.count
+        while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
+        while end > start, line[end - 1] == 0x20 || line[end - 1] == 0x09 { end -= 1 }
+        for j in start..<end where !HeadSyntax.isFieldValueByte(line[j]) {
+            throw .badRequest("control byte 0x\(String(line[j], radix: 16)) in header field value")
+        }
+        let name = String(decoding: nameBytes, as: UTF8.self)
+        let value = String(decoding: UnsafeBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
+        headers.add(name: name, value: value)
+        noteSpecial(nameBytes, value)
+    }
+
+    private mutating func noteSpecial(_ name: UnsafeBufferPointer<UInt8>, _ value: String) {
+        switch name.count {
+        case 4 where HeadSyntax.equalsLower(name, "host"):
+            hostCount += 1
+        case 6 where HeadSyntax.equalsLower(name, "expect"):
+            if value.lowercased() == "100-continue" { expectContinue = true } else { expectOther = value }
+        case 10 where HeadSyntax.equalsLower(name, "connection"):
+            for token in value.split(separator: ",") {
+                let t = token.trimmingSpaces.lowercased()
+                if t == "close" { connectionClose = true }
+                if t == "keep-alive" { connectionKeepAlive = true }
+            }
+        case 14 where HeadSyntax.equalsLower(name, "content-length"):
+            contentLengths.append(value)
+        case 17 where HeadSyntax.equalsLower(name, "transfer-encoding"):
+            transferCodings.append(contentsOf: value.split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingSpaces.lowercased() })
+        default:
+            break
+        }
+    }
+
+    /// How the body is delimited; every ambiguity that enables smuggling is a 400.
+    func framing(limits: HTTPParser.Limits) throws(HTTPError) -> Framing {
+        if version == .http1_1 && hostCount == 0 { throw .badRequest("HTTP/1.1 request without a Host header") }
+        if hostCount > 1 { throw .badRequest("more than one Host header") }
+        if let expectOther { throw HTTPError(status: 417, detail: "unsupported expectation: \(expectOther)") }
+        if !transferCodings.isEmpty {
+            if version == .http1_0 { throw .badRequest("Transfer-Encoding in an HTTP/1.0 request") }
+            if !contentLengths.isEmpty { throw .badRequest("both Content-Length and Transfer-Encoding") }
+            if transferCodings.contains("") { throw .badRequest("empty element in Transfer-Encoding") }
+            guard transferCodings.last == "chunked" else { throw .badRequest("Transfer-Encoding does not end in chunked") }
+            if transferCodings.count > 1 {
+                if transferCodings.dropLast().contains("chunked") { throw .badRequest("chunked applied more than once") }
+                throw HTTPError(status: 501, detail: "unsupported transfer coding: \(transferCodings[0])")
+            }
+            return .chunked
+        }
+        guard !contentLengths.isEmpty else { return .none }
+        if contentLengths.count > 1 { throw .badRequest("more than one Content-Length header") }
+        let text = contentLengths[0]
+        guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              let length = Int(text)
+        else { throw .badRequest("invalid Content-Length: \(text.prefix(40))") }
+        if length > limits.maxBodyBytes { throw HTTPParser.bodyTooLarge(limits) }
+        return length == 0 ? .none : .length(length)
+    }
+}
+
+/// Byte classes of RFC 9110.
+enum HeadSyntax {
+    /// tchar: `!#$%&'*+-.^_`|~`, digits, letters.
+    static let tokenTable: [Bool] = (0..<256).map { b in
+        switch UInt8(b) {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
+             UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+             UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): true
+        default: false
+        }
+    }
+
+    @inline(__always) static func isTokenByte(_ b: UInt8) -> Bool { tokenTable[Int(b)] }
+
+    /// field-vchar, SP, HTAB, obs-text; never NUL, CR, LF, other controls or DEL.
+    @inline(__always) static func isFieldValueByte(_ b: UInt8) -> Bool {
+        b == 0x09 || (b >= 0x20 && b != 0x7F)
+    }
+
+    /// `bytes` equals the lowercase ASCII `lower`, ignoring case.
+    static func equalsLower(_ bytes: UnsafeBufferPointer<UInt8>, _ lower: StaticString) -> Bool {
+        guard bytes.count == lower.utf8CodeUnitCount else { return false }
+        let l = lower.utf8Start
+        for i in 0..<bytes.count where bytes[i] | 0x20 != l[i] { return false }
+        return true
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return s
+    }
+}
+
+/// Percent-decoding for path parameters and query strings; malformed escapes are kept as they are.
+enum PercentDecoding {
+    static func decode<C: Collection>(_ bytes: C, plusAsSpace: Bool) -> String where C.Element == UInt8 {
+        guard bytes.contains(where: { $0 == 0x25 || (plusAsSpace && $0 == 0x2B) }) else {
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = bytes.startIndex
+        while i != bytes.endIndex {
+            let b = bytes[i]
+            if b == 0x25 {
+                let h = bytes.index(after: i)
+                if h != bytes.endIndex, bytes.index(after: h) != bytes.endIndex,
+                   let hi = HTTPParser.hexValue(bytes[h]), let lo = HTTPParser.hexValue(bytes[bytes.index(after: h)])
+                {
+                    out.append(UInt8(hi << 4 | lo))
+                    i = bytes.index(h, offsetBy: 2)
+                    continue
+                }
+            }
+            out.append(plusAsSpace && b == 0x2B ? 0x20 : b)
+            i = bytes.index(after: i)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
