@@ -10,7 +10,7 @@ SWIFT_BUILD := swift build -c $(CONFIG)
 REDIS_PORT ?= 6399
 API_BIND ?= 127.0.0.1:8080
 
-.PHONY: deps apt venv build release run test test-swift fuzz bench clean
+.PHONY: deps apt venv build release run test test-swift test-interop fuzz bench clean
 
 deps: apt venv
 
@@ -24,11 +24,12 @@ apt:
 	fi
 
 # Python Celery for the interop tests and the benchmark anchor (kombu needs the [redis] extra).
+# Re-run when this Makefile changes, so an existing venv gets packages added to the list.
 venv: $(VENV)/.installed
-$(VENV)/.installed:
+$(VENV)/.installed: Makefile
 	@mkdir -p $(RUN_DIR)
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q 'celery[redis]==5.7.0' 'aiosmtpd' 'openapi-spec-validator'
+	$(VENV)/bin/pip install -q 'celery[redis]==5.7.0' 'aiosmtpd' 'openapi-spec-validator' 'pytest'
 	@touch $@
 
 build: apt
@@ -41,10 +42,18 @@ release:
 run: deps build
 	@CONFIG=$(CONFIG) RUN_DIR=$(RUN_DIR) REDIS_PORT=$(REDIS_PORT) API_BIND=$(API_BIND) BIN=$(BIN) scripts/run.sh
 
+# The Swift tests, then the interop suite against real Python Celery; both run, and both must pass.
 test: deps
 	swift build --build-tests
 	CELERIAC_PYTHON=$(PY) CELERIAC_BIN=$(CURDIR)/.build/debug/celeriac swift test --skip-build 2>&1 | tee $(RUN_DIR)/test.log; \
-	  status=$${PIPESTATUS[0]}; exit $$status
+	  status=$${PIPESTATUS[0]}; \
+	  $(MAKE) --no-print-directory test-interop || status=1; \
+	  exit $$status
+
+# Python Celery 5.7 (producer, worker, result reader) against the celeriac binary on a private redis-server.
+test-interop: deps
+	swift build --product celeriac
+	CELERIAC_BIN=$(CURDIR)/.build/debug/celeriac $(PY) -m pytest -q Tests/interop
 
 clean:
 	rm -rf .build $(RUN_DIR)

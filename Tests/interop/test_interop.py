@@ -1,0 +1,200 @@
+"""Celeriac against real Python Celery 5.7 on a real redis-server.
+
+Python producers → the celeriac worker, a celeriac producer → a Python worker, failures crossing
+the language boundary as exception types, ETA/expiry, and a poison message.
+"""
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from celery.exceptions import TaskRevokedError
+
+from conftest import FIXTURES, free_port, wait_for
+
+GET_TIMEOUT = 10
+
+
+def stored(r, task_id):
+    """The result document our side wrote, straight from Redis (None when absent)."""
+    raw = r.get(f"celery-task-meta-{task_id}")
+    return json.loads(raw) if raw is not None else None
+
+
+# -- (a) a Python producer, our worker ------------------------------------------------------------
+
+
+def test_python_delay_runs_on_celeriac_worker(pyapp, celeriac_worker, r):
+    result = pyapp.add.delay(4, 5)
+    assert result.get(timeout=GET_TIMEOUT) == 9
+    assert result.state == "SUCCESS"
+    # The worker logs after it has stored the result, so the line may trail get() slightly.
+    celeriac_worker.wait_log(f"Task celery_example_2.add[{result.id}] succeeded", timeout=5,
+                             what="the worker's success line")
+    doc = stored(r, result.id)
+    assert doc["status"] == "SUCCESS" and doc["result"] == 9 and doc["task_id"] == result.id
+    assert r.ttl(f"celery-task-meta-{result.id}") > 0, "a result must expire like Celery's (SETEX)"
+    # Acked: nothing is left held in kombu's unacked hash.
+    assert r.hlen("unacked") == 0
+
+
+def test_python_kwargs_and_floats_on_celeriac_worker(pyapp, celeriac_worker):
+    assert pyapp.add.apply_async(kwargs={"a": 40, "b": 2}).get(timeout=GET_TIMEOUT) == 42
+    assert pyapp.add.delay(1.5, 2).get(timeout=GET_TIMEOUT) == 3.5
+    results = [pyapp.add.delay(i, i) for i in range(20)]
+    assert [res.get(timeout=GET_TIMEOUT) for res in results] == [2 * i for i in range(20)]
+
+
+# -- (b) our producer, a real Python worker -------------------------------------------------------
+
+
+def test_celeriac_submit_runs_on_python_worker(python_worker, celeriac):
+    submitted = celeriac("submit", "celery_example_2.add", "2", "3")
+    task_id = submitted.stdout.strip().splitlines()[0]
+    assert len(task_id) == 36, f"submit printed no task id: {submitted.stdout!r}"
+
+    def result_ready():
+        done = celeriac("result", task_id, check=False)
+        if done.returncode == 1:
+            return None  # none stored yet
+        assert done.returncode == 0, f"celeriac result exited {done.returncode}: {done.stderr}"
+        return json.loads(done.stdout)
+
+    doc = wait_for(result_ready, GET_TIMEOUT, f"a result for {task_id} from the Python worker", interval=0.1)
+    assert doc["status"] == "SUCCESS"
+    assert doc["result"] == 5
+    assert doc["task_id"] == task_id
+    python_worker.wait_log(f"Task celery_example_2.add[{task_id}] succeeded", timeout=5,
+                           what="the Python worker's success line")
+
+
+def test_celeriac_result_exits_1_when_none(celeriac):
+    done = celeriac("result", "00000000-0000-4000-8000-000000000000", check=False)
+    assert done.returncode == 1
+    assert done.stdout == ""
+
+
+# -- (c) failures keep their exception type ------------------------------------------------------
+
+
+@pytest.mark.parametrize("call, needle", [
+    (lambda add: add.delay(4), "missing"),
+    (lambda add: add.delay("a", 1), "'a'"),
+    (lambda add: add.delay(1, 2, 3), "positional"),
+    (lambda add: add.apply_async(kwargs={"a": 1, "c": 2}), "'c'"),
+], ids=["missing-arg", "string-arg", "too-many-args", "unknown-kwarg"])
+def test_type_errors_reach_python_as_type_error(pyapp, celeriac_worker, r, call, needle):
+    result = call(pyapp.add)
+    with pytest.raises(TypeError) as caught:
+        result.get(timeout=GET_TIMEOUT)
+    assert type(caught.value) is TypeError  # the builtin itself, not a look-alike
+    assert needle in str(caught.value)
+    assert result.state == "FAILURE"
+    doc = stored(r, result.id)
+    assert doc["result"]["exc_type"] == "TypeError"
+    assert doc["result"]["exc_module"] == "builtins"
+    assert doc["traceback"], "a FAILURE carries a traceback text"
+
+
+def test_fetch_url_unreachable_raises_fetch_error(pyapp, celeriac_worker, r):
+    url = f"http://127.0.0.1:{free_port()}/nothing-listens-here"  # a port that was just free: refused
+    result = pyapp.fetch_url.delay(url)
+    with pytest.raises(Exception) as caught:
+        result.get(timeout=GET_TIMEOUT + 10)
+    assert type(caught.value).__name__ == "FetchError"
+    assert url in str(caught.value)
+    doc = stored(r, result.id)
+    assert doc["status"] == "FAILURE"
+    assert doc["result"]["exc_type"] == "FetchError"
+    assert doc["result"]["exc_module"] == "celeriac.errors"
+
+
+# -- (d) the seed's producer: fetch_url against a local HTTP server ------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        status = 404 if self.path.startswith("/missing") else 200
+        body = b"ok\n" if status == 200 else b"no\n"
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.server.hits.append(self.path)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.hits = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+def test_python_fetch_url_runs_on_celeriac_worker(pyapp, celeriac_worker, http_server):
+    base = f"http://127.0.0.1:{http_server.server_address[1]}"
+    result = pyapp.fetch_url.delay(base + "/hello")
+    assert result.get(timeout=GET_TIMEOUT) == 200
+    assert "/hello" in http_server.hits, "the worker never reached the test's HTTP server"
+    # A non-2xx status is a result, not a failure.
+    assert pyapp.fetch_url.delay(base + "/missing").get(timeout=GET_TIMEOUT) == 404
+
+
+# -- (e) countdown and expires -------------------------------------------------------------------
+
+
+def test_countdown_runs_after_the_delay(pyapp, celeriac_worker, r):
+    started = time.time()
+    result = pyapp.add.apply_async((1, 2), countdown=1)
+    assert result.get(timeout=GET_TIMEOUT) == 3
+    elapsed = time.time() - started
+    assert elapsed >= 1.0, f"ran {elapsed:.3f}s after apply_async(countdown=1)"
+    done = datetime.fromisoformat(stored(r, result.id)["date_done"])
+    assert done >= datetime.fromtimestamp(started + 1.0, timezone.utc)
+
+
+def test_expired_message_is_revoked(pyapp, celeriac_worker, r):
+    expires = datetime.now(timezone.utc) - timedelta(seconds=60)
+    result = pyapp.add.apply_async((1, 2), expires=expires)
+    with pytest.raises(TaskRevokedError):
+        result.get(timeout=GET_TIMEOUT)
+    assert result.state == "REVOKED"
+    doc = stored(r, result.id)
+    assert doc["result"]["exc_type"] == "TaskRevokedError"
+    assert doc["result"]["exc_message"] == ["expired"]
+    celeriac_worker.wait_log(f"Discarding revoked task: celery_example_2.add[{result.id}]", timeout=5,
+                             what="the worker's revoke line")
+
+
+# -- (f) a poison message ------------------------------------------------------------------------
+
+
+def test_poison_message_is_dead_lettered_and_worker_survives(pyapp, celeriac_worker, r):
+    raw = (FIXTURES / "handmade-task-v4-POISON-two-element-body.json").read_bytes()
+    poison_id = json.loads(raw)["headers"]["id"]
+    r.lpush("celery", raw)
+
+    entries = wait_for(lambda: r.lrange("celeriac:dead", 0, -1), GET_TIMEOUT, "an entry in celeriac:dead")
+    assert len(entries) == 1
+    entry = json.loads(entries[0])
+    assert entry["field"] == "body"
+    assert "3 elements" in entry["reason"]
+    assert entry["message"].encode() == raw, "the dead letter keeps the message as received"
+    assert entry["task_id"] == poison_id
+
+    # The worker is still alive and still working.
+    assert celeriac_worker.alive()
+    assert pyapp.add.delay(20, 22).get(timeout=GET_TIMEOUT) == 42
+    assert r.llen("celery") == 0 and r.hlen("unacked") == 0
+    # Whoever waits on the poisoned id learns why instead of waiting forever.
+    assert stored(r, poison_id)["status"] == "FAILURE"
