@@ -6,11 +6,7 @@ struct CeleriacCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: ProcessInfo.processInfo.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "celeriac",
         abstract: "A Celery-compatible task queue on Redis.",
-        subcommands: [WorkerCommand.self, SubmitCommand.self, ResultCommand.self, DeadLettersCommand.self]
-            + extraSubcommands)
-
-    /// Commands that other files of this module add (the API server).
-    nonisolated(unsafe) static var extraSubcommands: [any ParsableCommand.Type] = []
+        subcommands: [WorkerCommand.self, APICommand.self, SubmitCommand.self, ResultCommand.self, DeadLettersCommand.self])
 }
 
 /// Options every command that talks to Redis shares; flags win over the environment.

@@ -1,2 +1,117 @@
-// TaskAPI: work in progress.
-enum TaskAPIPlaceholder {}
+import Foundation
+import HTTPServer
+import Logging
+import RedisClient
+import TaskProtocol
+import TaskQueue
+
+/// The HTTP face of Celeriac: submit (`POST /tasks`), poll (`GET /tasks/{id}`), the sign-up example
+/// (`POST /register`), health, and dead letters. Stateless: any number of API nodes share one Redis.
+///
+/// ```swift
+/// let api = TaskAPI(broker: broker, results: results, configuration: .init(), logger: logger)
+/// let server = try HTTPServer(configuration: httpConfig, router: api.router(), logger: logger)
+/// ```
+public struct TaskAPI: Sendable {
+    /// What the API accepts, with documented defaults.
+    public struct Configuration: Sendable {
+        /// Accept task names no live worker has registered (default false: 422).
+        public var allowUnknownTasks = false
+        /// Seconds a cached list of registered task names is trusted. Default 1.
+        public var registryCacheSeconds = 1.0
+        /// Seconds a client should wait before retrying when Redis is unavailable (`Retry-After`). Default 1.
+        public var retryAfterSeconds = 1
+        /// Base URL put in activation links. Default `http://localhost:8080`.
+        public var publicURL = "http://localhost:8080"
+        /// Queue the activation email task goes to. Default `celery`.
+        public var emailQueue = "celery"
+        public init() {}
+    }
+
+    public let broker: Broker
+    public let results: ResultBackend
+    public let configuration: Configuration
+    let logger: Logger
+    let knownTasks: KnownTasks
+
+    public init(broker: Broker, results: ResultBackend, configuration: Configuration = Configuration(), logger: Logger) {
+        self.broker = broker
+        self.results = results
+        self.configuration = configuration
+        self.logger = logger
+        self.knownTasks = KnownTasks(broker: broker, ttl: configuration.registryCacheSeconds)
+    }
+
+    /// Every route of the API (`openapi.yaml` lists the same set; a test checks it).
+    public func router() -> Router {
+        var router = Router()
+        for route in routes {
+            router.add(route.method, route.path, route.handler)
+        }
+        return router
+    }
+
+    /// Method, path and handler of each route.
+    public var routes: [(method: HTTPMethod, path: String, handler: HTTPHandler)] {
+        [
+            (.post, "/tasks", { try await self.guarded { try await self.submit($0) }($0) }),
+            (.get, "/tasks/{id}", { try await self.guarded { try await self.status($0) }($0) }),
+            (.post, "/register", { try await self.guarded { try await self.register($0) }($0) }),
+            (.get, "/dead-letters", { try await self.guarded { try await self.deadLetters($0) }($0) }),
+            (.get, "/healthz", { _ in .json(bytes: Array(#"{"status": "ok"}"#.utf8)) }),
+            (.get, "/readyz", { try await self.guarded { try await self.ready($0) }($0) }),
+        ]
+    }
+
+    /// Turns Redis connectivity failures into `503` + `Retry-After` (never a hang, never a false 2xx).
+    func guarded(_ handler: @escaping HTTPHandler) -> HTTPHandler {
+        { request in
+            do {
+                return try await handler(request)
+            } catch let error as RedisError where error.isConnectivity {
+                logger.warning("redis unavailable: \(error)", metadata: ["request.id": .string(request.id)])
+                var response = HTTPResponse.problem(status: 503, title: "Service Unavailable",
+                                                    detail: "the task store (Redis) is unavailable; nothing was accepted")
+                response.headers.add(name: "Retry-After", value: String(configuration.retryAfterSeconds))
+                return response
+            }
+        }
+    }
+
+    func ready(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try await broker.redis.send(["PING"])
+        return .json(bytes: Array(#"{"status": "ready", "redis": "ok"}"#.utf8))
+    }
+
+    func deadLetters(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let limit = try request.query["limit"].map { text -> Int in
+            guard let n = Int(text), (1...1000).contains(n) else {
+                throw HTTPError(status: 400, detail: "limit must be an integer in 1...1000", field: "limit")
+            }
+            return n
+        } ?? 100
+        let entries = try await broker.deadLetters(limit: limit)
+        return .json(bytes: JSONValue.object(["items": .array(entries), "count": .int(Int64(entries.count))]).serializedBytes())
+    }
+}
+
+/// Task names registered by live workers (from their heartbeats), cached briefly.
+final class KnownTasks: Sendable {
+    private let broker: Broker
+    private let ttl: Double
+    private let cache = Locked<(names: Set<String>, at: Double)>(([], 0))
+
+    init(broker: Broker, ttl: Double) {
+        self.broker = broker
+        self.ttl = ttl
+    }
+
+    func contains(_ name: String) async throws -> Bool {
+        let now = Date().timeIntervalSince1970
+        let cached = cache.withLock { $0 }
+        if now - cached.at < ttl, cached.names.contains(name) { return true }
+        let names = try await broker.registeredTaskNames()
+        cache.withLock { $0 = (names, now) }
+        return names.contains(name)
+    }
+}

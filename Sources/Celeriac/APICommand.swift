@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import HTTPServer
+import Logging
+import RedisClient
+import TaskAPI
+
+/// `celeriac api`: the HTTP API on our own HTTP/1.1 server.
+struct APICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "api", abstract: "Serve the task API over HTTP.")
+
+    @OptionGroup var brokerOptions: BrokerOptions
+
+    @Option(help: "host:port to listen on (env CELERIAC_BIND; default 127.0.0.1:8080; [::]:8080 for IPv6).")
+    var bind: String?
+
+    @Option(help: "Event-loop threads (default: one per core).")
+    var threads: Int?
+
+    @Flag(help: "Accept task names no live worker has registered (env CELERIAC_ALLOW_UNKNOWN_TASKS=1).")
+    var allowUnknownTasks = false
+
+    @Option(help: "Base URL used in activation links (env CELERIAC_PUBLIC_URL).")
+    var publicURL: String?
+
+    @Option(name: [.customShort("l"), .long], help: "Log level: debug, info, warning, error, critical.")
+    var loglevel: String = "info"
+
+    @Option(help: "Largest request body in bytes (413 above it).")
+    var maxBodyBytes: Int = 1 << 20
+
+    @Option(help: "Seconds to finish in-flight requests on SIGTERM.")
+    var grace: Double = 10
+
+    var bindAddress: String { bind ?? ProcessInfo.processInfo.environment["CELERIAC_BIND"] ?? "127.0.0.1:8080" }
+
+    static func split(_ bind: String) -> (host: String, port: Int)? {
+        var host: Substring
+        var portText: Substring
+        if bind.hasPrefix("[") {
+            guard let close = bind.firstIndex(of: "]") else { return nil }
+            host = bind[bind.index(after: bind.startIndex)..<close]
+            portText = bind[bind.index(after: close)...].dropFirst()
+        } else {
+            guard let colon = bind.lastIndex(of: ":") else { return nil }
+            host = bind[..<colon]
+            portText = bind[bind.index(after: colon)...]
+        }
+        guard let port = Int(portText), (0...65535).contains(port) else { return nil }
+        return (host.isEmpty ? "0.0.0.0" : String(host), port)
+    }
+
+    func validate() throws {
+        if Self.split(bindAddress) == nil { throw ValidationError("--bind '\(bindAddress)' must be host:port") }
+        if LogLevelName.parse(loglevel) == nil { throw ValidationError("-l/--loglevel '\(loglevel)' is not a level") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+        if maxBodyBytes < 1 { throw ValidationError("--max-body-bytes must be ≥ 1") }
+    }
+
+    func run() async throws {
+        let app = AppHolder.app
+        try app.validate()
+        let level = LogLevelName.parse(loglevel)!
+        let logger = Logger(label: "celeriac.api") { CeleryLogHandler(label: $0, level: level) }
+        let (broker, results) = try brokerOptions.makeBroker()
+        var apiConfiguration = TaskAPI.Configuration()
+        let environment = ProcessInfo.processInfo.environment
+        apiConfiguration.allowUnknownTasks = allowUnknownTasks || environment["CELERIAC_ALLOW_UNKNOWN_TASKS"] == "1"
+        apiConfiguration.publicURL = publicURL ?? environment["CELERIAC_PUBLIC_URL"] ?? "http://localhost:8080"
+        let api = TaskAPI(broker: broker, results: results, configuration: apiConfiguration, logger: logger)
+        let (host, port) = Self.split(bindAddress)!
+        var httpConfiguration = HTTPServer.Configuration(host: host, port: port, threads: threads)
+        httpConfiguration.limits.maxBodyBytes = maxBodyBytes
+        let server = try HTTPServer(configuration: httpConfiguration, router: api.router(), logger: logger)
+        try server.start()
+        logger.info("Celeriac API listening on http://\(host.contains(":") ? "[\(host)]" : host):\(server.port) (redis \(broker.redis.configuration))")
+        let signals = SignalHandler { count in
+            if count == 1 {
+                logger.info("api: shutting down (finishing in-flight requests)")
+                Task { await server.shutdown(grace: grace) }
+            } else {
+                Glibc.exit(1)
+            }
+        }
+        try await server.run()
+        signals.cancel()
+        broker.redis.close()
+        logger.info("api: stopped")
+    }
+}
+
+import Glibc
