@@ -37,8 +37,12 @@ public enum ExampleTasks {
             let link = args.optional("activation_url")?.stringValue ?? "http://localhost:8080/activate/\(userID)"
             let message = EmailMessage.activation(from: settings.sender, to: email, link: link, taskID: context.id)
             let delivery: any EmailDelivery = try settings.smtpURL.map { try SMTPDelivery(url: $0) } ?? FileOutbox(folder: settings.outbox)
-            let receipt = try await delivery.deliver(message)
-            return .string(receipt)
+            do {
+                return .string(try await delivery.deliver(message))
+            } catch let error as SMTPError where error.isTransient {
+                // A relay that is down or busy (4xx): try again with exponential backoff, as Celery's autoretry would.
+                throw Retry(after: min(60, pow(2, Double(context.retries))), reason: error, maxRetries: 5)
+            }
         }
     }
 

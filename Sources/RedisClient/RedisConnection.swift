@@ -45,11 +45,7 @@ public final class RedisConnection: @unchecked Sendable {
 
     /// Connects without blocking a Swift concurrency thread.
     public static func connect(_ configuration: RedisConfiguration) async throws -> RedisConnection {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try RedisConnection(configuration: configuration) })
-            }
-        }
+        try await offloaded("redis-connect") { try RedisConnection(configuration: configuration) }
     }
 
     /// AUTH and SELECT, synchronously, before the reader thread exists.

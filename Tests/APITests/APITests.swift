@@ -1,0 +1,221 @@
+import Foundation
+import HTTPServer
+import Logging
+import RedisClient
+import TaskAPI
+import TaskProtocol
+import TaskQueue
+import Testing
+import TestSupport
+import Worker
+import ExampleTasks
+
+/// The API in-process on a real socket (port 0) in front of a real redis-server, with a real worker.
+final class APIHarness: @unchecked Sendable {
+    let server: RedisServer
+    let redis: RedisClient
+    let broker: Broker
+    let http: HTTPServer
+    var worker: Worker?
+    var port: Int { http.port }
+
+    init(allowUnknownTasks: Bool = false, withWorker: Bool = true) async throws {
+        server = try RedisServer.start()
+        var redisConfiguration = try RedisConfiguration(url: server.url)
+        redisConfiguration.commandTimeout = 1
+        redisConfiguration.connectTimeout = 1
+        redis = RedisClient(configuration: redisConfiguration)
+        broker = Broker(redis: redis)
+        let results = ResultBackend(redis: redis)
+        var logger = Logger(label: "test.api")
+        logger.logLevel = .critical
+        var configuration = TaskAPI.Configuration()
+        configuration.allowUnknownTasks = allowUnknownTasks
+        let api = TaskAPI(broker: broker, results: results, configuration: configuration, logger: logger)
+        http = try HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, threads: 1), router: api.router(), logger: logger)
+        try http.start()
+        if withWorker {
+            var registry = TaskRegistry()
+            try registry.register(TaskDefinition(name: "celery_example_2.add", parameters: ["a", "b"]) { args, _ in
+                .int(try args.int("a") + args.int("b"))
+            })
+            var wc = WorkerConfiguration()
+            wc.concurrency = 2
+            wc.popTimeout = 0.2
+            wc.nodeName = "api-test@host"
+            let worker = Worker(configuration: wc, registry: registry, broker: broker, results: results, logger: logger)
+            self.worker = worker
+            Task { try await worker.run() }
+            _ = await waitUntil(timeout: 5) { (try? await self.broker.registeredTaskNames().contains("celery_example_2.add")) == true }
+        }
+    }
+
+    func post(_ path: String, _ body: String, headers: [(String, String)] = [("Content-Type", "application/json")]) async throws -> TestHTTPResponse {
+        try await HTTPTestClient.request(port: port, method: "POST", path: path, headers: headers, body: body)
+    }
+
+    func get(_ path: String) async throws -> TestHTTPResponse {
+        try await HTTPTestClient.request(port: port, method: "GET", path: path)
+    }
+
+    func stop() async {
+        worker?.requestShutdown()
+        await http.shutdown(grace: 1)
+        redis.close()
+        server.stop()
+    }
+}
+
+@Suite struct APITests {
+    @Test func submit_thenPoll_reachesSuccessWithResult9() async throws {
+        let h = try await APIHarness()
+        let accepted = try await h.post("/tasks", #"{"task": "celery_example_2.add", "args": [4, 5], "kwargs": {}, "queue": "celery", "countdown": 0, "eta": null, "expires": null, "priority": null}"#)
+        #expect(accepted.status == 202)
+        let id = try #require(accepted.json?["id"] as? String)
+        #expect(accepted.headers["location"] == "/tasks/\(id)")
+        #expect(accepted.json?["state"] as? String == "PENDING")
+        var last: [String: Any]?
+        let done = await waitUntil(timeout: 10) {
+            last = try? await h.get("/tasks/\(id)").json
+            return last?["state"] as? String == "SUCCESS"
+        }
+        #expect(done)
+        #expect(last?["result"] as? Int == 9)
+        #expect(last?["worker"] as? String == "api-test@host")
+        for key in ["submitted_at", "received_at", "started_at", "finished_at"] { #expect(last?[key] is String, "\(key)") }
+        await h.stop()
+    }
+
+    @Test func unknownID_is404_notPending() async throws {
+        let h = try await APIHarness(withWorker: false)
+        let response = try await h.get("/tasks/\(TaskMessage.newID())")
+        #expect(response.status == 404)
+        #expect(response.headers["content-type"] == "application/problem+json")
+        #expect(response.json?["field"] as? String == "id")
+        await h.stop()
+    }
+
+    @Test func taskKnownOnlyByItsCeleryResult_isShown() async throws {
+        let h = try await APIHarness(withWorker: false)
+        let id = TaskMessage.newID()
+        try await ResultBackend(redis: h.redis).store(.failure(taskID: id, exception: ExceptionInfo(type: "ValueError", message: "bad"), traceback: "tb"))
+        try await h.redis.send(["DEL", RedisArgument(h.broker.keys.taskRecord(id))])
+        let response = try await h.get("/tasks/\(id)")
+        #expect(response.status == 200)
+        #expect(response.json?["state"] as? String == "FAILURE")
+        #expect((response.json?["error"] as? [String: Any])?["type"] as? String == "ValueError")
+        await h.stop()
+    }
+
+    static let badInputs: [(String, Int, String)] = [
+        (#"{"task": "celery_example_2.add", "args": [1, 2]"#, 400, "body"),
+        (#"[1, 2]"#, 422, "body"),
+        (#"{"args": [1, 2]}"#, 422, "task"),
+        (#"{"task": 5}"#, 422, "task"),
+        (#"{"task": "celery_example_2.add", "args": {"a": 1}}"#, 422, "args"),
+        (#"{"task": "celery_example_2.add", "kwargs": [1]}"#, 422, "kwargs"),
+        (#"{"task": "celery_example_2.add", "priority": 12}"#, 422, "priority"),
+        (#"{"task": "celery_example_2.add", "countdown": -1}"#, 422, "countdown"),
+        (#"{"task": "celery_example_2.add", "eta": "tomorrow"}"#, 422, "eta"),
+        (#"{"task": "celery_example_2.add", "expires": "soon"}"#, 422, "expires"),
+        (#"{"task": "celery_example_2.add", "queue": ""}"#, 422, "queue"),
+        (#"{"task": "celery_example_2.add", "colour": "blue"}"#, 422, "colour"),
+        (#"{"task": "no.such.task"}"#, 422, "task"),
+        (#""#, 400, "body"),
+    ]
+
+    @Test func badInput_getsProblemJSON_namingTheField() async throws {
+        let h = try await APIHarness()
+        for (body, status, field) in Self.badInputs {
+            let response = try await h.post("/tasks", body)
+            #expect(response.status == status, "\(body)")
+            #expect(response.headers["content-type"] == "application/problem+json", "\(body)")
+            #expect(response.json?["field"] as? String == field, "\(body) → \(response.text)")
+        }
+        let xml = try await h.post("/tasks", "<task/>", headers: [("Content-Type", "text/xml")])
+        #expect(xml.status == 415)
+        #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(0), "nothing was enqueued")
+        await h.stop()
+    }
+
+    @Test func oversizedBody_is413() async throws {
+        let h = try await APIHarness(withWorker: false)
+        let big = #"{"task": "x", "args": [""# + String(repeating: "a", count: 2 << 20) + #""]}"#
+        let response = try await h.post("/tasks", big)
+        #expect(response.status == 413)
+        await h.stop()
+    }
+
+    @Test func allowUnknownTasks_acceptsAnyName() async throws {
+        let h = try await APIHarness(allowUnknownTasks: true, withWorker: false)
+        let response = try await h.post("/tasks", #"{"task": "python.only.task", "args": []}"#)
+        #expect(response.status == 202)
+        #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(1))
+        await h.stop()
+    }
+
+    @Test func register_answersAtOnce_thenDuplicateIs409() async throws {
+        let h = try await APIHarness(withWorker: false)
+        let start = Date()
+        let created = try await h.post("/register", #"{"email": "new@example.com"}"#)
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(created.status == 201)
+        #expect(elapsed < 0.5)
+        let taskID = try #require(created.json?["activation_task_id"] as? String)
+        let queued = try await h.redis.send(["LRANGE", "celery", "0", "-1"]).array ?? []
+        #expect(queued.count == 1)
+        let message = try TaskMessage.decode(try #require(queued.first?.bytes))
+        #expect(message.task == "send_activation_email")
+        #expect(message.id == taskID)
+        #expect(message.args.first == "new@example.com")
+        let again = try await h.post("/register", #"{"email": "NEW@example.com"}"#)
+        #expect(again.status == 409)
+        #expect(again.json?["field"] as? String == "email")
+        let bad = try await h.post("/register", #"{"email": "not-an-email"}"#)
+        #expect(bad.status == 422)
+        #expect(bad.json?["field"] as? String == "email")
+        await h.stop()
+    }
+
+    @Test func redisDown_is503WithRetryAfter_neverAFalse202() async throws {
+        let h = try await APIHarness(allowUnknownTasks: true, withWorker: false)
+        #expect(try await h.get("/readyz").status == 200)
+        h.server.stop()
+        let start = Date()
+        let submit = try await h.post("/tasks", #"{"task": "celery_example_2.add", "args": [1, 2]}"#)
+        #expect(submit.status == 503)
+        #expect(submit.headers["retry-after"] != nil)
+        #expect(try await h.get("/readyz").status == 503)
+        #expect(try await h.get("/healthz").status == 200)
+        #expect(Date().timeIntervalSince(start) < 5)
+        await h.stop()
+    }
+
+    @Test func routesInCode_matchPathsInOpenAPISpec() throws {
+        let spec = try String(contentsOf: RepoPaths.root.appendingPathComponent("openapi.yaml"), encoding: .utf8)
+        var specRoutes: Set<String> = []
+        var currentPath: String?
+        var inPaths = false
+        for line in spec.components(separatedBy: "\n") {
+            if line == "paths:" { inPaths = true; continue }
+            if inPaths, !line.hasPrefix(" "), !line.isEmpty { inPaths = false }
+            guard inPaths else { continue }
+            if line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") {
+                currentPath = String(line.dropFirst(2).dropLast())
+            } else if let path = currentPath, line.hasPrefix("    "), !line.hasPrefix("     "),
+                      let method = ["get", "post", "put", "delete", "patch"].first(where: { line == "    \($0):" }) {
+                specRoutes.insert("\(method.uppercased()) \(path)")
+            }
+        }
+        let api = TaskAPI(broker: Broker(redis: RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1/0"))),
+                          results: ResultBackend(redis: RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1/0"))),
+                          logger: Logger(label: "x"))
+        let codeRoutes = Set(api.routes.map { "\($0.method.rawValue) \($0.path)" })
+        #expect(!specRoutes.isEmpty)
+        #expect(codeRoutes == specRoutes)
+    }
+
+    @Test func smtpDotStuffing_doublesLeadingDots_andUsesCRLF() {
+        #expect(SMTPDelivery.dotStuffed(".a\nb\r\n..c\r.") == "..a\r\nb\r\n...c\r\n..")
+    }
+}
