@@ -68,7 +68,28 @@ public struct Broker: Sendable {
         _ = try await redis.transaction([
             ["ZREM", RedisArgument(KeySpace.unackedIndex), RedisArgument(tag)],
             ["HDEL", RedisArgument(KeySpace.unacked), RedisArgument(tag)],
+            ["HDEL", RedisArgument(keys.leases), RedisArgument(tag)],
+            ["HDEL", RedisArgument(keys.crashes), RedisArgument(tag)],
         ])
+    }
+
+    /// A message taken by `fetch`: the list it came from, its exact bytes, and its delivery tag when
+    /// it had one (a message without one is not held: it can only be dead-lettered).
+    public struct Fetched: Sendable {
+        public var list: String
+        public var raw: [UInt8]
+        public var tag: String?
+    }
+
+    /// Reliable fetch: pops the first message of the first non-empty list (priority order) and records
+    /// the hold and this worker's lease in the same atomic step. Nil when every list is empty.
+    public func fetch(lists: [String], leaseToken: String, now: Date = Date()) async throws -> Fetched? {
+        let keys: [RedisArgument] = [RedisArgument(KeySpace.unacked), RedisArgument(KeySpace.unackedIndex),
+                                     RedisArgument(self.keys.leases)] + lists.map { RedisArgument($0) }
+        let reply = try await redis.evaluate(Scripts.fetch, keys: keys,
+                                             arguments: [RedisArgument(now.timeIntervalSince1970), RedisArgument(leaseToken)])
+        guard let items = reply.array, items.count >= 2, let list = items[0].string, let raw = items[1].bytes else { return nil }
+        return Fetched(list: list, raw: raw, tag: items.count > 2 ? items[2].string : nil)
     }
 
     /// Renews the hold on messages still being worked on (so a visibility sweep leaves them alone).
@@ -79,39 +100,49 @@ public struct Broker: Sendable {
         try await redis.send(command)
     }
 
-    /// Hands a held message back to the front of its queue, marked redelivered (warm shutdown).
+    /// Hands a held message back to the front of its queue, marked redelivered (warm shutdown), if
+    /// this holder (`leaseToken`) still holds it.
     @discardableResult
-    public func restore(_ message: TaskMessage) async throws -> Bool {
+    public func restore(_ message: TaskMessage, leaseToken: String = "") async throws -> Bool {
         var copy = message
         copy.markRedelivered()
         let reply = try await redis.evaluate(Scripts.restore,
                                              keys: [RedisArgument(KeySpace.unacked), RedisArgument(KeySpace.unackedIndex),
-                                                    RedisArgument(listName(for: copy))],
-                                             arguments: [RedisArgument(message.deliveryTag), RedisArgument(copy.encoded())])
+                                                    RedisArgument(listName(for: copy)), RedisArgument(keys.leases)],
+                                             arguments: [RedisArgument(message.deliveryTag), RedisArgument(copy.encoded()),
+                                                         RedisArgument(leaseToken)])
         return reply.integer == 1
     }
 
-    /// kombu's visibility sweep: messages held longer than `visibilityTimeout` without renewal go back.
-    public func restoreStale(visibilityTimeout: Double, now: Date = Date(), limit: Int = 100) async throws -> Int {
+    /// The visibility sweep: a Celeriac holder's message whose lease was not renewed for `lease`
+    /// seconds goes back (or to the dead letters after `maxCrashes`); a Python holder's after
+    /// kombu's `visibilityTimeout`. Returns how many messages it moved.
+    public func restoreStale(lease: Double, visibilityTimeout: Double, maxCrashes: Int = 3, now: Date = Date(),
+                             limit: Int = 100) async throws -> Int {
         let bands = keys.bands.bands
         let reply = try await redis.evaluate(Scripts.restoreStale,
-                                             keys: [RedisArgument(KeySpace.unacked), RedisArgument(KeySpace.unackedIndex)],
-                                             arguments: [RedisArgument(now.timeIntervalSince1970 - visibilityTimeout),
-                                                         RedisArgument(limit),
+                                             keys: [RedisArgument(KeySpace.unacked), RedisArgument(KeySpace.unackedIndex),
+                                                    RedisArgument(keys.leases), RedisArgument(keys.crashes),
+                                                    RedisArgument(keys.deadLetters)],
+                                             arguments: [RedisArgument(now.timeIntervalSince1970), RedisArgument(lease),
+                                                         RedisArgument(visibilityTimeout), RedisArgument(limit),
                                                          RedisArgument(bands.steps.map(String.init).joined(separator: ",")),
-                                                         RedisArgument(bands.separator)])
+                                                         RedisArgument(bands.separator), RedisArgument(maxCrashes),
+                                                         RedisArgument(CeleryDate.format(now))])
         return Int(reply.integer ?? 0)
     }
 
-    /// Moves a held message with a future ETA to the scheduled set and releases the hold, atomically.
-    public func schedule(_ message: TaskMessage, at due: Date, releasingHold: Bool = true) async throws {
+    /// Puts a message in the scheduled set and, given the delivery tag of a held message, releases that
+    /// hold in the same transaction (an ETA message received early, or the attempt a retry replaces).
+    public func schedule(_ message: TaskMessage, at due: Date, releasingHold: String? = nil) async throws {
         var commands: [[RedisArgument]] = [
             ["ZADD", RedisArgument(keys.scheduled), RedisArgument(due.timeIntervalSince1970),
              RedisArgument(Array((listName(for: message) + "\n").utf8) + message.encoded())],
         ]
-        if releasingHold {
-            commands.append(["ZREM", RedisArgument(KeySpace.unackedIndex), RedisArgument(message.deliveryTag)])
-            commands.append(["HDEL", RedisArgument(KeySpace.unacked), RedisArgument(message.deliveryTag)])
+        if let tag = releasingHold {
+            commands.append(["ZREM", RedisArgument(KeySpace.unackedIndex), RedisArgument(tag)])
+            commands.append(["HDEL", RedisArgument(KeySpace.unacked), RedisArgument(tag)])
+            commands.append(["HDEL", RedisArgument(keys.leases), RedisArgument(tag)])
         }
         _ = try await redis.transaction(commands)
     }
@@ -148,6 +179,7 @@ public struct Broker: Sendable {
         if let tag {
             commands.append(["ZREM", RedisArgument(KeySpace.unackedIndex), RedisArgument(tag)])
             commands.append(["HDEL", RedisArgument(KeySpace.unacked), RedisArgument(tag)])
+            commands.append(["HDEL", RedisArgument(keys.leases), RedisArgument(tag)])
         }
         _ = try await redis.transaction(commands)
     }

@@ -26,6 +26,10 @@ public struct KeySpace: Sendable, Equatable {
     public var workers: String { prefix + "workers" }
     public func worker(_ name: String) -> String { prefix + "worker:" + name }
     public var revoked: String { prefix + "revoked" }
+    /// Hash delivery tag → lease token of the Celeriac worker holding it (absent for Python holders).
+    public var leases: String { prefix + "leases" }
+    /// Hash delivery tag → how many times its holder died while running it (poison-pill detection).
+    public var crashes: String { prefix + "crashes" }
 }
 
 import TaskProtocol

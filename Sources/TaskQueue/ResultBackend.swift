@@ -16,20 +16,36 @@ public struct ResultBackend: Sendable {
         self.resultExpires = resultExpires
     }
 
-    /// Stores `document` (unless a SUCCESS is already stored: then it returns false and writes nothing
-    /// but the ack). `record` holds extra task-record fields to set at the same time; `ackTag` acks that
-    /// held message in the same atomic step.
+    /// What `store` did.
+    public enum StoreOutcome: Sendable, Equatable {
+        case stored
+        /// A SUCCESS was already stored: nothing written (the ack, if any, was done).
+        case successAlreadyStored
+        /// The lease on the message passed to another worker: nothing written, nothing acked.
+        case leaseLost
+    }
+
+    /// Stores `document` (unless a SUCCESS is already stored). `record` holds extra task-record fields
+    /// to set at the same time; `ackTag` acks that held message in the same atomic step, fenced by
+    /// `leaseToken` when given.
     @discardableResult
-    public func store(_ document: ResultDocument, record: [(String, String)] = [], ackTag: String? = nil) async throws -> Bool {
+    public func store(_ document: ResultDocument, record: [(String, String)] = [], ackTag: String? = nil,
+                      leaseToken: String? = nil) async throws -> StoreOutcome {
         var arguments: [RedisArgument] = [RedisArgument(document.encoded()), RedisArgument(resultExpires),
-                                          RedisArgument(document.status.rawValue), RedisArgument(ackTag ?? "")]
+                                          RedisArgument(document.status.rawValue), RedisArgument(ackTag ?? ""),
+                                          RedisArgument(leaseToken ?? "")]
         for (field, value) in record { arguments += [RedisArgument(field), RedisArgument(value)] }
         let reply = try await redis.evaluate(Scripts.storeResult,
                                              keys: [RedisArgument(KeySpace.resultKey(document.taskID)),
                                                     RedisArgument(keys.taskRecord(document.taskID)),
-                                                    RedisArgument(KeySpace.unacked), RedisArgument(KeySpace.unackedIndex)],
+                                                    RedisArgument(KeySpace.unacked), RedisArgument(KeySpace.unackedIndex),
+                                                    RedisArgument(keys.leases), RedisArgument(keys.crashes)],
                                              arguments: arguments)
-        return reply.integer == 1
+        switch reply.integer {
+        case 1: return .stored
+        case -1: return .leaseLost
+        default: return .successAlreadyStored
+        }
     }
 
     /// The stored result document, nil when there is none.

@@ -5,12 +5,17 @@ enum Scripts {
     /// Store a result document unless a SUCCESS is already stored; publish it; update the task record;
     /// and, when a delivery tag is given, acknowledge that message — all in one atomic step, so a
     /// result is never stored without its ack or acked without its result.
-    /// KEYS: result key, task record, unacked, unacked_index.
-    /// ARGV: document, ttl seconds, state, delivery tag or '', then record field/value pairs.
+    /// Fencing: with a lease token, nothing is written unless the lease on the tag is still this token
+    /// (a worker whose lease was taken over must not overwrite the newer attempt); returns -1 then.
+    /// KEYS: result key, task record, unacked, unacked_index, leases, crash counts.
+    /// ARGV: document, ttl seconds, state, delivery tag or '', lease token or '', then record field/value pairs.
     static let storeResult = RedisScript(name: "store_result", source: """
         if ARGV[4] ~= '' then
+          if ARGV[5] ~= '' and redis.call('HGET', KEYS[5], ARGV[4]) ~= ARGV[5] then return -1 end
           redis.call('HDEL', KEYS[3], ARGV[4])
           redis.call('ZREM', KEYS[4], ARGV[4])
+          redis.call('HDEL', KEYS[5], ARGV[4])
+          redis.call('HDEL', KEYS[6], ARGV[4])
         end
         local current = redis.call('GET', KEYS[1])
         if current then
@@ -21,10 +26,37 @@ enum Scripts {
         if ttl > 0 then redis.call('SETEX', KEYS[1], ttl, ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1]) end
         redis.call('PUBLISH', KEYS[1], ARGV[1])
         local fields = {'state', ARGV[3]}
-        for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+        for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
         redis.call('HSET', KEYS[2], unpack(fields))
         if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
         return 1
+        """)
+
+    /// Reliable fetch: pop the first message of the first non-empty list and record that this worker
+    /// holds it (kombu's `unacked` + `unacked_index`, and Celeriac's lease) in the same atomic step,
+    /// so no crash can lose it between the pop and the hold.
+    /// KEYS: unacked, unacked_index, leases, then the lists in priority order.
+    /// ARGV: now (seconds), lease token. Returns {list, message, tag or false} or false.
+    static let fetch = RedisScript(name: "fetch", source: """
+        for i = 4, #KEYS do
+          local raw = redis.call('RPOP', KEYS[i])
+          if raw then
+            local ok, env = pcall(cjson.decode, raw)
+            local tag = false
+            if ok and type(env) == 'table' and type(env['properties']) == 'table'
+               and type(env['properties']['delivery_tag']) == 'string'
+               and type(env['properties']['delivery_info']) == 'table' then
+              tag = env['properties']['delivery_tag']
+              local queue = env['properties']['delivery_info']['routing_key']
+              if type(queue) ~= 'string' then queue = KEYS[i] end
+              redis.call('ZADD', KEYS[2], ARGV[1], tag)
+              redis.call('HSET', KEYS[1], tag, '[' .. raw .. ', "", ' .. cjson.encode(queue) .. ']')
+              redis.call('HSET', KEYS[3], tag, ARGV[2])
+            end
+            return {KEYS[i], raw, tag}
+          end
+        end
+        return false
         """)
 
     /// Move due scheduled messages to the front of their queue (RPUSH: consumed next), at most ARGV[2].
@@ -46,48 +78,72 @@ enum Scripts {
         """)
 
     /// Hand a held message back to its queue the way kombu's restore does (RPUSH, consumed next),
-    /// only if this holder still has it in `unacked`. KEYS: unacked, unacked_index, target list.
-    /// ARGV: delivery tag, envelope to push.
+    /// only if this holder still has it (its lease token, or kombu's entry when there is no token).
+    /// KEYS: unacked, unacked_index, target list, leases. ARGV: delivery tag, envelope to push, token or ''.
     static let restore = RedisScript(name: "restore", source: """
         if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+        if ARGV[3] ~= '' and redis.call('HGET', KEYS[4], ARGV[1]) ~= ARGV[3] then return 0 end
         redis.call('HDEL', KEYS[1], ARGV[1])
         redis.call('ZREM', KEYS[2], ARGV[1])
+        redis.call('HDEL', KEYS[4], ARGV[1])
         redis.call('RPUSH', KEYS[3], ARGV[2])
         return 1
         """)
 
-    /// The kombu visibility sweep: every `unacked` entry older than the cutoff goes back to its queue.
-    /// KEYS: unacked, unacked_index. ARGV: cutoff (seconds), limit. Returns the number restored.
-    /// The queue comes from the stored `[envelope, exchange, routing_key]`; the band from its priority.
+    /// The visibility sweep, lease-aware. A message a Celeriac worker holds has a lease (its token in
+    /// `leases`) renewed by every heartbeat: not renewed for `lease` seconds means that worker is gone,
+    /// and the message goes back (redelivered) — or, after `maxCrashes` such returns, to the dead-letter
+    /// list as a poison pill. A message a Python worker holds has no lease and keeps kombu's rule
+    /// (back after `visibility` seconds), so neither side steals the other's work.
+    /// KEYS: unacked, unacked_index, leases, crash counts, dead-letter list.
+    /// ARGV: now, lease, visibility, limit, priority steps "0,3,6,9", separator, maxCrashes, now as ISO-8601.
     static let restoreStale = RedisScript(name: "restore_stale", source: """
-        local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+        local now = tonumber(ARGV[1])
+        local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]), 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[4]))
         local restored = 0
-        for _, tag in ipairs(stale) do
-          local raw = redis.call('HGET', KEYS[1], tag)
-          redis.call('ZREM', KEYS[2], tag)
-          redis.call('HDEL', KEYS[1], tag)
-          if raw then
-            local ok, entry = pcall(cjson.decode, raw)
-            if ok and type(entry) == 'table' and type(entry[1]) == 'table' then
-              local env = entry[1]
-              local props = env['properties'] or {}
-              local info = props['delivery_info'] or {}
-              info['redelivered'] = true
-              props['delivery_info'] = info
-              env['properties'] = props
-              local headers = env['headers'] or {}
-              headers['redelivered'] = true
-              env['headers'] = headers
-              local queue = entry[3] or info['routing_key'] or 'celery'
-              local p = tonumber(props['priority']) or 0
-              local step = 0
-              for s in string.gmatch(ARGV[3], '%d+') do
-                if tonumber(s) <= p then step = tonumber(s) end
+        for i = 1, #stale, 2 do
+          local tag = stale[i]
+          local score = tonumber(stale[i + 1])
+          local owner = redis.call('HGET', KEYS[3], tag)
+          if owner or score <= now - tonumber(ARGV[3]) then
+            local raw = redis.call('HGET', KEYS[1], tag)
+            redis.call('ZREM', KEYS[2], tag)
+            redis.call('HDEL', KEYS[1], tag)
+            redis.call('HDEL', KEYS[3], tag)
+            if raw then
+              local ok, entry = pcall(cjson.decode, raw)
+              if ok and type(entry) == 'table' and type(entry[1]) == 'table' then
+                local env = entry[1]
+                local crashes = 0
+                if owner then crashes = redis.call('HINCRBY', KEYS[4], tag, 1) end
+                if owner and crashes >= tonumber(ARGV[7]) then
+                  redis.call('HDEL', KEYS[4], tag)
+                  local headers = env['headers'] or {}
+                  redis.call('LPUSH', KEYS[5], cjson.encode({
+                    id = tag, task_id = headers['id'], task = headers['task'], queue = entry[3],
+                    field = 'worker', reason = 'its worker died ' .. crashes .. ' times while running it (poison pill)',
+                    worker = owner, at = ARGV[8], message = cjson.encode(env)}))
+                else
+                  local props = env['properties'] or {}
+                  local info = props['delivery_info'] or {}
+                  info['redelivered'] = true
+                  props['delivery_info'] = info
+                  env['properties'] = props
+                  local headers = env['headers'] or {}
+                  headers['redelivered'] = true
+                  env['headers'] = headers
+                  local queue = entry[3] or info['routing_key'] or 'celery'
+                  local p = tonumber(props['priority']) or 0
+                  local step = 0
+                  for s in string.gmatch(ARGV[5], '%d+') do
+                    if tonumber(s) <= p then step = tonumber(s) end
+                  end
+                  local list = queue
+                  if step > 0 then list = queue .. ARGV[6] .. step end
+                  redis.call('RPUSH', list, cjson.encode(env))
+                end
+                restored = restored + 1
               end
-              local list = queue
-              if step > 0 then list = queue .. ARGV[4] .. step end
-              redis.call('RPUSH', list, cjson.encode(env))
-              restored = restored + 1
             end
           end
         end

@@ -58,8 +58,14 @@ extension Worker {
     }
 
     private func sweep() async throws {
-        let restored = try await broker.restoreStale(visibilityTimeout: configuration.visibilityTimeout)
+        let restored = try await broker.restoreStale(lease: configuration.leaseTimeout, visibilityTimeout: configuration.visibilityTimeout,
+                                                     maxCrashes: configuration.maxCrashes)
         if restored > 0 { logger.warning("Restoring \(restored) unacknowledged message(s)") }
+    }
+
+    /// True when the id was revoked (`DELETE /tasks/{id}`, `celeriac revoke`).
+    func isRevoked(_ id: String) async -> Bool {
+        (try? await broker.redis.send(["SISMEMBER", RedisArgument(broker.keys.revoked), RedisArgument(id)]))?.integer == 1
     }
 
     func deregister() async {

@@ -18,6 +18,9 @@ public final class Worker: Sendable {
     public let results: ResultBackend
     let logger: Logger
     let slots: AsyncSemaphore
+    /// This process's lease token: the node name plus a random instance id, so a restarted worker
+    /// with the same name never passes for its dead predecessor.
+    let leaseToken: String
     let state = Locked(State())
 
     struct State {
@@ -42,6 +45,7 @@ public final class Worker: Sendable {
         self.results = results
         self.logger = logger
         self.slots = AsyncSemaphore(max(1, configuration.concurrency))
+        self.leaseToken = configuration.nodeName + "|" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
     }
 
     /// Number of tasks finished since start (for heartbeats and tests).
@@ -70,31 +74,53 @@ public final class Worker: Sendable {
 
     private func consume() async {
         let lists = broker.consumeLists(queues: configuration.queues)
-        var connection: RedisConnection?
+        let wakeup = Wakeup()
+        let watchers = lists.map { list in Task { await self.watch(list, wakeup: wakeup) } }
+        defer { watchers.forEach { $0.cancel() } }
         var backoff = 0.1
         while !isStopping {
             await slots.acquire()
-            if isStopping { await slots.release(); break }
-            do {
-                if connection == nil || connection!.isClosed {
-                    connection = try await broker.redis.dedicatedConnection()
-                    state.withLock { $0.consumer = connection }
+            var fetched: Broker.Fetched?
+            while !isStopping {
+                do {
+                    fetched = try await broker.fetch(lists: lists, leaseToken: leaseToken)
                     backoff = 0.1
-                }
-                let command: [RedisArgument] = ["BRPOP"] + lists.map { RedisArgument($0) } + [RedisArgument(configuration.popTimeout)]
-                let reply = try await connection!.send(command, extraTimeout: configuration.popTimeout)
-                guard let pair = reply.array, pair.count == 2, let list = pair[0].string, let raw = pair[1].bytes else {
-                    if case .error(let message) = reply { logger.error("consumer: BRPOP failed: \(message)") }
-                    await slots.release()
+                } catch {
+                    logger.error("consumer: \(error); retrying in \(String(format: "%.1f", backoff))s")
+                    try? await Task.sleep(nanoseconds: UInt64(backoff * 1e9))
+                    backoff = min(backoff * 2, 5)
                     continue
                 }
-                await start(raw: raw, list: list)
+                if fetched != nil { break }
+                await wakeup.wait(timeout: configuration.popTimeout)
+            }
+            guard let fetched else { await slots.release(); break }
+            await start(fetched)
+        }
+        await wakeup.releaseAll()
+        for watcher in watchers { await watcher.value }
+    }
+
+    /// One list's watcher: blocks in a content-preserving BLMOVE while the consumer waits (see `Wakeup`).
+    private func watch(_ list: String, wakeup: Wakeup) async {
+        var connection: RedisConnection?
+        var backoff = 0.1
+        while !isStopping, !Task.isCancelled {
+            await wakeup.demand()
+            if isStopping || Task.isCancelled { break }
+            do {
+                if connection == nil || connection!.isClosed { connection = try await broker.redis.dedicatedConnection() }
+                let key = RedisArgument(list)
+                let reply = try await connection!.send(["BLMOVE", key, key, "RIGHT", "RIGHT", RedisArgument(configuration.popTimeout)],
+                                                       extraTimeout: configuration.popTimeout)
+                if case .error(let message) = reply { throw RedisError.server(command: "BLMOVE", message: message) }
+                if !reply.isNull { await wakeup.signal() }
+                backoff = 0.1
             } catch {
-                await slots.release()
                 connection?.close()
                 connection = nil
-                if isStopping { break }
-                logger.error("consumer: \(error); retrying in \(String(format: "%.1f", backoff))s")
+                if isStopping || Task.isCancelled { break }
+                logger.warning("watcher(\(list)): \(error)")
                 try? await Task.sleep(nanoseconds: UInt64(backoff * 1e9))
                 backoff = min(backoff * 2, 5)
             }
@@ -109,22 +135,31 @@ public final class Worker: Sendable {
         return list
     }
 
-    /// Decides what to do with one popped message. Holds a slot on entry; releases it unless a task runs.
-    private func start(raw: [UInt8], list: String) async {
-        let queue = queueName(of: list)
+    /// Decides what to do with one fetched (and held) message. Holds a slot on entry; releases it
+    /// unless a task runs.
+    private func start(_ fetched: Broker.Fetched) async {
+        let queue = queueName(of: fetched.list)
+        let raw = fetched.raw
         let message: TaskMessage
         do {
             message = try TaskMessage.decode(raw)
         } catch {
-            await deadLetter(raw: raw, error: error, queue: queue)
+            await deadLetter(raw: raw, error: error, queue: queue, tag: fetched.tag)
             await slots.release()
             return
         }
         let now = Date()
         let label = "\(message.task)[\(message.id)]"
+        let tag = message.deliveryTag
         if let expires = message.expires, expires < now {
             logger.info("Discarding revoked task: \(label)")
             await finish(message, document: .revoked(taskID: message.id, reason: "expired"), record: [("finished_at", CeleryDate.format(now))])
+            await slots.release()
+            return
+        }
+        if await isRevoked(message.id) {
+            logger.info("Discarding revoked task: \(label)")
+            await finish(message, document: .revoked(taskID: message.id, reason: "revoked"), record: [("finished_at", CeleryDate.format(now))])
             await slots.release()
             return
         }
@@ -138,44 +173,40 @@ public final class Worker: Sendable {
         }
         if let eta = message.eta, eta.timeIntervalSince(now) > 0.005 {
             do {
-                try await broker.schedule(message, at: eta, releasingHold: false)
+                try await broker.schedule(message, at: eta, releasingHold: tag)
                 logger.info("Task \(label) received (eta \(CeleryDate.format(eta))): scheduled")
             } catch {
-                logger.error("Task \(label): could not schedule for its ETA: \(error); handing it back")
-                _ = try? await broker.redis.send(["RPUSH", RedisArgument(list), RedisArgument(raw)])
+                // Still held: the lease sweep hands it back if this keeps failing.
+                logger.error("Task \(label): could not schedule for its ETA: \(error)")
             }
             await slots.release()
             return
         }
         do {
-            try await broker.hold(tag: message.deliveryTag, envelope: raw, queue: queue, taskID: message.id, state: .started,
-                                  record: [("name", message.task), ("queue", queue), ("worker", configuration.nodeName),
-                                           ("received_at", CeleryDate.format(now)), ("started_at", CeleryDate.format(now)),
-                                           ("retries", String(message.retries))],
-                                  now: now)
+            try await broker.updateRecord(message.id, state: .started,
+                                          fields: [("name", message.task), ("queue", queue), ("worker", configuration.nodeName),
+                                                   ("received_at", CeleryDate.format(now)), ("started_at", CeleryDate.format(now)),
+                                                   ("retries", String(message.retries))],
+                                          incrementAttempts: true)
         } catch {
-            // The pop succeeded but recording the hold failed: put the message back rather than lose it.
-            logger.error("Task \(label): could not record the hold: \(error); handing it back")
-            _ = try? await broker.redis.send(["RPUSH", RedisArgument(list), RedisArgument(raw)])
-            await slots.release()
-            return
+            logger.warning("Task \(label): could not update its record: \(error)")
         }
         logger.info("Task \(label) received")
+        state.withLock { $0.inFlight[tag] = InFlight(message: message, task: nil) }
         let task = Task {
             await self.execute(message, definition: definition)
             self.state.withLock {
-                $0.inFlight[message.deliveryTag] = nil
+                $0.inFlight[tag] = nil
                 $0.processed += 1
             }
             await self.slots.release()
         }
-        state.withLock { $0.inFlight[message.deliveryTag] = InFlight(message: message, task: task) }
+        state.withLock { if $0.inFlight[tag] != nil { $0.inFlight[tag]?.task = task } }
     }
 
-    private func deadLetter(raw: [UInt8], error: any Error, queue: String) async {
+    private func deadLetter(raw: [UInt8], error: any Error, queue: String, tag: String?) async {
         let messageError = error as? MessageError ?? MessageError(field: "envelope", reason: "\(error)")
         logger.error("Received malformed message on queue '\(queue)': \(messageError); moved to the dead-letter list")
-        let tag = (try? JSONValue.parse(raw))?["properties"]?["delivery_tag"]?.stringValue
         do {
             try await broker.deadLetter(raw: raw, error: messageError, queue: queue, tag: tag, worker: configuration.nodeName)
             if let id = messageError.taskID {
@@ -195,7 +226,8 @@ public final class Worker: Sendable {
     /// Stores a document for a message that never ran (revoked, unregistered) and acks it.
     private func finish(_ message: TaskMessage, document: ResultDocument, record: [(String, String)]) async {
         do {
-            try await results.store(document, record: [("name", message.task), ("queue", message.queue)] + record)
+            try await results.store(document, record: [("name", message.task), ("queue", message.queue)] + record,
+                                    ackTag: message.deliveryTag, leaseToken: leaseToken)
         } catch {
             logger.error("Task \(message.task)[\(message.id)]: could not store \(document.status.rawValue): \(error)")
         }
@@ -251,7 +283,10 @@ public final class Worker: Sendable {
         while true {
             do {
                 if writeDocument {
-                    try await results.store(document, record: record, ackTag: message.deliveryTag)
+                    let outcome = try await results.store(document, record: record, ackTag: message.deliveryTag, leaseToken: leaseToken)
+                    if outcome == .leaseLost {
+                        logger.warning("Task \(message.task)[\(message.id)]: its lease passed to another worker; this attempt's \(document.status.rawValue) is discarded")
+                    }
                 } else {
                     try await broker.updateRecord(message.id, state: document.status, fields: record)
                     try await broker.ack(tag: message.deliveryTag)
@@ -291,10 +326,11 @@ public final class Worker: Sendable {
         options.origin = configuration.nodeName
         let next = TaskMessage.make(task: message.task, id: message.id, args: message.args, kwargs: message.kwargs, options: options)
         do {
-            try await broker.schedule(next, at: due, releasingHold: false)
+            try await broker.schedule(next, at: due)
             let traceback = retry.reason.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
             try await results.store(.retry(taskID: message.id, exception: retry.reason, traceback: traceback, parentID: message.parentID),
-                                    record: [("retries", String(message.retries + 1))], ackTag: message.deliveryTag)
+                                    record: [("retries", String(message.retries + 1))], ackTag: message.deliveryTag,
+                                    leaseToken: leaseToken)
             logger.info("Task \(label) retry: Retry in \(retry.after)s: \(retry.reason.pythonRepr)")
         } catch {
             logger.error("Task \(label): could not schedule its retry: \(error)")
@@ -316,7 +352,7 @@ public final class Worker: Sendable {
         guard !leftovers.isEmpty else { return }
         logger.warning("Restoring \(leftovers.count) unacknowledged message(s)")
         for item in leftovers {
-            do { try await broker.restore(item.message) } catch {
+            do { try await broker.restore(item.message, leaseToken: leaseToken) } catch {
                 logger.error("could not restore \(item.message.task)[\(item.message.id)]: \(error); the visibility sweep will")
             }
             item.task?.cancel()

@@ -13,8 +13,13 @@ public struct WorkerConfiguration: Sendable {
     /// Seconds a held message may go without renewal before any worker's sweep hands it back.
     /// Default 3600, kombu's `visibility_timeout`, so Python workers sharing the queues behave the same.
     public var visibilityTimeout: Double = 3600
-    /// Seconds between visibility sweeps. Default 10 (kombu's `unacked_restore_interval`).
-    public var sweepInterval: Double = 10
+    /// Seconds a Celeriac worker's hold lasts without a heartbeat renewing it: when a worker dies
+    /// (SIGKILL, machine gone) its tasks go back to their queues about this long after. Default 30.
+    public var leaseTimeout: Double = 30
+    /// Times a task's worker may die while running it before the task is dead-lettered as a poison pill. Default 3.
+    public var maxCrashes: Int = 3
+    /// Seconds between visibility sweeps. Default 5.
+    public var sweepInterval: Double = 5
     /// Seconds to let in-flight tasks finish on SIGTERM before handing them back. Default 30.
     public var shutdownGrace: Double = 30
     /// How often the due-task promoter looks at the scheduled set when it is idle. Default 0.5.

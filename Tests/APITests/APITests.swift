@@ -156,11 +156,9 @@ final class APIHarness: @unchecked Sendable {
 
     @Test func register_answersAtOnce_thenDuplicateIs409() async throws {
         let h = try await APIHarness(withWorker: false)
-        let start = Date()
+        // (Its latency is measured end to end against the real processes, in Tests/interop.)
         let created = try await h.post("/register", #"{"email": "new@example.com"}"#)
-        let elapsed = Date().timeIntervalSince(start)
         #expect(created.status == 201)
-        #expect(elapsed < 0.5)
         let taskID = try #require(created.json?["activation_task_id"] as? String)
         let queued = try await h.redis.send(["LRANGE", "celery", "0", "-1"]).array ?? []
         #expect(queued.count == 1)

@@ -1,0 +1,55 @@
+/// Wakes the consumer when a watched list gets a message, without ever taking the message.
+///
+/// The consumer fetches with an atomic Lua script (pop + hold in one step), which cannot block. So
+/// while the consumer waits, one watcher per list blocks in `BLMOVE list list RIGHT RIGHT` — a move
+/// of the last element onto the same end of the same list, which changes nothing but returns as soon
+/// as the list is non-empty. Watchers only block while the consumer has asked (`demand`), so a
+/// non-empty queue with no free slot never spins them.
+actor Wakeup {
+    private var consumer: CheckedContinuation<Void, Never>?
+    private var watchers: [CheckedContinuation<Void, Never>] = []
+    private var demanded = false
+    private var generation = 0
+
+    /// The consumer waits until a watcher sees a message or `timeout` seconds pass.
+    func wait(timeout: Double) async {
+        demanded = true
+        generation += 1
+        let mine = generation
+        let waiting = watchers
+        watchers.removeAll()
+        waiting.forEach { $0.resume() }
+        let timer = Task {
+            try? await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+            self.timeOut(generation: mine)
+        }
+        await withCheckedContinuation { consumer = $0 }
+        timer.cancel()
+    }
+
+    private func timeOut(generation: Int) {
+        guard generation == self.generation else { return }
+        signal()
+    }
+
+    /// A watcher saw a message (or the wait timed out): resume the consumer.
+    func signal() {
+        demanded = false
+        consumer?.resume()
+        consumer = nil
+    }
+
+    /// A watcher suspends here until the consumer is waiting.
+    func demand() async {
+        if demanded { return }
+        await withCheckedContinuation { watchers.append($0) }
+    }
+
+    /// Lets every watcher run to its end (shutdown).
+    func releaseAll() {
+        demanded = true
+        watchers.forEach { $0.resume() }
+        watchers.removeAll()
+        signal()
+    }
+}

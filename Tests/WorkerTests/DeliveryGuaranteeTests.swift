@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+import RedisClient
+import TaskProtocol
+import TaskQueue
+import TestSupport
+import Worker
+
+@Suite struct DeliveryGuaranteeTests {
+    @Test func deadWorkersTasks_comeBackWithinTheLease_markedRedelivered() async throws {
+        let h = try WorkerHarness()
+        let id = try await h.submit("t.add", [20, 22])
+        // A worker fetched it (atomic pop + hold + lease) and then died: nobody renews the lease.
+        let taken = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "dead@host|1"))
+        #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(0))
+        #expect(try await h.redis.send(["HGET", RedisArgument(h.broker.keys.leases), RedisArgument(try #require(taken.tag))]).string == "dead@host|1")
+        let start = Date()
+        h.startWorker { $0.leaseTimeout = 1; $0.sweepInterval = 0.2 }
+        let doc = try #require(try await h.result(id))
+        #expect(doc.result == 42)
+        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(try await h.broker.record(id)?.worker == "test@host")
+        try await h.stopWorker()
+    }
+
+    @Test func aWorkerWhoseLeaseWasTakenOver_cannotOverwriteTheNewAttempt() async throws {
+        let h = try WorkerHarness()
+        let id = try await h.submit("t.add", [1, 1])
+        let taken = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "old@host|1"))
+        let tag = try #require(taken.tag)
+        // The sweep decides the old holder is gone and hands the message back …
+        #expect(try await h.broker.restoreStale(lease: 0, visibilityTimeout: 3600, now: Date().addingTimeInterval(1)) == 1)
+        // … a new worker takes it.
+        _ = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "new@host|2"))
+        // The old worker finishes late: its result is refused and the new hold stays.
+        let late = try await h.results.store(.failure(taskID: id, exception: ExceptionInfo(type: "Stale", message: "old"), traceback: nil),
+                                             ackTag: tag, leaseToken: "old@host|1")
+        #expect(late == .leaseLost)
+        #expect(try await h.results.get(id) == nil)
+        #expect(try await h.redis.send(["HEXISTS", "unacked", RedisArgument(tag)]) == .integer(1))
+        let current = try await h.results.store(.success(taskID: id, result: 2), ackTag: tag, leaseToken: "new@host|2")
+        #expect(current == .stored)
+        #expect(try await h.redis.send(["HLEN", "unacked"]) == .integer(0))
+    }
+
+    @Test func pythonHeldMessages_keepKombusVisibilityTimeout_andAreNotStolen() async throws {
+        let h = try WorkerHarness()
+        let message = TaskMessage.make(task: "t.add", args: [1, 2], kwargs: [:])
+        // Held by a Python worker 60 s ago: no Celeriac lease.
+        try await h.broker.hold(tag: message.deliveryTag, envelope: message.encoded(), queue: "celery", now: Date().addingTimeInterval(-60))
+        #expect(try await h.broker.restoreStale(lease: 1, visibilityTimeout: 3600) == 0)
+        #expect(try await h.redis.send(["HLEN", "unacked"]) == .integer(1))
+        #expect(try await h.broker.restoreStale(lease: 1, visibilityTimeout: 30) == 1)
+        #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(1))
+    }
+
+    @Test func aTaskThatKillsItsWorkerRepeatedly_isDeadLettered_asAPoisonPill() async throws {
+        let h = try WorkerHarness()
+        let id = try await h.submit("t.add", [1, 2])
+        for attempt in 1...3 {
+            _ = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "w\(attempt)|x"))
+            _ = try await h.broker.restoreStale(lease: 0, visibilityTimeout: 3600, maxCrashes: 3, now: Date().addingTimeInterval(1))
+        }
+        #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(0))
+        let dead = try await h.broker.deadLetters()
+        #expect(dead.count == 1)
+        #expect(dead.first?["task_id"]?.stringValue == id)
+        #expect(dead.first?["reason"]?.stringValue?.contains("poison") == true)
+    }
+
+    @Test func twoWorkersPromotingTheSameDueTasks_moveEachExactlyOnce() async throws {
+        let h = try WorkerHarness()
+        let past = Date().addingTimeInterval(-1)
+        for i in 0..<300 {
+            var options = TaskMessage.Options()
+            options.eta = past
+            try await h.broker.schedule(TaskMessage.make(task: "t.add", args: [.int(Int64(i)), 0], kwargs: [:], options: options), at: past)
+        }
+        let other = RedisClient(configuration: h.redis.configuration)
+        defer { other.close() }
+        let second = Broker(redis: other)
+        async let a = withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<5 { group.addTask { try await h.broker.promoteDue(limit: 20) } }
+            return try await group.reduce(0, +)
+        }
+        async let b = withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<5 { group.addTask { try await second.promoteDue(limit: 20) } }
+            return try await group.reduce(0, +)
+        }
+        var moved = try await a + b
+        while true {
+            let more = try await h.broker.promoteDue()
+            if more == 0 { break }
+            moved += more
+        }
+        #expect(moved == 300)
+        #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(300))
+        #expect(try await h.redis.send(["ZCARD", "celeriac:scheduled"]) == .integer(0))
+        let ids = Set(try #require(try await h.redis.send(["LRANGE", "celery", "0", "-1"]).array).compactMap { $0.bytes }
+            .compactMap { try? TaskMessage.decode($0).id })
+        #expect(ids.count == 300)
+    }
+
+    @Test func fetch_isFIFO_andHonoursPriorityBands() async throws {
+        let h = try WorkerHarness()
+        var low = TaskMessage.Options(); low.priority = 6
+        let first = try await h.submit("t.add", [1, 0])
+        let second = try await h.submit("t.add", [2, 0])
+        let urgentLater = try await h.submit("t.add", [3, 0], options: TaskMessage.Options())
+        let lowID = try await h.submit("t.add", [4, 0], options: low)
+        let lists = h.broker.consumeLists(queues: ["celery"])
+        var order: [String] = []
+        while let fetched = try await h.broker.fetch(lists: lists, leaseToken: "t|1") {
+            order.append(try TaskMessage.decode(fetched.raw).id)
+        }
+        #expect(order == [first, second, urgentLater, lowID])
+        #expect(try await h.redis.send(["HLEN", "unacked"]) == .integer(4))
+    }
+
+    @Test func idleWorker_wakesAtOnce_whenATaskArrives() async throws {
+        let h = try WorkerHarness()
+        h.startWorker { $0.popTimeout = 5 }
+        // Let it go idle: its watchers are blocked in BLMOVE with a 5 s timeout.
+        _ = await waitUntil(timeout: 3) { (try? await h.redis.send(["CLIENT", "LIST"]).string?.contains("cmd=blmove")) == true }
+        let start = Date()
+        let id = try await h.submit("t.add", [5, 5])
+        let doc = try #require(try await h.result(id))
+        #expect(doc.result == 10)
+        #expect(Date().timeIntervalSince(start) < 1, "a blocked worker picks work up without polling delay")
+        try await h.stopWorker()
+    }
+}
