@@ -36,9 +36,10 @@ public final class App: @unchecked Sendable {
     /// Registers a task under the name producers use (Celery: `module.function`). `parameters` names
     /// the arguments in order, so both `add.delay(4, 5)` and `add.delay(a=4, b=5)` bind.
     /// A duplicate name is reported at start-up, before any work is taken.
-    public func task(_ name: String, parameters: [String] = [], _ handler: @escaping TaskHandler) {
+    public func task(_ name: String, parameters: [String] = [], options: TaskOptions = TaskOptions(),
+                     _ handler: @escaping TaskHandler) {
         lock.withLock {
-            do { try _registry.register(TaskDefinition(name: name, parameters: parameters, handler: handler)) }
+            do { try _registry.register(TaskDefinition(name: name, parameters: parameters, options: options, handler: handler)) }
             catch { registrationErrors.append("\(error)") }
         }
     }

@@ -68,14 +68,43 @@ struct ResultCommand: AsyncParsableCommand {
     }
 }
 
-/// `celeriac dead-letters`: lists messages that could not be run, with the reason.
+/// `celeriac dead-letters`: lists messages that could not be run, with the reason; `--requeue ID` redrives one.
 struct DeadLettersCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dead-letters", abstract: "List dead-lettered messages.")
+    static let configuration = CommandConfiguration(commandName: "dead-letters", abstract: "List or requeue dead-lettered messages.")
     @OptionGroup var brokerOptions: BrokerOptions
     @Option(help: "How many, newest first.") var limit: Int = 20
+    @Option(help: "Put the message of this dead-letter entry back on its queue.") var requeue: String?
 
     func run() async throws {
         let (broker, _) = try brokerOptions.makeBroker()
+        if let requeue {
+            guard try await broker.requeueDeadLetter(requeue) else {
+                FileHandle.standardError.write(Data("no dead letter with id \(requeue)\n".utf8))
+                throw ExitCode(1)
+            }
+            print("requeued \(requeue)")
+            return
+        }
         for entry in try await broker.deadLetters(limit: limit) { print(entry.serialized()) }
+    }
+}
+
+/// `celeriac revoke ID`: a queued or scheduled task never runs; a running one is cancelled.
+struct RevokeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a task on every worker.")
+    @OptionGroup var brokerOptions: BrokerOptions
+    @Argument(help: "Task id.") var id: String
+
+    func run() async throws {
+        let (broker, _) = try brokerOptions.makeBroker()
+        switch try await broker.revoke(id) {
+        case .revoked: print("revoked \(id)")
+        case .alreadyFinished(let state):
+            FileHandle.standardError.write(Data("\(id) already finished: \(state.rawValue)\n".utf8))
+            throw ExitCode(2)
+        case .unknown:
+            FileHandle.standardError.write(Data("no task \(id)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 }

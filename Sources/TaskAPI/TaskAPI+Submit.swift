@@ -83,10 +83,7 @@ extension TaskAPI {
 
     /// `GET /tasks/{id}`: Celeriac's record and Celery's result document, merged. Unknown id → 404.
     func status(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let id = request.pathParameters["id"] ?? ""
-        guard !id.isEmpty, id.count <= 200, id.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
-            throw HTTPError(status: 400, detail: "a task id is 1-200 printable ASCII characters", field: "id")
-        }
+        let id = try Self.taskID(request)
         let replies = try await broker.redis.pipeline([
             ["HGETALL", RedisArgument(broker.keys.taskRecord(id))],
             ["GET", RedisArgument(KeySpace.resultKey(id))],
@@ -138,6 +135,15 @@ extension TaskAPI {
     }
 
     // MARK: request parsing
+
+    /// The `{id}` path parameter, checked: 1-200 printable ASCII characters.
+    static func taskID(_ request: HTTPRequest) throws -> String {
+        let id = request.pathParameters["id"] ?? ""
+        guard !id.isEmpty, id.count <= 200, id.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+            throw HTTPError(status: 400, detail: "a task id is 1-200 printable ASCII characters", field: "id")
+        }
+        return id
+    }
 
     /// The body as a JSON object, or a 4xx naming what is wrong.
     static func jsonObject(_ request: HTTPRequest) throws -> JSONObject {

@@ -56,8 +56,10 @@ public struct TaskAPI: Sendable {
         [
             (.post, "/tasks", { try await self.guarded { try await self.submit($0) }($0) }),
             (.get, "/tasks/{id}", { try await self.guarded { try await self.status($0) }($0) }),
+            (.delete, "/tasks/{id}", { try await self.guarded { try await self.revoke($0) }($0) }),
             (.post, "/register", { try await self.guarded { try await self.register($0) }($0) }),
             (.get, "/dead-letters", { try await self.guarded { try await self.deadLetters($0) }($0) }),
+            (.post, "/dead-letters/{id}/requeue", { try await self.guarded { try await self.requeue($0) }($0) }),
             (.get, "/healthz", { _ in .json(bytes: Array(#"{"status": "ok"}"#.utf8)) }),
             (.get, "/readyz", { try await self.guarded { try await self.ready($0) }($0) }),
         ]
@@ -81,6 +83,28 @@ public struct TaskAPI: Sendable {
     func ready(_ request: HTTPRequest) async throws -> HTTPResponse {
         try await broker.redis.send(["PING"])
         return .json(bytes: Array(#"{"status": "ready", "redis": "ok"}"#.utf8))
+    }
+
+    /// `DELETE /tasks/{id}`: revoke; a queued or scheduled task never runs, a running one is cancelled.
+    func revoke(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let id = try Self.taskID(request)
+        switch try await broker.revoke(id) {
+        case .revoked:
+            return .json(status: 202, bytes: JSONValue.object(["id": .string(id), "state": "REVOKED"]).serializedBytes())
+        case .alreadyFinished(let state):
+            throw HTTPError(status: 409, title: "Conflict", detail: "task '\(id)' already finished with \(state.rawValue)", field: "id")
+        case .unknown:
+            throw HTTPError(status: 404, title: "Not Found", detail: "no task with id '\(id)' was ever submitted (or its record expired)", field: "id")
+        }
+    }
+
+    /// `POST /dead-letters/{id}/requeue`: puts the message back on its queue.
+    func requeue(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let id = request.pathParameters["id"] ?? ""
+        guard try await broker.requeueDeadLetter(id) else {
+            throw HTTPError(status: 404, title: "Not Found", detail: "no dead letter with id '\(id)'", field: "id")
+        }
+        return .json(status: 202, bytes: JSONValue.object(["id": .string(id), "requeued": true]).serializedBytes())
     }
 
     func deadLetters(_ request: HTTPRequest) async throws -> HTTPResponse {

@@ -23,6 +23,8 @@ public struct ResultBackend: Sendable {
         case successAlreadyStored
         /// The lease on the message passed to another worker: nothing written, nothing acked.
         case leaseLost
+        /// The task was revoked: its REVOKED document stays (the ack, if any, was done).
+        case revoked
     }
 
     /// Stores `document` (unless a SUCCESS is already stored). `record` holds extra task-record fields
@@ -33,17 +35,19 @@ public struct ResultBackend: Sendable {
                       leaseToken: String? = nil) async throws -> StoreOutcome {
         var arguments: [RedisArgument] = [RedisArgument(document.encoded()), RedisArgument(resultExpires),
                                           RedisArgument(document.status.rawValue), RedisArgument(ackTag ?? ""),
-                                          RedisArgument(leaseToken ?? "")]
+                                          RedisArgument(leaseToken ?? ""), RedisArgument(document.taskID)]
         for (field, value) in record { arguments += [RedisArgument(field), RedisArgument(value)] }
         let reply = try await redis.evaluate(Scripts.storeResult,
                                              keys: [RedisArgument(KeySpace.resultKey(document.taskID)),
                                                     RedisArgument(keys.taskRecord(document.taskID)),
                                                     RedisArgument(KeySpace.unacked), RedisArgument(KeySpace.unackedIndex),
-                                                    RedisArgument(keys.leases), RedisArgument(keys.crashes)],
+                                                    RedisArgument(keys.leases), RedisArgument(keys.crashes),
+                                                    RedisArgument(keys.revoked)],
                                              arguments: arguments)
         switch reply.integer {
         case 1: return .stored
         case -1: return .leaseLost
+        case 2: return .revoked
         default: return .successAlreadyStored
         }
     }

@@ -7,8 +7,9 @@ enum Scripts {
     /// result is never stored without its ack or acked without its result.
     /// Fencing: with a lease token, nothing is written unless the lease on the tag is still this token
     /// (a worker whose lease was taken over must not overwrite the newer attempt); returns -1 then.
-    /// KEYS: result key, task record, unacked, unacked_index, leases, crash counts.
-    /// ARGV: document, ttl seconds, state, delivery tag or '', lease token or '', then record field/value pairs.
+    /// A revoked task's outcome is not stored (its REVOKED document stays); returns 2 then.
+    /// KEYS: result key, task record, unacked, unacked_index, leases, crash counts, revoked ids.
+    /// ARGV: document, ttl seconds, state, delivery tag or '', lease token or '', task id, then record field/value pairs.
     static let storeResult = RedisScript(name: "store_result", source: """
         if ARGV[4] ~= '' then
           if ARGV[5] ~= '' and redis.call('HGET', KEYS[5], ARGV[4]) ~= ARGV[5] then return -1 end
@@ -17,6 +18,7 @@ enum Scripts {
           redis.call('HDEL', KEYS[5], ARGV[4])
           redis.call('HDEL', KEYS[6], ARGV[4])
         end
+        if ARGV[3] ~= 'REVOKED' and redis.call('ZSCORE', KEYS[7], ARGV[6]) then return 2 end
         local current = redis.call('GET', KEYS[1])
         if current then
           local ok, doc = pcall(cjson.decode, current)
@@ -26,7 +28,7 @@ enum Scripts {
         if ttl > 0 then redis.call('SETEX', KEYS[1], ttl, ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1]) end
         redis.call('PUBLISH', KEYS[1], ARGV[1])
         local fields = {'state', ARGV[3]}
-        for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+        for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
         redis.call('HSET', KEYS[2], unpack(fields))
         if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
         return 1
@@ -54,6 +56,54 @@ enum Scripts {
               redis.call('HSET', KEYS[3], tag, ARGV[2])
             end
             return {KEYS[i], raw, tag}
+          end
+        end
+        return false
+        """)
+
+    /// Revoke: unless the task already finished, remember the id (workers discard it when they fetch
+    /// it and cancel it if running) and store the REVOKED document now.
+    /// KEYS: revoked ids, result key, task record. ARGV: task id, now, document, ttl.
+    /// Returns 1, or the final state when the task already finished.
+    static let revoke = RedisScript(name: "revoke", source: """
+        local current = redis.call('GET', KEYS[2])
+        if current then
+          local ok, doc = pcall(cjson.decode, current)
+          if ok and type(doc) == 'table' and (doc['status'] == 'SUCCESS' or doc['status'] == 'FAILURE') then
+            return doc['status']
+          end
+        end
+        redis.call('ZADD', KEYS[1], tonumber(ARGV[2]), ARGV[1])
+        local ttl = tonumber(ARGV[4])
+        redis.call('SETEX', KEYS[2], ttl, ARGV[3])
+        redis.call('PUBLISH', KEYS[2], ARGV[3])
+        redis.call('HSET', KEYS[3], 'state', 'REVOKED', 'revoked_at', ARGV[5])
+        redis.call('EXPIRE', KEYS[3], ttl)
+        return 1
+        """)
+
+    /// Requeue a dead letter: remove the entry with id ARGV[1] and push its message to its queue.
+    /// KEYS: dead-letter list. ARGV: entry id, priority steps, separator. Returns the list name or false.
+    static let requeueDeadLetter = RedisScript(name: "requeue_dead_letter", source: """
+        local entries = redis.call('LRANGE', KEYS[1], 0, -1)
+        for _, raw in ipairs(entries) do
+          local ok, entry = pcall(cjson.decode, raw)
+          if ok and type(entry) == 'table' and entry['id'] == ARGV[1] and type(entry['message']) == 'string' then
+            local queue = entry['queue']
+            if type(queue) ~= 'string' then queue = 'celery' end
+            local list = queue
+            local okm, env = pcall(cjson.decode, entry['message'])
+            if okm and type(env) == 'table' and type(env['properties']) == 'table' then
+              local p = tonumber(env['properties']['priority']) or 0
+              local step = 0
+              for s in string.gmatch(ARGV[2], '%d+') do
+                if tonumber(s) <= p then step = tonumber(s) end
+              end
+              if step > 0 then list = queue .. ARGV[3] .. step end
+            end
+            redis.call('LREM', KEYS[1], 1, raw)
+            redis.call('LPUSH', list, entry['message'])
+            return list
           end
         end
         return false

@@ -26,18 +26,66 @@ public struct TaskContext: Sendable {
 public typealias TaskHandler = @Sendable (TaskArguments, TaskContext) async throws -> JSONValue
 
 /// A registered task: its name (as Celery producers spell it), parameter names for keyword binding,
-/// and the handler.
+/// its options, and the handler.
 public struct TaskDefinition: Sendable {
     public var name: String
     public var parameters: [String]
+    public var options: TaskOptions
     public var handler: TaskHandler
 
-    public init(name: String, parameters: [String], handler: @escaping TaskHandler) {
+    public init(name: String, parameters: [String], options: TaskOptions = TaskOptions(), handler: @escaping TaskHandler) {
         self.name = name
         self.parameters = parameters
+        self.options = options
         self.handler = handler
     }
 }
+
+/// Per-task behaviour, Celery's task options: automatic retries and time limits.
+public struct TaskOptions: Sendable {
+    /// Retry failures the policy accepts, with backoff; nil: a failure is final (unless the handler throws `Retry`).
+    public var retry: RetryPolicy?
+    /// Seconds after which the handler's Swift task is cancelled (cooperative) → FAILURE `SoftTimeLimitExceeded`.
+    public var softTimeLimit: Double?
+    /// Seconds after which the slot is freed whatever the handler does → FAILURE `TimeLimitExceeded`.
+    public var timeLimit: Double?
+
+    public init(retry: RetryPolicy? = nil, softTimeLimit: Double? = nil, timeLimit: Double? = nil) {
+        self.retry = retry
+        self.softTimeLimit = softTimeLimit
+        self.timeLimit = timeLimit
+    }
+}
+
+/// Celery's `autoretry_for` + `retry_backoff`: which errors retry, how often, how long between.
+public struct RetryPolicy: Sendable {
+    /// Retries after the first attempt. Default 3 (Celery's `max_retries`).
+    public var maxRetries: Int
+    /// First delay in seconds; attempt n waits `base * 2^n`, capped at `maxDelay`. Defaults 1 and 600.
+    public var baseDelay: Double
+    public var maxDelay: Double
+    /// Full jitter: a random delay in [delay/2, delay], so retries of many tasks spread out. Default true.
+    public var jitter: Bool
+    /// Which errors are worth retrying. Default: all.
+    public var retryOn: @Sendable (any Error) -> Bool
+
+    public init(maxRetries: Int = 3, baseDelay: Double = 1, maxDelay: Double = 600, jitter: Bool = true,
+                retryOn: @escaping @Sendable (any Error) -> Bool = { _ in true }) {
+        self.maxRetries = maxRetries
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+        self.jitter = jitter
+        self.retryOn = retryOn
+    }
+
+    /// Seconds to wait before retry number `retries + 1`.
+    public func delay(afterRetries retries: Int) -> Double {
+        let raw = min(maxDelay, baseDelay * pow(2, Double(min(retries, 60))))
+        return jitter ? Double.random(in: raw / 2...raw) : raw
+    }
+}
+
+import Foundation
 
 /// Task name → handler. Filled at start-up, then read-only (validated before the worker starts).
 public struct TaskRegistry: Sendable {

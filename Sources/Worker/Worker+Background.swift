@@ -37,8 +37,15 @@ extension Worker {
              "active", RedisArgument(active), "processed", RedisArgument(processed), "heartbeat", RedisArgument(CeleryDate.format(now))],
             ["EXPIRE", key, RedisArgument(ttl)],
         ])
-        let tags = state.withLock { Array($0.inFlight.keys) }
-        try await broker.renew(tags: tags, now: now)
+        let running = state.withLock { $0.inFlight }
+        try await broker.renew(tags: Array(running.keys), now: now)
+        // Revoked while running: cancel (cooperatively) the handler; its outcome is not stored.
+        let ids = running.values.map(\.message.id)
+        let revoked = try await broker.revokedAmong(ids)
+        for item in running.values where revoked.contains(item.message.id) {
+            logger.info("Terminating revoked task \(item.message.task)[\(item.message.id)]")
+            item.cancel()
+        }
     }
 
     /// Moves due ETA/retry messages to their queues; wakes at the next due time or every `scheduleInterval`.
@@ -61,11 +68,12 @@ extension Worker {
         let restored = try await broker.restoreStale(lease: configuration.leaseTimeout, visibilityTimeout: configuration.visibilityTimeout,
                                                      maxCrashes: configuration.maxCrashes)
         if restored > 0 { logger.warning("Restoring \(restored) unacknowledged message(s)") }
+        try await broker.pruneRevoked()
     }
 
     /// True when the id was revoked (`DELETE /tasks/{id}`, `celeriac revoke`).
     func isRevoked(_ id: String) async -> Bool {
-        (try? await broker.redis.send(["SISMEMBER", RedisArgument(broker.keys.revoked), RedisArgument(id)]))?.integer == 1
+        (try? await broker.revokedAmong([id]))?.isEmpty == false
     }
 
     func deregister() async {

@@ -35,6 +35,13 @@ public final class Worker: Sendable {
     struct InFlight {
         var message: TaskMessage
         var task: Task<Void, Never>?
+        /// The handler's own task, which revoke and shutdown cancel.
+        var handler: Task<JSONValue, any Error>?
+
+        func cancel() {
+            handler?.cancel()
+            task?.cancel()
+        }
     }
 
     public init(configuration: WorkerConfiguration, registry: TaskRegistry, broker: Broker, results: ResultBackend,
@@ -246,12 +253,11 @@ public final class Worker: Sendable {
                                       taskName: message.task)
         let clock = ContinuousClock()
         let started = clock.now
-        let outcome: Result<JSONValue, any Error>
-        do {
+        let limits = message.timeLimits
+        let outcome = await runWithLimits(soft: limits.soft ?? definition.options.softTimeLimit,
+                                          hard: limits.hard ?? definition.options.timeLimit, tag: message.deliveryTag) {
             try arguments.validate()
-            outcome = .success(try await definition.handler(arguments, context))
-        } catch {
-            outcome = .failure(error)
+            return try await definition.handler(arguments, context)
         }
         if state.withLock({ $0.handedBack.contains(message.deliveryTag) }) {
             logger.info("Task \(label) was handed back at shutdown; its outcome is not stored")
@@ -268,6 +274,11 @@ public final class Worker: Sendable {
             logger.info("Task \(label) succeeded in \(seconds)s: \(PythonRepr.repr(value))")
         case .failure(let retry as Retry):
             await retryLater(message, retry: retry, label: label)
+        case .failure(let error) where definition.options.retry?.retryOn(error) == true
+            && !(error is CancellationError) && ExceptionInfo.from(error).module != "celery.exceptions":
+            let policy = definition.options.retry!
+            await retryLater(message, retry: Retry(after: policy.delay(afterRetries: message.retries), reason: error,
+                                                   maxRetries: policy.maxRetries), label: label)
         case .failure(let error):
             let info = ExceptionInfo.from(error)
             let traceback = info.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
@@ -278,13 +289,55 @@ public final class Worker: Sendable {
         }
     }
 
+    /// Runs `body` with Celery's time limits: at `soft` seconds its Swift task is cancelled (a handler
+    /// that stops then fails with `SoftTimeLimitExceeded`); at `hard` seconds the worker stops waiting
+    /// and frees the slot (`TimeLimitExceeded`) even if the handler ignores cancellation.
+    private func runWithLimits(soft: Double?, hard: Double?, tag: String,
+                               _ body: @escaping @Sendable () async throws -> JSONValue) async -> Result<JSONValue, any Error> {
+        let handler = Task { try await body() }
+        state.withLock { if $0.inFlight[tag] != nil { $0.inFlight[tag]?.handler = handler } }
+        guard soft != nil || hard != nil else { return await handler.result }
+        let softFired = Locked(false)
+        let softTimer = soft.map { seconds in
+            Task {
+                try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+                softFired.withLock { $0 = true }
+                handler.cancel()
+            }
+        }
+        defer { softTimer?.cancel() }
+        let first = Locked<CheckedContinuation<Result<JSONValue, any Error>, Never>?>(nil)
+        let result: Result<JSONValue, any Error> = await withCheckedContinuation { continuation in
+            first.withLock { $0 = continuation }
+            Task {
+                let r = await handler.result
+                first.withLock { $0.take() }?.resume(returning: r)
+            }
+            if let hard {
+                Task {
+                    try? await Task.sleep(nanoseconds: UInt64(hard * 1e9))
+                    handler.cancel()
+                    first.withLock { $0.take() }?.resume(returning: .failure(
+                        ExceptionInfo(type: "TimeLimitExceeded", message: [.double(hard)], module: "celery.exceptions")))
+                }
+            }
+        }
+        if case .failure = result, softFired.withLock({ $0 }) {
+            if case .failure(let e as ExceptionInfo) = result, e.type == "TimeLimitExceeded" { return result }
+            return .failure(ExceptionInfo(type: "SoftTimeLimitExceeded", message: "SoftTimeLimitExceeded()", module: "celery.exceptions"))
+        }
+        return result
+    }
+
     private func store(_ document: ResultDocument, message: TaskMessage, writeDocument: Bool, record: [(String, String)]) async {
         var delay = 0.1
         while true {
             do {
                 if writeDocument {
                     let outcome = try await results.store(document, record: record, ackTag: message.deliveryTag, leaseToken: leaseToken)
-                    if outcome == .leaseLost {
+                    if outcome == .revoked {
+                        logger.info("Task \(message.task)[\(message.id)] was revoked; its \(document.status.rawValue) is not stored")
+                    } else if outcome == .leaseLost {
                         logger.warning("Task \(message.task)[\(message.id)]: its lease passed to another worker; this attempt's \(document.status.rawValue) is discarded")
                     }
                 } else {
@@ -355,7 +408,7 @@ public final class Worker: Sendable {
             do { try await broker.restore(item.message, leaseToken: leaseToken) } catch {
                 logger.error("could not restore \(item.message.task)[\(item.message.id)]: \(error); the visibility sweep will")
             }
-            item.task?.cancel()
+            item.cancel()
         }
     }
 }

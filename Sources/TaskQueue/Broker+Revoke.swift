@@ -1,0 +1,54 @@
+import Foundation
+import RedisClient
+import TaskProtocol
+
+extension Broker {
+    /// What `revoke` found.
+    public enum RevokeOutcome: Sendable, Equatable {
+        case revoked
+        /// The task already finished with this state; nothing changed.
+        case alreadyFinished(TaskState)
+        /// No record and no result: the id was never submitted (or expired).
+        case unknown
+    }
+
+    /// Revokes a task across all workers: queued or scheduled, it never runs; running, its worker
+    /// cancels it at its next heartbeat. The REVOKED document is stored at once.
+    public func revoke(_ id: String, now: Date = Date()) async throws -> RevokeOutcome {
+        let known = try await redis.pipeline([["EXISTS", RedisArgument(keys.taskRecord(id))],
+                                              ["EXISTS", RedisArgument(KeySpace.resultKey(id))]])
+        guard known.contains(where: { $0.integer == 1 }) else { return .unknown }
+        let document = ResultDocument.revoked(taskID: id, reason: "revoked", at: now)
+        let reply = try await redis.evaluate(Scripts.revoke,
+                                             keys: [RedisArgument(keys.revoked), RedisArgument(KeySpace.resultKey(id)),
+                                                    RedisArgument(keys.taskRecord(id))],
+                                             arguments: [RedisArgument(id), RedisArgument(now.timeIntervalSince1970),
+                                                         RedisArgument(document.encoded()), RedisArgument(resultExpires),
+                                                         RedisArgument(CeleryDate.format(now))])
+        if reply.integer == 1 { return .revoked }
+        return .alreadyFinished(reply.string.flatMap(TaskState.init(rawValue:)) ?? .success)
+    }
+
+    /// Which of `ids` are revoked.
+    public func revokedAmong(_ ids: [String]) async throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        let replies = try await redis.pipeline(ids.map { ["ZSCORE", RedisArgument(keys.revoked), RedisArgument($0)] })
+        return Set(zip(ids, replies).filter { !$0.1.isNull }.map(\.0))
+    }
+
+    /// Forgets revocations older than the result lifetime.
+    public func pruneRevoked(now: Date = Date()) async throws {
+        try await redis.send(["ZREMRANGEBYSCORE", RedisArgument(keys.revoked), "-inf",
+                              RedisArgument(now.timeIntervalSince1970 - Double(resultExpires))])
+    }
+
+    /// Moves a dead letter's message back to its queue; false when no entry has that id.
+    public func requeueDeadLetter(_ entryID: String) async throws -> Bool {
+        let bands = keys.bands.bands
+        let reply = try await redis.evaluate(Scripts.requeueDeadLetter, keys: [RedisArgument(keys.deadLetters)],
+                                             arguments: [RedisArgument(entryID),
+                                                         RedisArgument(bands.steps.map(String.init).joined(separator: ",")),
+                                                         RedisArgument(bands.separator)])
+        return !reply.isNull
+    }
+}
