@@ -10,7 +10,7 @@ SWIFT_BUILD := swift build -c $(CONFIG)
 REDIS_PORT ?= 6399
 API_BIND ?= 127.0.0.1:8080
 
-.PHONY: deps apt venv build release run test test-swift fuzz bench clean
+.PHONY: deps apt venv build release run test test-swift fuzz bench bench-http clean
 
 deps: apt venv
 
@@ -46,5 +46,26 @@ test: deps
 	CELERIAC_PYTHON=$(PY) CELERIAC_BIN=$(CURDIR)/.build/debug/celeriac swift test --skip-build 2>&1 | tee $(RUN_DIR)/test.log; \
 	  status=$${PIPESTATUS[0]}; exit $$status
 
+# Every swift build and benchmark takes this lock so two never share the CPUs. Set BUILD_LOCK= when
+# the caller already holds it (a nested flock on the same file from a child would wait forever).
+BUILD_LOCK ?= flock /tmp/celeriac-build.lock
+
+# libFuzzer on the HTTP request parser for FUZZ_SECONDS (bounded; a short run belongs in `make test`).
+# Own scratch path so it never disturbs .build; the corpus grows in .build-fuzz/corpus, crashes land in
+# .build-fuzz/artifacts (replay one with: swift run HTTPParserFuzz <file>).
+FUZZ_SECONDS ?= 20
+FUZZ_DIR := $(CURDIR)/.build-fuzz
+fuzz:
+	$(BUILD_LOCK) swift build -c release --product HTTPParserFuzz --scratch-path $(FUZZ_DIR) \
+	  --sanitize fuzzer --sanitize address -Xswiftc -use-ld=lld -Xswiftc -DFUZZING
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	SWIFT_BACKTRACE=enable=no $(FUZZ_DIR)/release/HTTPParserFuzz $(FUZZ_DIR)/corpus Tests/Fixtures/http-parser-corpus \
+	  -dict=Tests/Fixtures/http-parser.dict -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+	  -artifact_prefix=$(FUZZ_DIR)/artifacts/ -print_final_stats=1
+
+# Release hello-worlds of HTTPServer and Hummingbird 2 under wrk -t2 -c64 -d10s: req/s, p99, RSS, ratios.
+bench-http:
+	BUILD_LOCK="$(BUILD_LOCK)" bench/http/run.sh
+
 clean:
-	rm -rf .build $(RUN_DIR)
+	rm -rf .build $(FUZZ_DIR) $(RUN_DIR)

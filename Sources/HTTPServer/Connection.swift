@@ -195,9 +195,12 @@ final class Connection {
         let loop = self.loop
         let router = loop.core.router
         let logger = loop.core.logger
-        // The task prefers this loop as its executor: it runs on this thread, so calls back into
-        // the connection go through `execute`, which is inline here and queued if ever elsewhere.
-        task = Task(executorPreference: loop) {
+        // `Task.immediate` runs the handler right here until it first suspends (a handler that
+        // never suspends costs no queue round trip); the loop is its preferred executor, so it
+        // resumes on this thread too. Calls back into the connection go through `execute`: inline
+        // on this thread, queued if ever elsewhere. A completion may run before `Task.immediate`
+        // returns, and even start the next pipelined request, hence the check before storing.
+        let handle = Task.immediate(executorPreference: loop) {
             let response = await router.respond(to: request, logger: logger)
             if let stream = response.stream, request.method != .head {
                 let sink = StreamSink(loop: loop, reference: reference, sequence: sequence)
@@ -211,6 +214,7 @@ final class Connection {
                 loop.execute { reference.connection.finish(response, sequence: sequence) }
             }
         }
+        if responding && self.sequence == sequence { task = handle }
     }
 
     private var current: HTTPRequest? {

@@ -91,7 +91,7 @@ public final class HTTPServer: Sendable {
                 state = .stopping(port: port)
                 return loops
             case .stopping, .stopped:
-                return []
+                return []  // another caller is stopping it: just wait below
             }
         }
         let forceAfter = MonotonicClock.nanoseconds() + nanoseconds(grace)
