@@ -35,6 +35,9 @@ final class Connection {
     private var outSent = 0
     private var watching: EpollEvents = .readable
     private var readEnabled = true
+    /// Reading and new handlers wait while more than `outputHighWater` bytes are unsent: a client
+    /// that pipelines without reading cannot make the server buffer responses without bound.
+    private var outputPaused = false
     /// No more requests are parsed: a final response (reject, Connection: close) is queued.
     private var stopParsing = false
     private var peerClosed = false
@@ -58,8 +61,8 @@ final class Connection {
 
     /// Bytes discarded while lingering before giving up and closing.
     static let maxLingerBytes = 256 * 1024
-    /// A streaming handler's `write` waits while more than this is unsent.
-    static let streamHighWater = 256 * 1024
+    /// A streaming handler's `write` waits, and reading pauses, while more than this is unsent.
+    static let outputHighWater = 256 * 1024
 
     init(loop: EventLoop, fd: Int32, peer: String, counted: Bool) {
         self.loop = loop
@@ -176,7 +179,7 @@ final class Connection {
     // MARK: Handling
 
     private func startNext() {
-        guard !responding, phase == .open, let first = pending.first else { return }
+        guard !responding, !outputPaused, phase == .open, let first = pending.first else { return }
         switch first {
         case .reject(let error):
             pending.removeFirst()
@@ -273,7 +276,7 @@ final class Connection {
         flush()
         if phase != .open {
             continuation.resume(throwing: SocketError("send(response body to \(peer))", code: EPIPE))
-        } else if out.count - outSent > Self.streamHighWater {
+        } else if out.count - outSent > Self.outputHighWater {
             streamWaiter = continuation
         } else {
             continuation.resume()
@@ -307,11 +310,14 @@ final class Connection {
         let status = response.status
         let bodyless = (100..<200).contains(status) || status == 204 || status == 304
         let keepUserLength = isHead && response.body.isEmpty && response.headers.contains("content-length")
+        // HEAD of a streamed response: the same head a GET would get, with no length known.
+        let streamed = response.stream != nil
         let connection: ResponseEncoder.ConnectionHeader =
             close ? .close : (request?.version == .http1_0 ? .keepAlive : .none)
         loop.encoder.appendHead(status: status, headers: response.headers,
-                                contentLength: bodyless || keepUserLength ? nil : response.body.count,
-                                chunked: false, keepUserContentLength: keepUserLength, connection: connection, into: &out)
+                                contentLength: bodyless || keepUserLength || streamed ? nil : response.body.count,
+                                chunked: streamed && !bodyless && request?.version == .http1_1,
+                                keepUserContentLength: keepUserLength, connection: connection, into: &out)
         if !bodyless && !isHead { out.append(contentsOf: response.body) }
         if close {
             closeAfterFlush = true
@@ -375,6 +381,10 @@ final class Connection {
                 if writeBlockedSince == 0 { writeBlockedSince = loop.now }
                 watch(writable: true)
                 resumeStreamWriterIfBelowHighWater()
+                if !outputPaused && out.count - outSent > Self.outputHighWater {
+                    outputPaused = true
+                    updateInterest()
+                }
                 return
             }
         }
@@ -383,11 +393,17 @@ final class Connection {
         writeBlockedSince = 0
         watch(writable: false)
         resumeStreamWriterIfBelowHighWater()
-        if closeAfterFlush { beginLinger() }
+        if closeAfterFlush {
+            beginLinger()
+        } else if outputPaused {
+            outputPaused = false
+            updateInterest()
+            startNext()
+        }
     }
 
     private func resumeStreamWriterIfBelowHighWater() {
-        if let waiter = streamWaiter, out.count - outSent <= Self.streamHighWater {
+        if let waiter = streamWaiter, out.count - outSent <= Self.outputHighWater {
             streamWaiter = nil
             waiter.resume()
         }
@@ -398,16 +414,17 @@ final class Connection {
         updateInterest()
     }
 
+    private var wantsReadable: Bool { (readEnabled && !outputPaused) || phase == .lingering }
+
     private func watch(writable: Bool) {
-        let wanted: EpollEvents = writable ? [.writable] : []
         if watching.contains(.writable) == writable { return }
-        watching = wanted.union(readEnabled || phase == .lingering ? .readable : [])
+        watching = (writable ? EpollEvents.writable : []).union(wantsReadable ? .readable : [])
         apply()
     }
 
     private func updateInterest() {
         var wanted: EpollEvents = []
-        if readEnabled || phase == .lingering { wanted.insert(.readable) }
+        if wantsReadable { wanted.insert(.readable) }
         if watching.contains(.writable) { wanted.insert(.writable) }
         if wanted != watching {
             watching = wanted

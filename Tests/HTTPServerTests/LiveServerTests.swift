@@ -298,3 +298,54 @@ import TestSupport
         }
     }
 }
+
+@Suite(.serialized) struct LiveServerBackpressureTests {
+    @Test func server_pausesAClientThatPipelinesWithoutReading_andDeliversEverythingInOrder() async throws {
+        let calls = Atomic<Int>(0)
+        var router = Router()
+        router.add(.get, "/big/{n}") { request in
+            calls.wrappingAdd(1, ordering: .relaxed)
+            let n = UInt8(request.pathParameters["n"]!)!
+            return HTTPResponse(status: 200, body: Array(repeating: n, count: 1_000_000))
+        }
+        try await withServer(router, configure: { $0.limits.maxPipelinedRequests = 32 }) { server in
+            let client = try TestClient(port: server.port)
+            var requests = ""
+            for i in 0..<20 { requests += "GET /big/\(i) HTTP/1.1\r\nHost: t\r\n\r\n" }
+            try client.send(requests)
+            #expect(await waitUntil { calls.load(ordering: .relaxed) >= 2 })
+            // The kernel buffers hold a few MB; past that the server stops reading and handling.
+            #expect(await !waitUntil(timeout: 0.3) { calls.load(ordering: .relaxed) == 20 },
+                    "a client that does not read must not make the server buffer 20 MB")
+            for i in 0..<20 {
+                let response = try await client.readResponse(timeout: 10)
+                #expect(response.body.count == 1_000_000)
+                #expect(response.body.first == UInt8(i))
+            }
+            #expect(calls.load(ordering: .relaxed) == 20)
+        }
+    }
+
+    @Test func server_answersHeadOfAStreamedResponse_withoutLength() async throws {
+        var router = Router()
+        router.add(.get, "/stream") { _ in .streaming { writer in try await writer.write("x") } }
+        try await withServer(router) { server in
+            let client = try TestClient(port: server.port)
+            try client.send("HEAD /stream HTTP/1.1\r\nHost: t\r\n\r\n")
+            let head = try await client.readResponse(head: true)
+            #expect(head.headers["content-length"] == nil)
+            #expect(head.headers["transfer-encoding"] == "chunked")
+            try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try await client.readResponse().status == 404, "the connection is still in sync")
+        }
+    }
+
+    @Test func server_shutsDown_whenTheRunningTaskIsCancelled() async throws {
+        let server = try HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, threads: 1), router: .testing(), logger: quietLogger)
+        let running = Task { try await server.run(gracefulShutdownOnCancel: 1) }
+        #expect(await waitUntil { server.port != 0 && (try? TestClient(port: server.port)) != nil })
+        running.cancel()
+        try await running.value
+        #expect((try? TestClient(port: server.port)) == nil)
+    }
+}
