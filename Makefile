@@ -10,7 +10,7 @@ SWIFT_BUILD := swift build -c $(CONFIG)
 REDIS_PORT ?= 6399
 API_BIND ?= 127.0.0.1:8080
 
-.PHONY: deps apt venv build release run test test-swift test-interop fuzz bench clean
+.PHONY: deps apt venv build release run test test-swift test-interop test-spec fuzz bench-http bench-drain clean
 
 deps: apt venv
 
@@ -43,20 +43,55 @@ run: deps build
 	@CONFIG=$(CONFIG) RUN_DIR=$(RUN_DIR) REDIS_PORT=$(REDIS_PORT) API_BIND=$(API_BIND) BIN=$(BIN) scripts/run.sh
 
 # The Swift tests, then the interop suite against real Python Celery; both run, and both must pass.
+# Everything runs even when one part fails, and any failure fails the target: the Swift tests (unit,
+# live sockets, real redis-server), the interop suite against real Python Celery, the OpenAPI spec,
+# a short fuzz run of the HTTP parser, and the deploy-file linters.
 test: deps
 	swift build --build-tests
 	CELERIAC_PYTHON=$(PY) CELERIAC_BIN=$(CURDIR)/.build/debug/celeriac swift test --skip-build 2>&1 | tee $(RUN_DIR)/test.log; \
 	  status=$${PIPESTATUS[0]}; \
 	  $(MAKE) --no-print-directory test-interop || status=1; \
+	  $(MAKE) --no-print-directory test-spec || status=1; \
+	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10 BUILD_LOCK= || status=1; \
+	  $(MAKE) --no-print-directory lint-deploy || status=1; \
 	  exit $$status
+
+# openapi.yaml is valid OpenAPI 3.1 (the route/path parity check is a Swift test).
+test-spec: venv
+	$(VENV)/bin/openapi-spec-validator openapi.yaml
 
 # Python Celery 5.7 (producer, worker, result reader) against the celeriac binary on a private redis-server.
 test-interop: deps
 	swift build --product celeriac
 	CELERIAC_BIN=$(CURDIR)/.build/debug/celeriac $(PY) -m pytest -q Tests/interop
 
+# Every swift build and benchmark takes this lock so two never share the CPUs. Set BUILD_LOCK= when
+# the caller already holds it (a nested flock on the same file from a child would wait forever).
+BUILD_LOCK ?= flock /tmp/celeriac-build.lock
+
+# libFuzzer on the HTTP request parser for FUZZ_SECONDS (bounded; a short run belongs in `make test`).
+# Own scratch path so it never disturbs .build; the corpus grows in .build-fuzz/corpus, crashes land in
+# .build-fuzz/artifacts (replay one with: swift run HTTPParserFuzz <file>).
+FUZZ_SECONDS ?= 20
+FUZZ_DIR := $(CURDIR)/.build-fuzz
+fuzz:
+	$(BUILD_LOCK) swift build -c release --product HTTPParserFuzz --scratch-path $(FUZZ_DIR) \
+	  --sanitize fuzzer --sanitize address -Xswiftc -use-ld=lld -Xswiftc -DFUZZING
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	SWIFT_BACKTRACE=enable=no $(FUZZ_DIR)/release/HTTPParserFuzz $(FUZZ_DIR)/corpus Tests/Fixtures/http-parser-corpus \
+	  -dict=Tests/Fixtures/http-parser.dict -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+	  -artifact_prefix=$(FUZZ_DIR)/artifacts/ -print_final_stats=1
+
+# Release hello-worlds of HTTPServer and Hummingbird 2 under wrk -t2 -c64 -d10s: req/s, p99, RSS, ratios.
+bench-http:
+	BUILD_LOCK="$(BUILD_LOCK)" bench/http/run.sh
+
+# 20,000 add tasks drained by one celeriac worker and by Celery 5.7 prefork -c 2: rates and ratio.
+bench-drain: deps
+	BUILD_LOCK="$(BUILD_LOCK)" bench/drain/run.sh
+
 clean:
-	rm -rf .build $(RUN_DIR)
+	rm -rf .build $(FUZZ_DIR) $(RUN_DIR)
 
 # Lints the deploy files offline (no Docker engine or cluster needed): hadolint on the Dockerfile,
 # kubernetes-validate (schemas bundled in the package) on deploy/k8s, and docker-compose 1.29.2's

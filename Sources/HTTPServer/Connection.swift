@@ -8,6 +8,8 @@ import Sockets
 /// (so pipelined responses come back in order and a pipelined GET sees the effect of an earlier
 /// POST). A refusal (`.reject`) takes its turn in the queue, is answered, and closes the connection.
 final class Connection {
+    // Stored state is internal rather than private only so that the extensions in
+    // Connection+Writing.swift and Connection+Closing.swift can reach it; nothing else touches it.
     enum Phase { case open, lingering, closed }
     enum Pending {
         case request(HTTPRequest)
@@ -20,46 +22,49 @@ final class Connection {
     /// Whether this connection holds one of the `maxConnections` slots (refused ones do not).
     let counted: Bool
 
-    private(set) var phase = Phase.open
+    var phase = Phase.open
     var isOpen: Bool { phase != .closed }
-    private var parser: HTTPParser
-    private var pending: [Pending] = []
+    var parser: HTTPParser
+    var pending: [Pending] = []
     /// A handler (or a streamed body) is running for `pending[0]`.
-    private var responding = false
-    private var task: Task<Void, Never>?
+    var responding = false
+    var task: Task<Void, Never>?
     /// Identifies the request being handled, so a late completion for a closed turn is ignored.
-    private var sequence: UInt64 = 0
-    private var respondStart: UInt64 = 0
+    var sequence: UInt64 = 0
+    var respondStart: UInt64 = 0
 
-    private var out: [UInt8] = []
-    private var outSent = 0
-    private var watching: EpollEvents = .readable
-    private var readEnabled = true
+    var out: [UInt8] = []
+    var outSent = 0
+    var watching: EpollEvents = .readable
+    var readEnabled = true
+    /// Reading and new handlers wait while more than `outputHighWater` bytes are unsent: a client
+    /// that pipelines without reading cannot make the server buffer responses without bound.
+    var outputPaused = false
     /// No more requests are parsed: a final response (reject, Connection: close) is queued.
-    private var stopParsing = false
-    private var peerClosed = false
-    private var closeAfterFlush = false
-    private var drainRequested = false
-    private var continueOwed = false
-    private var servedAny = false
+    var stopParsing = false
+    var peerClosed = false
+    var closeAfterFlush = false
+    var drainRequested = false
+    var continueOwed = false
+    var servedAny = false
 
-    private var idleSince: UInt64
-    private var requestStart: UInt64
-    private var bodyStart: UInt64 = 0
-    private var writeBlockedSince: UInt64 = 0
-    private var lingerDeadline: UInt64 = 0
-    private var lingerBytes = 0
-    private(set) var deadline = UInt64.max
+    var idleSince: UInt64
+    var requestStart: UInt64
+    var bodyStart: UInt64 = 0
+    var writeBlockedSince: UInt64 = 0
+    var lingerDeadline: UInt64 = 0
+    var lingerBytes = 0
+    var deadline = UInt64.max
 
-    private var streamWaiter: CheckedContinuation<Void, any Error>?
-    private var streamChunked = false
-    private var streamClose = false
-    private var streamBytes = 0
+    var streamWaiter: CheckedContinuation<Void, any Error>?
+    var streamChunked = false
+    var streamClose = false
+    var streamBytes = 0
 
     /// Bytes discarded while lingering before giving up and closing.
     static let maxLingerBytes = 256 * 1024
-    /// A streaming handler's `write` waits while more than this is unsent.
-    static let streamHighWater = 256 * 1024
+    /// A streaming handler's `write` waits, and reading pauses, while more than this is unsent.
+    static let outputHighWater = 256 * 1024
 
     init(loop: EventLoop, fd: Int32, peer: String, counted: Bool) {
         self.loop = loop
@@ -117,7 +122,7 @@ final class Connection {
         }
     }
 
-    private func processInput() {
+    func processInput() {
         let maxPipelined = loop.core.configuration.limits.maxPipelinedRequests
         while !stopParsing {
             let event: HTTPParser.Event?
@@ -153,13 +158,13 @@ final class Connection {
         updateDeadline()
     }
 
-    private func queueFinal(_ error: HTTPError) {
+    func queueFinal(_ error: HTTPError) {
         pending.append(.reject(error))
         stopParsing = true
         setReading(false)
     }
 
-    private func requestID(for request: HTTPRequest) -> String {
+    func requestID(for request: HTTPRequest) -> String {
         if let given = request.headers["x-request-id"], (1...128).contains(given.utf8.count),
            given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
         {
@@ -168,15 +173,15 @@ final class Connection {
         return loop.nextRequestID()
     }
 
-    private func sendContinue() {
+    func sendContinue() {
         out.append(contentsOf: ResponseEncoder.continueResponse)
         flush()
     }
 
     // MARK: Handling
 
-    private func startNext() {
-        guard !responding, phase == .open, let first = pending.first else { return }
+    func startNext() {
+        guard !responding, !outputPaused, phase == .open, let first = pending.first else { return }
         switch first {
         case .reject(let error):
             pending.removeFirst()
@@ -190,14 +195,17 @@ final class Connection {
         }
     }
 
-    private func dispatch(_ request: HTTPRequest, sequence: UInt64) {
+    func dispatch(_ request: HTTPRequest, sequence: UInt64) {
         let reference = ConnectionReference(connection: self)
         let loop = self.loop
         let router = loop.core.router
         let logger = loop.core.logger
-        // The task prefers this loop as its executor: it runs on this thread, so calls back into
-        // the connection go through `execute`, which is inline here and queued if ever elsewhere.
-        task = Task(executorPreference: loop) {
+        // `Task.immediate` runs the handler right here until it first suspends (a handler that
+        // never suspends costs no queue round trip); the loop is its preferred executor, so it
+        // resumes on this thread too. Calls back into the connection go through `execute`: inline
+        // on this thread, queued if ever elsewhere. A completion may run before `Task.immediate`
+        // returns, and even start the next pipelined request, hence the check before storing.
+        let handle = Task.immediate(executorPreference: loop) {
             let response = await router.respond(to: request, logger: logger)
             if let stream = response.stream, request.method != .head {
                 let sink = StreamSink(loop: loop, reference: reference, sequence: sequence)
@@ -211,15 +219,16 @@ final class Connection {
                 loop.execute { reference.connection.finish(response, sequence: sequence) }
             }
         }
+        if responding && self.sequence == sequence { task = handle }
     }
 
-    private var current: HTTPRequest? {
+    var current: HTTPRequest? {
         if case .request(let request)? = pending.first { return request }
         return nil
     }
 
     /// Whether the connection closes after answering `request`.
-    private func closes(after request: HTTPRequest, _ response: HTTPResponse) -> Bool {
+    func closes(after request: HTTPRequest, _ response: HTTPResponse) -> Bool {
         if !request.keepAlive || peerClosed && pending.count <= 1 { return true }
         if drainRequested && pending.count <= 1 && parser.isIdle { return true }
         if let value = response.headers["connection"], value.lowercased().contains("close") { return true }
@@ -232,10 +241,8 @@ final class Connection {
         pending.removeFirst()
         responding = false
         task = nil
-        let before = out.count
-        write(response, for: request, close: close)
-        logAccess(method: request.method, path: request.path, id: request.id, status: response.status,
-                  bytes: max(0, out.count - before))
+        let bytes = write(response, for: request, close: close)
+        logAccess(method: request.method, path: request.path, id: request.id, status: response.status, bytes: bytes)
         afterResponse()
     }
 
@@ -269,7 +276,7 @@ final class Connection {
         flush()
         if phase != .open {
             continuation.resume(throwing: SocketError("send(response body to \(peer))", code: EPIPE))
-        } else if out.count - outSent > Self.streamHighWater {
+        } else if out.count - outSent > Self.outputHighWater {
             streamWaiter = continuation
         } else {
             continuation.resume()
@@ -298,26 +305,34 @@ final class Connection {
     }
 
     /// Encodes `response` (for `request`, nil for a refusal) and starts sending it.
-    private func write(_ response: HTTPResponse, for request: HTTPRequest?, close: Bool) {
+    /// Returns the bytes encoded (head and body), for the access log.
+    @discardableResult
+    func write(_ response: HTTPResponse, for request: HTTPRequest?, close: Bool) -> Int {
+        let before = out.count
         let isHead = request?.method == .head
         let status = response.status
         let bodyless = (100..<200).contains(status) || status == 204 || status == 304
         let keepUserLength = isHead && response.body.isEmpty && response.headers.contains("content-length")
+        // HEAD of a streamed response: the same head a GET would get, with no length known.
+        let streamed = response.stream != nil
         let connection: ResponseEncoder.ConnectionHeader =
             close ? .close : (request?.version == .http1_0 ? .keepAlive : .none)
         loop.encoder.appendHead(status: status, headers: response.headers,
-                                contentLength: bodyless || keepUserLength ? nil : response.body.count,
-                                chunked: false, keepUserContentLength: keepUserLength, connection: connection, into: &out)
+                                contentLength: bodyless || keepUserLength || streamed ? nil : response.body.count,
+                                chunked: streamed && !bodyless && request?.version == .http1_1,
+                                keepUserContentLength: keepUserLength, connection: connection, into: &out)
         if !bodyless && !isHead { out.append(contentsOf: response.body) }
         if close {
             closeAfterFlush = true
             stopParsing = true
             setReading(false)
         }
+        let encoded = out.count - before
         flush()
+        return encoded
     }
 
-    private func afterResponse() {
+    func afterResponse() {
         guard phase == .open else { return }
         servedAny = true
         idleSince = loop.now
@@ -333,7 +348,7 @@ final class Connection {
         updateDeadline()
     }
 
-    private func logAccess(method: HTTPMethod?, path: String?, id: String?, status: Int, bytes: Int) {
+    func logAccess(method: HTTPMethod?, path: String?, id: String?, status: Int, bytes: Int) {
         guard loop.core.accessLog else { return }
         let micros = (loop.now &- respondStart) / 1000
         let line = "\(method?.rawValue ?? "-") \(path ?? "-") \(status)"
@@ -341,194 +356,6 @@ final class Connection {
             "request.id": "\(id ?? "-")", "http.status": "\(status)", "http.bytes": "\(bytes)",
             "duration_ms": "\(Double(micros) / 1000)", "remote": "\(peer)",
         ])
-    }
-
-    // MARK: Writing
-
-    func onWritable() {
-        guard phase == .open else { return }
-        flush()
-        updateDeadline()
-    }
-
-    /// Sends what the kernel takes; watches for writability when it takes less than everything.
-    private func flush() {
-        while outSent < out.count {
-            let result: IOResult<Int>
-            do {
-                result = try out.withUnsafeBytes { raw in
-                    try StreamIO.send(fd, UnsafeRawBufferPointer(rebasing: raw[outSent...]))
-                }
-            } catch {
-                closeNow()
-                return
-            }
-            switch result {
-            case .done(let count):
-                outSent += count
-                writeBlockedSince = 0
-            case .wouldBlock:
-                if writeBlockedSince == 0 { writeBlockedSince = loop.now }
-                watch(writable: true)
-                resumeStreamWriterIfBelowHighWater()
-                return
-            }
-        }
-        if out.capacity > 1 << 16 { out = [] } else { out.removeAll(keepingCapacity: true) }
-        outSent = 0
-        writeBlockedSince = 0
-        watch(writable: false)
-        resumeStreamWriterIfBelowHighWater()
-        if closeAfterFlush { beginLinger() }
-    }
-
-    private func resumeStreamWriterIfBelowHighWater() {
-        if let waiter = streamWaiter, out.count - outSent <= Self.streamHighWater {
-            streamWaiter = nil
-            waiter.resume()
-        }
-    }
-
-    private func setReading(_ enabled: Bool) {
-        readEnabled = enabled
-        updateInterest()
-    }
-
-    private func watch(writable: Bool) {
-        let wanted: EpollEvents = writable ? [.writable] : []
-        if watching.contains(.writable) == writable { return }
-        watching = wanted.union(readEnabled || phase == .lingering ? .readable : [])
-        apply()
-    }
-
-    private func updateInterest() {
-        var wanted: EpollEvents = []
-        if readEnabled || phase == .lingering { wanted.insert(.readable) }
-        if watching.contains(.writable) { wanted.insert(.writable) }
-        if wanted != watching {
-            watching = wanted
-            apply()
-        }
-    }
-
-    private func apply() {
-        guard phase != .closed else { return }
-        do { try loop.epoll.modify(fd, events: watching, token: UInt64(fd)) } catch { closeNow() }
-    }
-
-    // MARK: Closing
-
-    /// After the last response: half-close and read until the peer closes too, so a client still
-    /// sending never turns our final response into a reset.
-    private func beginLinger() {
-        guard phase == .open else { return }
-        if peerClosed {
-            closeNow()
-            return
-        }
-        phase = .lingering
-        StreamIO.shutdownWrite(fd)
-        lingerDeadline = loop.now + loop.core.lingerTimeout
-        updateInterest()
-        updateDeadline()
-    }
-
-    private func discardWhileLingering() {
-        while true {
-            let result = try? StreamIO.read(fd, into: loop.readBuffer)
-            switch result {
-            case .done(let count)? where count > 0:
-                lingerBytes += count
-                if lingerBytes > Self.maxLingerBytes {
-                    closeNow()
-                    return
-                }
-            case .wouldBlock?:
-                return
-            default:
-                closeNow()
-                return
-            }
-        }
-    }
-
-    func closeNow() {
-        guard phase != .closed else { return }
-        phase = .closed
-        deadline = .max
-        loop.epoll.remove(fd)
-        StreamIO.close(fd)
-        loop.unregister(self)
-        pending.removeAll()
-        if let waiter = streamWaiter {
-            streamWaiter = nil
-            waiter.resume(throwing: SocketError("send(response body to \(peer))", code: EPIPE))
-        }
-    }
-
-    /// Graceful shutdown: close now if idle, else after the responses already owed.
-    func drain() {
-        drainRequested = true
-        if phase == .open && !responding && pending.isEmpty && parser.isIdle && outSent == out.count {
-            closeNow()
-        }
-    }
-
-    /// End of the grace period: cancel the handler and close.
-    func forceClose() {
-        task?.cancel()
-        task = nil
-        closeNow()
-    }
-
-    // MARK: Deadlines
-
-    private func updateDeadline() {
-        let core = loop.core
-        var next = UInt64.max
-        switch phase {
-        case .closed:
-            next = .max
-        case .lingering:
-            next = lingerDeadline
-        case .open:
-            if outSent < out.count && writeBlockedSince != 0 {
-                next = writeBlockedSince + core.writeTimeout
-            } else if readEnabled && !parser.isIdle {
-                next = parser.isReadingBody ? bodyStart + core.bodyTimeout : requestStart + core.headerTimeout
-            } else if responding || !pending.isEmpty {
-                next = .max
-            } else if readEnabled {
-                next = idleSince + (servedAny ? core.idleTimeout : core.headerTimeout)
-            }
-        }
-        deadline = next
-        if next != .max { loop.scheduleTimer(next) }
-    }
-
-    func deadlinePassed() {
-        switch phase {
-        case .closed:
-            return
-        case .lingering:
-            closeNow()
-        case .open:
-            if outSent < out.count && writeBlockedSince != 0 {
-                closeNow()
-            } else if readEnabled && !parser.isIdle {
-                let core = loop.core.configuration.timeouts
-                let detail = parser.isReadingBody
-                    ? "request body not received within \(core.body) s"
-                    : "request head not received within \(core.header) s"
-                queueFinal(HTTPError(status: 408, detail: detail))
-                startNext()
-                updateDeadline()
-            } else if !responding && pending.isEmpty {
-                closeNow()
-            } else {
-                updateDeadline()
-            }
-        }
     }
 }
 

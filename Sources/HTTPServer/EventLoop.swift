@@ -295,8 +295,29 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     }
 
     /// An id unique within the process: loop index and a per-loop counter.
+    /// Formatted by hand on the stack: up to 15 bytes is a small string, so no allocation per request.
     func nextRequestID() -> String {
         requestCounter &+= 1
-        return String(index, radix: 16) + "-" + String(requestCounter, radix: 16)
+        let counter = requestCounter
+        let loopIndex = UInt64(index)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { buffer in
+            var count = 0
+            Self.appendHex(loopIndex, into: buffer, at: &count)
+            buffer[count] = 0x2D
+            count += 1
+            Self.appendHex(counter, into: buffer, at: &count)
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[0..<count]), as: UTF8.self)
+        }
+    }
+
+    private static func appendHex(_ value: UInt64, into out: UnsafeMutableBufferPointer<UInt8>, at count: inout Int) {
+        let digits: StaticString = "0123456789abcdef"
+        var shift = max(0, (64 - value.leadingZeroBitCount + 3) / 4 * 4 - 4)
+        while true {
+            out[count] = digits.utf8Start[Int((value >> UInt64(shift)) & 0xF)]
+            count += 1
+            if shift == 0 { break }
+            shift -= 4
+        }
     }
 }

@@ -100,6 +100,13 @@ public struct HTTPParser: Sendable {
 
     private mutating func compact() {
         guard index > 0, index == buffer.count || index >= 4096 else { return }
+        if index == buffer.count && buffer.capacity > 1 << 16 {
+            // Do not keep a large body's capacity on an idle keep-alive connection.
+            buffer = []
+            scanned = 0
+            index = 0
+            return
+        }
         buffer.removeSubrange(0..<index)
         scanned -= index
         index = 0
@@ -112,7 +119,7 @@ public struct HTTPParser: Sendable {
                 throw error
             case .head:
                 let budget = limits.maxHeaderBytes - headBytes
-                guard let line = try nextLine(limit: budget, tooLong: Self.headTooLarge(limits)) else { return nil }
+                guard let line = try nextLine(limit: budget, kind: .head) else { return nil }
                 headBytes += line.count + 2
                 if head.method == nil {
                     if line.isEmpty {
@@ -136,9 +143,7 @@ public struct HTTPParser: Sendable {
                 state = .fixedBody(remaining: remaining - take)
                 return nil
             case .chunkSize:
-                guard let line = try nextLine(limit: Self.maxChunkLineBytes,
-                                              tooLong: .badRequest("chunk size line exceeds \(Self.maxChunkLineBytes) bytes"))
-                else { return nil }
+                guard let line = try nextLine(limit: Self.maxChunkLineBytes, kind: .chunkSize) else { return nil }
                 let size = try Self.withLine(buffer, line) { (l) throws(HTTPError) in try Self.parseChunkSize(l) }
                 if size == 0 {
                     state = .trailers
@@ -166,7 +171,7 @@ public struct HTTPParser: Sendable {
                 state = .chunkSize
             case .trailers:
                 let budget = limits.maxHeaderBytes - headBytes
-                guard let line = try nextLine(limit: budget, tooLong: Self.headTooLarge(limits)) else { return nil }
+                guard let line = try nextLine(limit: budget, kind: .head) else { return nil }
                 headBytes += line.count + 2
                 if line.isEmpty { return complete() }
                 head.trailerCount += 1
@@ -177,8 +182,18 @@ public struct HTTPParser: Sendable {
         }
     }
 
+    private enum LineKind { case head, chunkSize }
+
+    /// The error for a line over its limit, built only when needed (it formats a message).
+    private func tooLong(_ kind: LineKind) -> HTTPError {
+        switch kind {
+        case .head: Self.headTooLarge(limits)
+        case .chunkSize: .badRequest("chunk size line exceeds \(Self.maxChunkLineBytes) bytes")
+        }
+    }
+
     /// The content range of the next CRLF-terminated line, advancing past it; nil if incomplete.
-    private mutating func nextLine(limit: Int, tooLong: HTTPError) throws(HTTPError) -> Range<Int>? {
+    private mutating func nextLine(limit: Int, kind: LineKind) throws(HTTPError) -> Range<Int>? {
         let found: Int? = buffer.withUnsafeBufferPointer { bytes in
             var i = scanned
             while i < bytes.count {
@@ -189,11 +204,11 @@ public struct HTTPParser: Sendable {
         }
         guard let lf = found else {
             scanned = buffer.count
-            if buffer.count - index > limit { throw tooLong }
+            if buffer.count - index > limit { throw tooLong(kind) }
             return nil
         }
         guard lf > index, buffer[lf - 1] == 0x0D else { throw .badRequest("bare LF in the request; lines must end in CRLF") }
-        if lf + 1 - index > limit { throw tooLong }
+        if lf + 1 - index > limit { throw tooLong(kind) }
         let line = index..<(lf - 1)
         index = lf + 1
         scanned = index

@@ -66,10 +66,15 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    /// Starts if needed, then waits until the server has stopped (after `shutdown`).
-    public func run() async throws {
+    /// Starts if needed, then waits until the server has stopped (after `shutdown`). Cancelling the
+    /// calling task shuts down gracefully with `grace` seconds, as a lifecycle `Service` must.
+    public func run(gracefulShutdownOnCancel grace: Double = 10) async throws {
         try start()
-        await core.stopped.wait()
+        await withTaskCancellationHandler {
+            await core.stopped.wait()
+        } onCancel: {
+            Task { await self.shutdown(grace: grace) }
+        }
     }
 
     /// Like `run()`, blocking the calling thread (for a plain `main` without async).
@@ -91,7 +96,7 @@ public final class HTTPServer: Sendable {
                 state = .stopping(port: port)
                 return loops
             case .stopping, .stopped:
-                return []
+                return []  // another caller is stopping it: just wait below
             }
         }
         let forceAfter = MonotonicClock.nanoseconds() + nanoseconds(grace)

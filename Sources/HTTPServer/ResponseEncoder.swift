@@ -58,8 +58,13 @@ struct ResponseEncoder {
 
     /// Handler-supplied text goes out with CR, LF and NUL replaced by spaces: no response splitting.
     static func appendSafe(_ text: String, into out: inout [UInt8]) {
-        for byte in text.utf8 {
-            out.append(byte == 0x0D || byte == 0x0A || byte == 0 ? 0x20 : byte)
+        var text = text
+        text.withUTF8 { bytes in
+            if !bytes.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) {
+                out.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes { out.append(byte == 0x0D || byte == 0x0A || byte == 0 ? 0x20 : byte) }
         }
     }
 
