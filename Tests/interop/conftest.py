@@ -4,6 +4,7 @@ Celery worker, and the Python Celery app (`pyapp/`) pointed at that server.
 Nothing here sleeps for a fixed time: every wait polls a condition (a log line, a Redis key, a
 process exit) until a deadline, and fails with what it saw when the deadline passes.
 """
+import gc
 import importlib
 import os
 import shutil
@@ -188,6 +189,12 @@ def pyapp(redis_server):
     assert module.app.conf.broker_url == redis_server.url, "pyapp was imported before the test server was known"
     module.fetch_url = sys.modules["celery_example"].fetch_url
     yield module
+    # While the server is still up: let results that are still referenced (tracebacks of failed or
+    # xfailed tests) forget their subscriptions, so their __del__ at exit does not try to reconnect.
+    gc.collect()
+    consumer = module.app.backend.result_consumer
+    consumer.stop()
+    consumer.subscribed_to.clear()
     module.app.close()
 
 
