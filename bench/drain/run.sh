@@ -5,12 +5,12 @@
 #
 #   bench/drain/run.sh
 #
-# The build and the timed runs each take the machine-wide lock (CELERIAC_LOCK), so they never
-# overlap another build or benchmark on a shared machine.
+# The build and the timed runs each take the machine-wide lock ($BUILD_LOCK, as in the Makefile),
+# so they never overlap another build or benchmark. BUILD_LOCK= when the caller already holds it.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-LOCK=${CELERIAC_LOCK:-/tmp/celeriac-build.lock}
+BUILD_LOCK=${BUILD_LOCK-flock /tmp/celeriac-build.lock}
 cd "$ROOT"
 
 # Python with celery[redis] 5.7: $BENCH_PYTHON, else the project venv (made by `make venv`).
@@ -21,9 +21,9 @@ fi
 "$PY" -c 'import celery, redis; assert celery.__version__ == "5.7.0", celery.__version__' \
   || { echo "need celery[redis]==5.7.0 in $PY" >&2; exit 1; }
 
-flock "$LOCK" swift build -c release --product celeriac
+$BUILD_LOCK swift build -c release --product celeriac
 BIN=$ROOT/.build/release/celeriac
 [ -x "$BIN" ] || { echo "no release binary at $BIN" >&2; exit 1; }
 
 # Bounded: drain.py gives each drain --timeout seconds (600 by default); this caps the whole run.
-flock "$LOCK" timeout 1800 "$PY" "$HERE/drain.py" --bin "$BIN" "$@"
+$BUILD_LOCK timeout 1800 "$PY" "$HERE/drain.py" --bin "$BIN" "$@"
