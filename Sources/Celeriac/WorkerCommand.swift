@@ -30,6 +30,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds to let in-flight tasks finish on SIGTERM before handing them back.")
     var grace: Double = 30
 
+    @Option(help: "Seconds this worker's hold on a task lasts without a heartbeat: a killed worker's tasks come back this long after.")
+    var leaseTimeout: Double = 30
+
+    @Option(help: "Times a task's worker may die while running it before the task is dead-lettered as a poison pill.")
+    var maxCrashes: Int = 3
+
     @Flag(help: "Print no banner.")
     var quiet = false
 
@@ -38,6 +44,8 @@ struct WorkerCommand: AsyncParsableCommand {
         if LogLevelName.parse(loglevel) == nil { throw ValidationError("-l/--loglevel '\(loglevel)' is not one of debug, info, warning, error, critical") }
         if queues.split(separator: ",").isEmpty { throw ValidationError("-Q/--queues needs at least one queue") }
         if grace < 0 || visibilityTimeout <= 0 { throw ValidationError("--grace must be ≥ 0 and --visibility-timeout > 0") }
+        if leaseTimeout < 3 { throw ValidationError("--lease-timeout must be ≥ 3 s (heartbeats renew leases every 2 s)") }
+        if maxCrashes < 1 { throw ValidationError("--max-crashes must be ≥ 1") }
     }
 
     func run() async throws {
@@ -51,6 +59,9 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.nodeName = NodeName.expand(hostname)
         configuration.visibilityTimeout = visibilityTimeout
         configuration.shutdownGrace = grace
+        configuration.leaseTimeout = leaseTimeout
+        configuration.maxCrashes = maxCrashes
+        configuration.sweepInterval = min(5, leaseTimeout / 3)
         let (broker, results) = try brokerOptions.makeBroker()
         let redisURL = broker.redis.configuration.description
         if !quiet { Banner.print(app: app, configuration: configuration, transport: redisURL) }
