@@ -3,8 +3,8 @@
 For each worker (celeriac, then Celery prefork -c 2) on a private redis-server:
   1. FLUSHALL, then LPUSH the same N pre-built Celery protocol-2 messages (byte-identical to what
      kombu sends for `add.delay(a, b)`) to a staging list, pipelined.
-  2. Start the worker and wait until it is idle and ready (celeriac: blocked in BRPOP; Celery: its
-     worker_ready signal wrote `bench:ready`).
+  2. Start the worker and wait until it is idle and ready (celeriac: a connection blocked on the
+     empty queue; Celery: its worker_ready signal wrote `bench:ready`).
   3. t0; RENAME the staging list to `celery` (the whole backlog appears at once).
   4. Done when every one of the N result keys `celery-task-meta-<id>` holds a SUCCESS document
      (checked server-side by a Lua script with a moving cursor, so polling costs almost nothing);
@@ -153,8 +153,9 @@ def cpu_seconds(pid):
     return total
 
 
-def blocked_in_brpop(client):
-    return any(c.get("cmd") == "brpop" for c in client.client_list())
+def idle_and_blocked(client):
+    """Ready = some client is blocked in a blocking command (BRPOP, BLMOVE, …) on the empty queue."""
+    return any("b" in c.get("flags", "") for c in client.client_list())
 
 
 def run_one(label, argv, env, cwd, ready, client, messages, timeout, logdir, redis_pid, stall):
@@ -238,7 +239,7 @@ def main():
             if args.celeriac_concurrency:
                 argv += ["-c", str(args.celeriac_concurrency)]
             label = f"celeriac worker (-c {args.celeriac_concurrency or 'default=' + str(os.cpu_count())})"
-            elapsed, cpu = run_one(label, argv, env, str(HERE), blocked_in_brpop, client, messages, args.timeout,
+            elapsed, cpu = run_one(label, argv, env, str(HERE), idle_and_blocked, client, messages, args.timeout,
                                    workdir, redis_proc.pid, args.stall)
             rates["celeriac"] = args.tasks / elapsed
             print(f"{label}: {args.tasks} tasks in {elapsed:.2f} s = {rates['celeriac']:.0f} tasks/s "
