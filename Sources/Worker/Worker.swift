@@ -268,6 +268,13 @@ public final class Worker: Sendable {
         let finished = CeleryDate.format(Date())
         switch outcome {
         case .success(let value):
+            // Chains and link callbacks go out before the ack: a crash in between re-runs this task
+            // (at least once) rather than losing the rest of the chain.
+            do {
+                for next in try Canvas.followUps(of: message, result: value) { try await broker.enqueue(next) }
+            } catch {
+                logger.error("Task \(label): could not send its chain/callbacks: \(error)")
+            }
             let document = message.ignoreResult ? nil : ResultDocument.success(taskID: message.id, result: value, parentID: message.parentID)
             await store(document ?? .success(taskID: message.id, result: .null), message: message, writeDocument: document != nil,
                         record: [("finished_at", finished), ("runtime", String(seconds))])

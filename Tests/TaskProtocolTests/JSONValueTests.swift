@@ -64,3 +64,41 @@ import TestSupport
 enum TestSupportPaths {
     static func vectors(_ name: String) -> URL { RepoPaths.celeryVectors.appendingPathComponent(name) }
 }
+
+@Suite struct CanvasTests {
+    /// `chain(add.s(1, 2), add.s(10), add.si(5, 5).set(queue='q2'))` as Celery 5.7 sends it.
+    static let chainBody = #"[[1, 2], {}, {"callbacks": null, "errbacks": null, "chain": [{"task": "celery_example_2.add", "args": [5, 5], "kwargs": {}, "options": {"queue": "q2", "task_id": "d8500c9b-fcec-457d-94aa-06f613053db2", "reply_to": "x"}, "subtask_type": null, "immutable": true}, {"task": "celery_example_2.add", "args": [10], "kwargs": {}, "options": {"task_id": "b189b2f7-fa36-4c79-913b-31abe85bd2e0", "reply_to": "x"}, "subtask_type": null, "immutable": false}], "chord": null}]"#
+
+    @Test func chain_sendsTheLastSignatureNext_withTheResultFirst_andTheRestOfTheChain() throws {
+        let body = try #require(try JSONValue.parse(Self.chainBody).arrayValue)
+        var first = TaskMessage.make(task: "celery_example_2.add", args: [1, 2], kwargs: [:])
+        first.embed = body[2]
+        let next = try Canvas.followUps(of: first, result: 3)
+        #expect(next.count == 1)
+        let second = try #require(next.first)
+        #expect(second.id == "b189b2f7-fa36-4c79-913b-31abe85bd2e0")
+        #expect(second.args == [3, 10])
+        #expect(second.parentID == first.id)
+        #expect(second.rootID == first.id)
+        let third = try #require(try Canvas.followUps(of: second, result: 13).first)
+        #expect(third.id == "d8500c9b-fcec-457d-94aa-06f613053db2")
+        #expect(third.args == [5, 5], "immutable signatures do not get the result")
+        #expect(third.queue == "q2")
+        #expect(try Canvas.followUps(of: third, result: 10).isEmpty)
+    }
+
+    @Test func linkCallbacks_getTheResult() throws {
+        var message = TaskMessage.make(task: "a", args: [], kwargs: [:])
+        message.embed = ["callbacks": [["task": "b", "args": [100], "kwargs": [:], "options": [:], "subtask_type": nil, "immutable": false]],
+                         "errbacks": nil, "chain": nil, "chord": nil]
+        let sent = try Canvas.followUps(of: message, result: 2)
+        #expect(sent.map(\.task) == ["b"])
+        #expect(sent.first?.args == [2, 100])
+    }
+
+    @Test func groupsAndChords_areRefused_clearly() {
+        var message = TaskMessage.make(task: "a", args: [], kwargs: [:])
+        message.embed = ["chain": [["task": "celery.group", "args": [], "kwargs": [:], "options": [:], "subtask_type": "group"]]]
+        #expect(throws: Canvas.Unsupported.self) { try Canvas.followUps(of: message, result: 1) }
+    }
+}

@@ -293,17 +293,23 @@ def test_warm_shutdown_past_grace_hands_the_message_back(pyapp, celeriac_bin, re
     assert r.get(f"celery-task-meta-{result.id}") is None
 
 
-# -- known divergences from Python Celery (strict xfail: a fix turns them into failures to remove) --
+# -- canvas, and known divergences from Python Celery (strict xfail: a fix turns them into failures to remove) --
 
 
-@pytest.mark.xfail(strict=True, reason="the celeriac worker ignores the message's embed (chain/callbacks): "
-                                       "the next task of a chain or a link= callback is never sent")
 def test_chain_continues_on_celeriac_worker(pyapp, celeriac_worker, r):
     from celery import chain
 
-    result = chain(pyapp.add.s(1, 2), pyapp.add.s(10)).apply_async()
-    assert result.parent.get(timeout=GET_TIMEOUT) == 3
-    assert result.get(timeout=5) == 13
+    result = chain(pyapp.add.s(1, 2), pyapp.add.s(10), pyapp.add.si(5, 5)).apply_async()
+    assert result.parent.parent.get(timeout=GET_TIMEOUT) == 3
+    assert result.parent.get(timeout=GET_TIMEOUT) == 13
+    assert result.get(timeout=GET_TIMEOUT) == 10
+
+
+def test_link_callback_runs_on_celeriac_worker(pyapp, celeriac_worker, r):
+    callback_id = "cb000000-0000-4000-8000-000000000001"
+    first = pyapp.add.apply_async((1, 1), link=pyapp.add.s(100).set(task_id=callback_id))
+    assert first.get(timeout=GET_TIMEOUT) == 2
+    assert pyapp.app.AsyncResult(callback_id).get(timeout=GET_TIMEOUT) == 102
 
 
 @pytest.mark.xfail(strict=True, reason="ints are Int64 in the worker: 2**62 + 2**62 overflows to a float")
