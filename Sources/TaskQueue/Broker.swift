@@ -79,17 +79,32 @@ public struct Broker: Sendable {
         public var list: String
         public var raw: [UInt8]
         public var tag: String?
+        /// True when the fetch already marked the task record STARTED (no eta/expires, not revoked).
+        public var recordStarted: Bool = false
     }
 
-    /// Reliable fetch: pops the first message of the first non-empty list (priority order) and records
-    /// the hold and this worker's lease in the same atomic step. Nil when every list is empty.
-    public func fetch(lists: [String], leaseToken: String, now: Date = Date()) async throws -> Fetched? {
+    /// Reliable fetch: pops up to `count` messages, first lists first (priority order), and records
+    /// each hold and this worker's lease in the same atomic step. Empty when every list is empty.
+    public func fetch(lists: [String], leaseToken: String, count: Int = 1, worker: String = "",
+                      now: Date = Date()) async throws -> [Fetched] {
         let keys: [RedisArgument] = [RedisArgument(KeySpace.unacked), RedisArgument(KeySpace.unackedIndex),
-                                     RedisArgument(self.keys.leases)] + lists.map { RedisArgument($0) }
-        let reply = try await redis.evaluate(Scripts.fetch, keys: keys,
-                                             arguments: [RedisArgument(now.timeIntervalSince1970), RedisArgument(leaseToken)])
-        guard let items = reply.array, items.count >= 2, let list = items[0].string, let raw = items[1].bytes else { return nil }
-        return Fetched(list: list, raw: raw, tag: items.count > 2 ? items[2].string : nil)
+                                     RedisArgument(self.keys.leases), RedisArgument(self.keys.revoked)]
+            + lists.map { RedisArgument($0) }
+        let reply = try await redis.evaluate(Scripts.fetch, keys: keys, arguments: [
+            RedisArgument(now.timeIntervalSince1970), RedisArgument(leaseToken), RedisArgument(max(1, count)),
+            RedisArgument(self.keys.prefix + "task:"), RedisArgument(worker), RedisArgument(CeleryDate.format(now)),
+            RedisArgument(resultExpires),
+        ])
+        let items = reply.array ?? []
+        var out: [Fetched] = []
+        var index = 0
+        while index + 3 < items.count {
+            if let list = items[index].string, let raw = items[index + 1].bytes {
+                out.append(Fetched(list: list, raw: raw, tag: items[index + 2].string, recordStarted: items[index + 3].integer == 1))
+            }
+            index += 4
+        }
+        return out
     }
 
     /// Renews the hold on messages still being worked on (so a visibility sweep leaves them alone).

@@ -34,17 +34,25 @@ enum Scripts {
         return 1
         """)
 
-    /// Reliable fetch: pop the first message of the first non-empty list and record that this worker
-    /// holds it (kombu's `unacked` + `unacked_index`, and Celeriac's lease) in the same atomic step,
-    /// so no crash can lose it between the pop and the hold.
-    /// KEYS: unacked, unacked_index, leases, then the lists in priority order.
-    /// ARGV: now (seconds), lease token. Returns {list, message, tag or false} or false.
+    /// Reliable fetch: pop up to ARGV[3] messages, first lists first, and record that this worker holds
+    /// each (kombu's `unacked` + `unacked_index`, and Celeriac's lease) in the same atomic step, so no
+    /// crash can lose one between the pop and the hold. A message that will run now (no eta/expires,
+    /// not revoked) also gets its task record marked STARTED here, saving a round trip per task.
+    /// KEYS: unacked, unacked_index, leases, revoked ids, then the lists in priority order.
+    /// ARGV: now (seconds), lease token, max count, record prefix, worker name, now (ISO), ttl.
+    /// Returns a flat array {list, message, tag or false, record-started 0/1, list, message, …}.
     static let fetch = RedisScript(name: "fetch", source: """
-        for i = 4, #KEYS do
+        local out = {}
+        local want = tonumber(ARGV[3])
+        local i = 5
+        while i <= #KEYS and #out < want * 4 do
           local raw = redis.call('RPOP', KEYS[i])
-          if raw then
+          if not raw then
+            i = i + 1
+          else
             local ok, env = pcall(cjson.decode, raw)
             local tag = false
+            local started = 0
             if ok and type(env) == 'table' and type(env['properties']) == 'table'
                and type(env['properties']['delivery_tag']) == 'string'
                and type(env['properties']['delivery_info']) == 'table' then
@@ -54,11 +62,26 @@ enum Scripts {
               redis.call('ZADD', KEYS[2], ARGV[1], tag)
               redis.call('HSET', KEYS[1], tag, '[' .. raw .. ', "", ' .. cjson.encode(queue) .. ']')
               redis.call('HSET', KEYS[3], tag, ARGV[2])
+              local h = env['headers']
+              if type(h) == 'table' and type(h['id']) == 'string' and type(h['task']) == 'string'
+                 and (h['eta'] == nil or h['eta'] == cjson.null) and (h['expires'] == nil or h['expires'] == cjson.null)
+                 and not redis.call('ZSCORE', KEYS[4], h['id']) then
+                local record = ARGV[4] .. h['id']
+                local retries = tonumber(h['retries']) or 0
+                redis.call('HSET', record, 'name', h['task'], 'queue', queue, 'state', 'STARTED', 'worker', ARGV[5],
+                           'received_at', ARGV[6], 'started_at', ARGV[6], 'retries', retries)
+                redis.call('HINCRBY', record, 'attempts', 1)
+                redis.call('EXPIRE', record, tonumber(ARGV[7]))
+                started = 1
+              end
             end
-            return {KEYS[i], raw, tag}
+            out[#out + 1] = KEYS[i]
+            out[#out + 1] = raw
+            out[#out + 1] = tag
+            out[#out + 1] = started
           end
         end
-        return false
+        return out
         """)
 
     /// Revoke: unless the task already finished, remember the id (workers discard it when they fetch

@@ -11,6 +11,17 @@ actor AsyncSemaphore {
         await withCheckedContinuation { waiters.append($0) }
     }
 
+    /// Takes up to `count` more slots without waiting; returns how many it took.
+    func tryAcquire(upTo count: Int) -> Int {
+        let taken = min(count, available)
+        available -= taken
+        return taken
+    }
+
+    func release(_ count: Int) {
+        for _ in 0..<count { release() }
+    }
+
     func release() {
         if waiters.isEmpty { available += 1 } else { waiters.removeFirst().resume() }
     }

@@ -87,10 +87,13 @@ public final class Worker: Sendable {
         var backoff = 0.1
         while !isStopping {
             await slots.acquire()
-            var fetched: Broker.Fetched?
+            // Every slot free right now is filled from one fetch: one round trip for a batch.
+            let slotsHeld = 1 + (await slots.tryAcquire(upTo: configuration.concurrency))
+            var batch: [Broker.Fetched] = []
             while !isStopping {
                 do {
-                    fetched = try await broker.fetch(lists: lists, leaseToken: leaseToken)
+                    batch = try await broker.fetch(lists: lists, leaseToken: leaseToken, count: slotsHeld,
+                                                   worker: configuration.nodeName)
                     backoff = 0.1
                 } catch {
                     logger.error("consumer: \(error); retrying in \(String(format: "%.1f", backoff))s")
@@ -98,11 +101,11 @@ public final class Worker: Sendable {
                     backoff = min(backoff * 2, 5)
                     continue
                 }
-                if fetched != nil { break }
+                if !batch.isEmpty { break }
                 await wakeup.wait(timeout: configuration.popTimeout)
             }
-            guard let fetched else { await slots.release(); break }
-            await start(fetched)
+            await slots.release(slotsHeld - batch.count)
+            for fetched in batch { await start(fetched) }
         }
         await wakeup.releaseAll()
         for watcher in watchers { await watcher.value }
@@ -189,7 +192,7 @@ public final class Worker: Sendable {
             await slots.release()
             return
         }
-        do {
+        if !fetched.recordStarted { do {
             try await broker.updateRecord(message.id, state: .started,
                                           fields: [("name", message.task), ("queue", queue), ("worker", configuration.nodeName),
                                                    ("received_at", CeleryDate.format(now)), ("started_at", CeleryDate.format(now)),
@@ -197,7 +200,7 @@ public final class Worker: Sendable {
                                           incrementAttempts: true)
         } catch {
             logger.warning("Task \(label): could not update its record: \(error)")
-        }
+        } }
         logger.info("Task \(label) received")
         state.withLock { $0.inFlight[tag] = InFlight(message: message, task: nil) }
         let task = Task {

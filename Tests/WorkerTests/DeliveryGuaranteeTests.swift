@@ -11,7 +11,7 @@ import Worker
         let h = try WorkerHarness()
         let id = try await h.submit("t.add", [20, 22])
         // A worker fetched it (atomic pop + hold + lease) and then died: nobody renews the lease.
-        let taken = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "dead@host|1"))
+        let taken = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "dead@host|1").first)
         #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(0))
         #expect(try await h.redis.send(["HGET", RedisArgument(h.broker.keys.leases), RedisArgument(try #require(taken.tag))]).string == "dead@host|1")
         let start = Date()
@@ -26,12 +26,12 @@ import Worker
     @Test func aWorkerWhoseLeaseWasTakenOver_cannotOverwriteTheNewAttempt() async throws {
         let h = try WorkerHarness()
         let id = try await h.submit("t.add", [1, 1])
-        let taken = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "old@host|1"))
+        let taken = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "old@host|1").first)
         let tag = try #require(taken.tag)
         // The sweep decides the old holder is gone and hands the message back …
         #expect(try await h.broker.restoreStale(lease: 0, visibilityTimeout: 3600, now: Date().addingTimeInterval(1)) == 1)
         // … a new worker takes it.
-        _ = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "new@host|2"))
+        _ = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "new@host|2").first)
         // The old worker finishes late: its result is refused and the new hold stays.
         let late = try await h.results.store(.failure(taskID: id, exception: ExceptionInfo(type: "Stale", message: "old"), traceback: nil),
                                              ackTag: tag, leaseToken: "old@host|1")
@@ -58,7 +58,7 @@ import Worker
         let h = try WorkerHarness()
         let id = try await h.submit("t.add", [1, 2])
         for attempt in 1...3 {
-            _ = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "w\(attempt)|x"))
+            _ = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "w\(attempt)|x").first)
             _ = try await h.broker.restoreStale(lease: 0, visibilityTimeout: 3600, maxCrashes: 3, now: Date().addingTimeInterval(1))
         }
         #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(0))
@@ -110,11 +110,26 @@ import Worker
         let lowID = try await h.submit("t.add", [4, 0], options: low)
         let lists = h.broker.consumeLists(queues: ["celery"])
         var order: [String] = []
-        while let fetched = try await h.broker.fetch(lists: lists, leaseToken: "t|1") {
+        while let fetched = try await h.broker.fetch(lists: lists, leaseToken: "t|1").first {
             order.append(try TaskMessage.decode(fetched.raw).id)
         }
+        #expect(try await h.broker.fetch(lists: lists, leaseToken: "t|1", count: 10).isEmpty)
         #expect(order == [first, second, urgentLater, lowID])
         #expect(try await h.redis.send(["HLEN", "unacked"]) == .integer(4))
+    }
+
+    @Test func batchFetch_takesSeveralInOrder_holdingEach() async throws {
+        let h = try WorkerHarness()
+        var ids: [String] = []
+        for i in 0..<5 { ids.append(try await h.submit("t.add", [.int(Int64(i)), 0])) }
+        let batch = try await h.broker.fetch(lists: ["celery"], leaseToken: "t|1", count: 3, worker: "w@h")
+        let batchIDs = try batch.map { try TaskMessage.decode($0.raw).id }
+        #expect(batchIDs == Array(ids.prefix(3)))
+        #expect(batch.allSatisfy { $0.recordStarted })
+        #expect(try await h.redis.send(["HLEN", "unacked"]) == .integer(3))
+        #expect(try await h.broker.record(ids[0])?.state == .started)
+        #expect(try await h.broker.record(ids[0])?.worker == "w@h")
+        #expect(try await h.broker.record(ids[3])?.state == .pending)
     }
 
     @Test func idleWorker_wakesAtOnce_whenATaskArrives() async throws {
