@@ -117,3 +117,14 @@ $(COMPOSE_VENV)/.installed: Makefile
 	$(COMPOSE_VENV)/bin/pip install -q PyYAML docopt texttable 'jsonschema<4' distro dockerpty 'websocket-client<1' docker python-dotenv requests
 	$(COMPOSE_VENV)/bin/pip install -q --no-deps docker-compose==1.29.2
 	@touch $@
+
+# Chaos check of the delivery guarantees (issue 5, bench/chaos/run.sh): 20,000 add tasks through the
+# API into a private redis-server with AOF (appendfsync always), 3 workers (-c 4) SIGKILLed and restarted
+# every ~3 s, redis-server SIGKILLed and restarted once; fails if an accepted task is lost or wrong, and
+# prints duplicates, the longest wait of a killed worker's task and end-to-end throughput.
+# chaos-short: the debug binary, 2,000 tasks, 2 kills, one redis restart, 5 s lease (for `make test`).
+.PHONY: chaos chaos-short
+chaos: deps
+	BUILD_LOCK="$(BUILD_LOCK)" CONFIG=release bench/chaos/run.sh
+chaos-short: deps
+	BUILD_LOCK="$(BUILD_LOCK)" CONFIG=debug bench/chaos/run.sh --short
