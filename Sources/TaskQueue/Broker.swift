@@ -79,13 +79,17 @@ public struct Broker: Sendable {
         public var list: String
         public var raw: [UInt8]
         public var tag: String?
-        /// True when the fetch already marked the task record STARTED (no eta/expires, not revoked).
-        public var recordStarted: Bool = false
+        /// What the fetch wrote on the task record: nothing (eta/expires/revoked: decided by the worker),
+        /// STARTED (a slot was free), or RECEIVED (prefetched).
+        public var record: RecordMark = .untouched
+
+        public enum RecordMark: Int64, Sendable { case untouched = 0, started = 1, received = 2 }
+        public var recordStarted: Bool { record == .started }
     }
 
     /// Reliable fetch: pops up to `count` messages, first lists first (priority order), and records
     /// each hold and this worker's lease in the same atomic step. Empty when every list is empty.
-    public func fetch(lists: [String], leaseToken: String, count: Int = 1, worker: String = "",
+    public func fetch(lists: [String], leaseToken: String, count: Int = 1, startNow: Int? = nil, worker: String = "",
                       now: Date = Date()) async throws -> [Fetched] {
         let keys: [RedisArgument] = [RedisArgument(KeySpace.unacked), RedisArgument(KeySpace.unackedIndex),
                                      RedisArgument(self.keys.leases), RedisArgument(self.keys.revoked)]
@@ -93,18 +97,30 @@ public struct Broker: Sendable {
         let reply = try await redis.evaluate(Scripts.fetch, keys: keys, arguments: [
             RedisArgument(now.timeIntervalSince1970), RedisArgument(leaseToken), RedisArgument(max(1, count)),
             RedisArgument(self.keys.prefix + "task:"), RedisArgument(worker), RedisArgument(CeleryDate.format(now)),
-            RedisArgument(resultExpires),
+            RedisArgument(resultExpires), RedisArgument(startNow ?? count),
         ])
         let items = reply.array ?? []
         var out: [Fetched] = []
         var index = 0
         while index + 3 < items.count {
             if let list = items[index].string, let raw = items[index + 1].bytes {
-                out.append(Fetched(list: list, raw: raw, tag: items[index + 2].string, recordStarted: items[index + 3].integer == 1))
+                out.append(Fetched(list: list, raw: raw, tag: items[index + 2].string,
+                                   record: Fetched.RecordMark(rawValue: items[index + 3].integer ?? 0) ?? .untouched))
             }
             index += 4
         }
         return out
+    }
+
+    /// Marks a prefetched task STARTED as it starts, without waiting for Redis (the result store that
+    /// follows on the same connection is ordered after it).
+    public func markStarted(_ id: String, at date: Date = Date()) {
+        let sent = redis.sendDetached([["HSET", RedisArgument(keys.taskRecord(id)), "state", "STARTED",
+                                        "started_at", RedisArgument(CeleryDate.format(date))]])
+        if !sent {
+            let redis = redis, key = keys.taskRecord(id), text = CeleryDate.format(date)
+            Task { _ = try? await redis.send(["HSET", RedisArgument(key), "state", "STARTED", "started_at", RedisArgument(text)]) }
+        }
     }
 
     /// Renews the hold on messages still being worked on (so a visibility sweep leaves them alone).

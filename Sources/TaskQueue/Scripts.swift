@@ -36,11 +36,12 @@ enum Scripts {
 
     /// Reliable fetch: pop up to ARGV[3] messages, first lists first, and record that this worker holds
     /// each (kombu's `unacked` + `unacked_index`, and Celeriac's lease) in the same atomic step, so no
-    /// crash can lose one between the pop and the hold. A message that will run now (no eta/expires,
-    /// not revoked) also gets its task record marked STARTED here, saving a round trip per task.
+    /// crash can lose one between the pop and the hold. A message that will run (no eta/expires, not
+    /// revoked) also gets its task record updated here, saving a round trip per task: the first
+    /// ARGV[8] are marked STARTED (they have free slots), the rest (prefetched) RECEIVED.
     /// KEYS: unacked, unacked_index, leases, revoked ids, then the lists in priority order.
-    /// ARGV: now (seconds), lease token, max count, record prefix, worker name, now (ISO), ttl.
-    /// Returns a flat array {list, message, tag or false, record-started 0/1, list, message, …}.
+    /// ARGV: now (seconds), lease token, max count, record prefix, worker name, now (ISO), ttl, started count.
+    /// Returns a flat array {list, message, tag or false, record 0 untouched/1 STARTED/2 RECEIVED, …}.
     static let fetch = RedisScript(name: "fetch", source: """
         local out = {}
         local want = tonumber(ARGV[3])
@@ -68,11 +69,17 @@ enum Scripts {
                  and not redis.call('ZSCORE', KEYS[4], h['id']) then
                 local record = ARGV[4] .. h['id']
                 local retries = tonumber(h['retries']) or 0
-                redis.call('HSET', record, 'name', h['task'], 'queue', queue, 'state', 'STARTED', 'worker', ARGV[5],
-                           'received_at', ARGV[6], 'started_at', ARGV[6], 'retries', retries)
+                if #out < tonumber(ARGV[8]) * 4 then
+                  redis.call('HSET', record, 'name', h['task'], 'queue', queue, 'state', 'STARTED', 'worker', ARGV[5],
+                             'received_at', ARGV[6], 'started_at', ARGV[6], 'retries', retries)
+                  started = 1
+                else
+                  redis.call('HSET', record, 'name', h['task'], 'queue', queue, 'state', 'RECEIVED', 'worker', ARGV[5],
+                             'received_at', ARGV[6], 'retries', retries)
+                  started = 2
+                end
                 redis.call('HINCRBY', record, 'attempts', 1)
                 redis.call('EXPIRE', record, tonumber(ARGV[7]))
-                started = 1
               end
             end
             out[#out + 1] = KEYS[i]

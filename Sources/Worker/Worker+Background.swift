@@ -37,8 +37,8 @@ extension Worker {
              "active", RedisArgument(active), "processed", RedisArgument(processed), "heartbeat", RedisArgument(CeleryDate.format(now))],
             ["EXPIRE", key, RedisArgument(ttl)],
         ])
-        let running = state.withLock { $0.inFlight }
-        try await broker.renew(tags: Array(running.keys), now: now)
+        let (running, prefetched) = state.withLock { ($0.inFlight, Array($0.prefetched.keys)) }
+        try await broker.renew(tags: Array(running.keys) + prefetched, now: now)
         // Revoked while running: cancel (cooperatively) the handler; its outcome is not stored.
         let ids = running.values.map(\.message.id)
         let revoked = try await broker.revokedAmong(ids)

@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import Logging
 import RedisClient
@@ -18,6 +19,8 @@ public final class Worker: Sendable {
     public let results: ResultBackend
     let logger: Logger
     let slots: AsyncSemaphore
+    /// Bounds results written but not yet confirmed by Redis (see `execute`).
+    let pendingStores = AsyncSemaphore(256)
     /// This process's lease token: the node name plus a random instance id, so a restarted worker
     /// with the same name never passes for its dead predecessor.
     let leaseToken: String
@@ -30,6 +33,8 @@ public final class Worker: Sendable {
         var consumer: RedisConnection?
         /// Tags handed back at shutdown: their handlers' late outcomes must not be stored.
         var handedBack: Set<String> = []
+        /// Held (leased) messages waiting in the consumer's prefetch buffer.
+        var prefetched: [String: Broker.Fetched] = [:]
     }
 
     struct InFlight {
@@ -85,15 +90,23 @@ public final class Worker: Sendable {
         let watchers = lists.map { list in Task { await self.watch(list, wakeup: wakeup) } }
         defer { watchers.forEach { $0.cancel() } }
         var backoff = 0.1
+        var buffer = Deque<Broker.Fetched>()
         while !isStopping {
             await slots.acquire()
-            // Every slot free right now is filled from one fetch: one round trip for a batch.
+            if let next = buffer.popFirst() {
+                // Prefetched and already held: no round trip between a free slot and its next task.
+                state.withLock { $0.prefetched[next.tag ?? ""] = nil }
+                await start(next)
+                continue
+            }
+            // Every slot free right now is filled from one fetch, plus Celery-style prefetch.
             let slotsHeld = 1 + (await slots.tryAcquire(upTo: configuration.concurrency))
+            let prefetch = max(0, configuration.concurrency * (configuration.prefetchMultiplier - 1))
             var batch: [Broker.Fetched] = []
             while !isStopping {
                 do {
-                    batch = try await broker.fetch(lists: lists, leaseToken: leaseToken, count: slotsHeld,
-                                                   worker: configuration.nodeName)
+                    batch = try await broker.fetch(lists: lists, leaseToken: leaseToken, count: slotsHeld + prefetch,
+                                                   startNow: slotsHeld, worker: configuration.nodeName)
                     backoff = 0.1
                 } catch {
                     logger.error("consumer: \(error); retrying in \(String(format: "%.1f", backoff))s")
@@ -104,9 +117,17 @@ public final class Worker: Sendable {
                 if !batch.isEmpty { break }
                 await wakeup.wait(timeout: configuration.popTimeout)
             }
-            await slots.release(slotsHeld - batch.count)
-            for fetched in batch { await start(fetched) }
+            let now = min(batch.count, slotsHeld)
+            await slots.release(slotsHeld - now)
+            for fetched in batch[now...] {
+                buffer.append(fetched)
+                if let tag = fetched.tag { state.withLock { $0.prefetched[tag] = fetched } }
+            }
+            for fetched in batch[..<now] { await start(fetched) }
         }
+        // Prefetched messages that never started go back to the front of their queues.
+        for fetched in buffer { await handBack(fetched) }
+        state.withLock { $0.prefetched.removeAll() }
         await wakeup.releaseAll()
         for watcher in watchers { await watcher.value }
     }
@@ -143,6 +164,24 @@ public final class Worker: Sendable {
         let separator = broker.keys.bands.bands.separator
         if let range = list.range(of: separator) { return String(list[..<range.lowerBound]) }
         return list
+    }
+
+    /// Returns a prefetched, never-started message to its queue (shutdown).
+    private func handBack(_ fetched: Broker.Fetched) async {
+        guard let message = try? TaskMessage.decode(fetched.raw) else {
+            await deadLetter(raw: fetched.raw, error: MessageError(field: "envelope", reason: "undecodable"), queue: queueName(of: fetched.list),
+                             tag: fetched.tag)
+            return
+        }
+        do {
+            try await broker.restore(message, leaseToken: leaseToken)
+            if fetched.record != .untouched {
+                try await broker.updateRecord(message.id, state: .pending, fields: [], incrementAttempts: false)
+                _ = try? await broker.redis.send(["HINCRBY", RedisArgument(broker.keys.taskRecord(message.id)), "attempts", "-1"])
+            }
+        } catch {
+            logger.error("could not hand back \(message.task)[\(message.id)]: \(error); its lease will")
+        }
     }
 
     /// Decides what to do with one fetched (and held) message. Holds a slot on entry; releases it
@@ -192,7 +231,9 @@ public final class Worker: Sendable {
             await slots.release()
             return
         }
-        if !fetched.recordStarted { do {
+        if fetched.record == .received {
+            broker.markStarted(message.id, at: now)
+        } else if fetched.record == .untouched { do {
             try await broker.updateRecord(message.id, state: .started,
                                           fields: [("name", message.task), ("queue", queue), ("worker", configuration.nodeName),
                                                    ("received_at", CeleryDate.format(now)), ("started_at", CeleryDate.format(now)),
@@ -209,7 +250,7 @@ public final class Worker: Sendable {
                 $0.inFlight[tag] = nil
                 $0.processed += 1
             }
-            await self.slots.release()
+            await self.pendingStores.release()
         }
         state.withLock { if $0.inFlight[tag] != nil { $0.inFlight[tag]?.task = task } }
     }
@@ -262,6 +303,11 @@ public final class Worker: Sendable {
             try arguments.validate()
             return try await definition.handler(arguments, context)
         }
+        // The handler is done: its slot goes to the next task while the result is written. The message
+        // stays held (and leased) until the result and the ack are in Redis, so nothing is lost; the
+        // number of results being written at once is bounded by `pendingStores`.
+        await pendingStores.acquire()
+        await slots.release()
         if state.withLock({ $0.handedBack.contains(message.deliveryTag) }) {
             logger.info("Task \(label) was handed back at shutdown; its outcome is not stored")
             return

@@ -24,6 +24,9 @@ public struct WorkerConfiguration: Sendable {
     public var shutdownGrace: Double = 30
     /// How often the due-task promoter looks at the scheduled set when it is idle. Default 0.5.
     public var scheduleInterval: Double = 0.5
+    /// Messages held per slot, running or waiting (Celery's `worker_prefetch_multiplier`). Default 4;
+    /// 1 disables prefetch. Prefetched messages are leased and renewed like running ones.
+    public var prefetchMultiplier: Int = 4
     /// Retries a task gets when its handler throws `Retry` without a limit. Celery's default 3.
     public var defaultMaxRetries: Int = 3
 

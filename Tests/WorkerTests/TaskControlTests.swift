@@ -107,7 +107,8 @@ import Worker
         let h = try WorkerHarness()
         h.startWorker()
         var options = TaskMessage.Options()
-        options.eta = Date().addingTimeInterval(0.5)
+        // Far enough ahead that the revoke surely lands first, even on a loaded machine.
+        options.eta = Date().addingTimeInterval(1.5)
         let id = try await h.submit("t.add", [1, 1], options: options)
         #expect(try await h.broker.revoke(id) == .revoked)
         _ = await waitUntil(timeout: 5) { (try? await h.redis.send(["ZCARD", "celeriac:scheduled"])) == .integer(0) }
