@@ -33,7 +33,8 @@ public struct CeleryLogHandler: LogHandler {
         case .critical: name = "CRITICAL"
         }
         var line = "[\(Self.timestamp()): \(name)/\(processName)] \(event.message)"
-        if showMetadata {
+        // Errors always carry their metadata (the HTTP server puts the failing handler's error there).
+        if showMetadata || event.level >= .error {
             let merged = metadata.merging(event.metadata ?? [:]) { $1 }
             if !merged.isEmpty { line += " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") }
         }

@@ -98,6 +98,7 @@ public final class RedisClient: Sendable {
         }
         if let live { return live }
         let now = Date().timeIntervalSince1970
+        var createdAttempt = false
         let decision: Result<Task<RedisConnection, any Error>, any Error> = state.withLock { s in
             s.connection = nil
             if let connecting = s.connecting { return .success(connecting) }
@@ -108,6 +109,7 @@ public final class RedisClient: Sendable {
             let configuration = configuration
             let task = Task { try await RedisConnection.connect(configuration) }
             s.connecting = task
+            createdAttempt = true
             return .success(task)
         }
         let task = try decision.get()
@@ -121,11 +123,15 @@ public final class RedisClient: Sendable {
             }
             return connection
         } catch {
-            state.withLock { s in
-                s.connecting = nil
-                s.backoff = s.backoff == 0 ? configuration.initialBackoff : min(s.backoff * 2, configuration.maxBackoff)
-                s.nextAttempt = Date().timeIntervalSince1970 + s.backoff
-                s.lastError = "\(error)"
+            // One failed attempt doubles the backoff once: only the caller that started it updates it,
+            // however many callers were waiting on the same attempt.
+            if createdAttempt {
+                state.withLock { s in
+                    s.connecting = nil
+                    s.backoff = s.backoff == 0 ? configuration.initialBackoff : min(s.backoff * 2, configuration.maxBackoff)
+                    s.nextAttempt = Date().timeIntervalSince1970 + s.backoff
+                    s.lastError = "\(error)"
+                }
             }
             throw error
         }

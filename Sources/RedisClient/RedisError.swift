@@ -32,6 +32,10 @@ public enum RedisError: Error, CustomStringConvertible, Sendable, Equatable {
     public var isConnectivity: Bool {
         switch self {
         case .connect, .timeout, .connectionClosed, .unavailable: true
+        // The server is there but cannot serve yet: loading its AOF/RDB after a restart, or a replica
+        // without its primary. Callers treat these like a brief outage (503, retry), not like a bug.
+        case .server(_, let message):
+            message.hasPrefix("LOADING") || message.hasPrefix("MASTERDOWN") || message.hasPrefix("TRYAGAIN")
         default: false
         }
     }

@@ -75,3 +75,11 @@ import Sockets
         #expect(throws: RedisError.self) { try RedisConfiguration(url: url) }
     }
 }
+
+@Suite struct RedisErrorTests {
+    @Test func loadingAndReplicaErrors_countAsConnectivity_notAsBugs() {
+        #expect(RedisError.server(command: "EVALSHA", message: "LOADING Redis is loading the dataset in memory").isConnectivity)
+        #expect(RedisError.server(command: "GET", message: "MASTERDOWN Link with MASTER is down").isConnectivity)
+        #expect(!RedisError.server(command: "INCR", message: "ERR value is not an integer").isConnectivity)
+    }
+}

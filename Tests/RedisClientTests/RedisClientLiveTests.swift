@@ -119,3 +119,28 @@ import TestSupport
         #expect(try await popped == .array([.bulkString(Array("q".utf8)), .bulkString(Array("job".utf8))]))
     }
 }
+
+@Suite struct RedisBackoffTests {
+    @Test func oneFailedAttempt_doublesTheBackoffOnce_howeverManyCallersWaited() async throws {
+        let port = try freePort()   // nothing listens here
+        var configuration = try RedisConfiguration(url: "redis://127.0.0.1:\(port)/0")
+        configuration.initialBackoff = 0.2
+        configuration.maxBackoff = 5
+        let client = RedisClient(configuration: configuration)
+        // 50 callers share the first attempt; all fail.
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<50 { group.addTask { _ = try? await client.send(["PING"]) } }
+        }
+        // The next call is refused during the backoff and says how long is left: about one
+        // initial backoff (0.2 s), not 0.2 × 2^49 capped at 5 s.
+        do {
+            try await client.send(["PING"])
+            Issue.record("expected a failure")
+        } catch let RedisError.unavailable(_, _, retryAfter) {
+            #expect(retryAfter <= 0.21)
+        } catch {
+            // The backoff already passed and a new attempt failed: also fine, it was not inflated.
+            #expect((error as? RedisError)?.isConnectivity == true)
+        }
+    }
+}
