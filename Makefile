@@ -44,8 +44,9 @@ run: deps build
 
 # The Swift tests, then the interop suite against real Python Celery; both run, and both must pass.
 # Everything runs even when one part fails, and any failure fails the target: the Swift tests (unit,
-# live sockets, real redis-server), the interop suite against real Python Celery, the OpenAPI spec,
-# a short fuzz run of the HTTP parser, and the deploy-file linters.
+# live sockets, real redis-server), the interop and end-to-end suite against real Python Celery and
+# the real processes, the OpenAPI spec, a short fuzz run of the HTTP parser, a short chaos run
+# (workers and redis-server killed; nothing accepted may be lost), and the deploy-file linters.
 test: deps
 	swift build --build-tests
 	CELERIAC_PYTHON=$(PY) CELERIAC_BIN=$(CURDIR)/.build/debug/celeriac swift test --skip-build 2>&1 | tee $(RUN_DIR)/test.log; \
@@ -53,6 +54,7 @@ test: deps
 	  $(MAKE) --no-print-directory test-interop || status=1; \
 	  $(MAKE) --no-print-directory test-spec || status=1; \
 	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10 BUILD_LOCK= || status=1; \
+	  $(MAKE) --no-print-directory chaos-short BUILD_LOCK= || status=1; \
 	  $(MAKE) --no-print-directory lint-deploy || status=1; \
 	  exit $$status
 
