@@ -112,15 +112,12 @@ public struct Broker: Sendable {
         return out
     }
 
-    /// Marks a prefetched task STARTED as it starts, without waiting for Redis (the result store that
-    /// follows on the same connection is ordered after it).
-    public func markStarted(_ id: String, at date: Date = Date()) {
-        let sent = redis.sendDetached([["HSET", RedisArgument(keys.taskRecord(id)), "state", "STARTED",
-                                        "started_at", RedisArgument(CeleryDate.format(date))]])
-        if !sent {
-            let redis = redis, key = keys.taskRecord(id), text = CeleryDate.format(date)
-            Task { _ = try? await redis.send(["HSET", RedisArgument(key), "state", "STARTED", "started_at", RedisArgument(text)]) }
-        }
+    /// Marks prefetched tasks STARTED with their real start time — only those whose record still says
+    /// RECEIVED, so a task that finished meanwhile keeps its final state.
+    public func markStarted(_ tasks: [(id: String, at: Date)]) async throws {
+        guard !tasks.isEmpty else { return }
+        _ = try await redis.evaluate(Scripts.markStarted, keys: tasks.map { RedisArgument(keys.taskRecord($0.id)) },
+                                     arguments: tasks.map { RedisArgument(CeleryDate.format($0.at)) })
     }
 
     /// Renews the hold on messages still being worked on (so a visibility sweep leaves them alone).

@@ -157,6 +157,16 @@ enum Scripts {
         return moved
         """)
 
+    /// STARTED for each record still RECEIVED. KEYS: task records. ARGV: their start times.
+    static let markStarted = RedisScript(name: "mark_started", source: """
+        for i = 1, #KEYS do
+          if redis.call('HGET', KEYS[i], 'state') == 'RECEIVED' then
+            redis.call('HSET', KEYS[i], 'state', 'STARTED', 'started_at', ARGV[i])
+          end
+        end
+        return #KEYS
+        """)
+
     /// Hand a held message back to its queue the way kombu's restore does (RPUSH, consumed next),
     /// only if this holder still has it (its lease token, or kombu's entry when there is no token).
     /// KEYS: unacked, unacked_index, target list, leases. ARGV: delivery tag, envelope to push, token or ''.

@@ -39,6 +39,14 @@ extension Worker {
         ])
         let (running, prefetched) = state.withLock { ($0.inFlight, Array($0.prefetched.keys)) }
         try await broker.renew(tags: Array(running.keys) + prefetched, now: now)
+        // Prefetched tasks that have been running since the last heartbeat: mark them STARTED now.
+        var marks: [(id: String, at: Date)] = []
+        for (tag, item) in running {
+            guard let started = item.unmarkedStart else { continue }
+            marks.append((item.message.id, started))
+            state.withLock { $0.inFlight[tag]?.unmarkedStart = nil }
+        }
+        try await broker.markStarted(marks)
         // Revoked while running: cancel (cooperatively) the handler; its outcome is not stored.
         let ids = running.values.map(\.message.id)
         let revoked = try await broker.revokedAmong(ids)

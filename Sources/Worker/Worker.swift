@@ -42,6 +42,8 @@ public final class Worker: Sendable {
         var task: Task<Void, Never>?
         /// The handler's own task, which revoke and shutdown cancel.
         var handler: Task<JSONValue, any Error>?
+        /// A prefetched task's start time, until the heartbeat has written STARTED for it.
+        var unmarkedStart: Date?
 
         func cancel() {
             handler?.cancel()
@@ -208,7 +210,8 @@ public final class Worker: Sendable {
             await slots.release()
             return
         }
-        if await isRevoked(message.id) {
+        // The fetch script already skipped revoked ids when it marked the record; only the rest need a look.
+        if fetched.record == .untouched, await isRevoked(message.id) {
             logger.info("Discarding revoked task: \(label)")
             await finish(message, document: .revoked(taskID: message.id, reason: "revoked"), record: [("finished_at", CeleryDate.format(now))])
             await slots.release()
@@ -233,9 +236,7 @@ public final class Worker: Sendable {
             await slots.release()
             return
         }
-        if fetched.record == .received {
-            broker.markStarted(message.id, at: now)
-        } else if fetched.record == .untouched { do {
+        if fetched.record == .untouched { do {
             try await broker.updateRecord(message.id, state: .started,
                                           fields: [("name", message.task), ("queue", queue), ("worker", configuration.nodeName),
                                                    ("received_at", CeleryDate.format(now)), ("started_at", CeleryDate.format(now)),
@@ -245,7 +246,11 @@ public final class Worker: Sendable {
             logger.warning("Task \(label): could not update its record: \(error)")
         } }
         logger.info("Task \(label) received")
-        state.withLock { $0.inFlight[tag] = InFlight(message: message, task: nil) }
+        // A prefetched task's record says RECEIVED: the next heartbeat marks it STARTED if it is still
+        // running (fast tasks go straight to their result, saving a write per task), and the final
+        // record write carries the real started_at either way.
+        state.withLock { $0.inFlight[tag] = InFlight(message: message, task: nil,
+                                                      unmarkedStart: fetched.record == .received ? now : nil) }
         let task = Task {
             await self.execute(message, definition: definition)
             self.state.withLock {
@@ -317,6 +322,7 @@ public final class Worker: Sendable {
         let runtime = clock.now - started
         let seconds = Double(runtime.components.seconds) + Double(runtime.components.attoseconds) / 1e18
         let finished = CeleryDate.format(Date())
+        let startedField = ("started_at", CeleryDate.format(Date(timeIntervalSinceNow: -seconds)))
         switch outcome {
         case .success(let value):
             // Chains and link callbacks go out before the ack: a crash in between re-runs this task
@@ -328,7 +334,7 @@ public final class Worker: Sendable {
             }
             let document = message.ignoreResult ? nil : ResultDocument.success(taskID: message.id, result: value, parentID: message.parentID)
             await store(document ?? .success(taskID: message.id, result: .null), message: message, writeDocument: document != nil,
-                        record: [("finished_at", finished), ("runtime", String(seconds))])
+                        record: [("finished_at", finished), ("runtime", String(seconds)), startedField])
             logger.info("Task \(label) succeeded in \(seconds)s: \(PythonRepr.repr(value))")
         case .failure(let retry as Retry):
             await retryLater(message, retry: retry, label: label)
@@ -342,7 +348,7 @@ public final class Worker: Sendable {
             let traceback = info.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
             await store(.failure(taskID: message.id, exception: info, traceback: traceback, parentID: message.parentID),
                         message: message, writeDocument: true,
-                        record: [("finished_at", finished), ("runtime", String(seconds)), ("error", info.pythonRepr)])
+                        record: [("finished_at", finished), ("runtime", String(seconds)), ("error", info.pythonRepr), startedField])
             logger.error("Task \(label) raised unexpected: \(info.pythonRepr)")
         }
     }
