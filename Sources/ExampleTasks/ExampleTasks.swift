@@ -26,7 +26,7 @@ public enum ExampleTasks {
     /// Registers `celery_example_2.add`, `celery_example.fetch_url` and `send_activation_email`.
     public static func register(in app: App, settings: Settings) {
         app.task("celery_example_2.add", parameters: ["a", "b"]) { args, _ in
-            try add(try args.number("a"), try args.number("b"))
+            try add(try args.value("a"), try args.value("b"))
         }
         app.task("celery_example.fetch_url", parameters: ["url"]) { args, context in
             .int(Int64(try await fetchStatus(try args.string("url"), timeout: settings.fetchTimeout)))
@@ -46,14 +46,46 @@ public enum ExampleTasks {
         }
     }
 
-    /// Python's `a + b` for ints and floats: int + int stays an int.
+    /// Python's `a + b` on JSON values: numbers (bools count as 0/1, int + int stays an int), string
+    /// concatenation, list concatenation; anything else is Python's TypeError.
     static func add(_ a: JSONValue, _ b: JSONValue) throws -> JSONValue {
-        if case .int(let x) = a, case .int(let y) = b {
-            let (sum, overflow) = x.addingReportingOverflow(y)
-            if !overflow { return .int(sum) }
-            return .double(Double(x) + Double(y))
+        func number(_ v: JSONValue) -> JSONValue? {
+            switch v {
+            case .int, .double: v
+            case .bool(let flag): .int(flag ? 1 : 0)
+            default: nil
+            }
         }
-        return .double(a.doubleValue! + b.doubleValue!)
+        switch (a, b) {
+        case (.string(let x), .string(let y)): return .string(x + y)
+        case (.array(let x), .array(let y)): return .array(x + y)
+        case (.string, _), (.array, _):
+            let left = pythonType(a)
+            throw ExceptionInfo(type: "TypeError", message: "can only concatenate \(left) (not \"\(pythonType(b))\") to \(left)")
+        default: break
+        }
+        guard let x = number(a), let y = number(b) else {
+            throw ExceptionInfo(type: "TypeError",
+                                message: "unsupported operand type(s) for +: '\(pythonType(a))' and '\(pythonType(b))'")
+        }
+        if case .int(let i) = x, case .int(let j) = y {
+            let (sum, overflow) = i.addingReportingOverflow(j)
+            if !overflow { return .int(sum) }
+        }
+        return .double(x.doubleValue! + y.doubleValue!)
+    }
+
+    /// Python's name for the type `json.loads` makes of a value.
+    static func pythonType(_ v: JSONValue) -> String {
+        switch v {
+        case .null: "NoneType"
+        case .bool: "bool"
+        case .int: "int"
+        case .double: "float"
+        case .string: "str"
+        case .array: "list"
+        case .object: "dict"
+        }
     }
 
     /// An HTTP GET; returns the status code. A network failure is a `FetchError` (that task fails, nothing else).
@@ -81,4 +113,9 @@ public struct FetchError: CeleryException, CustomStringConvertible {
     public var message: String
     public var exceptionInfo: ExceptionInfo { ExceptionInfo(type: "FetchError", message: message, module: "celeriac.errors") }
     public var description: String { message }
+}
+
+extension ExampleTasks {
+    /// `celery_example_2.add`'s arithmetic, for tests.
+    public static func addForTests(_ a: JSONValue, _ b: JSONValue) throws -> JSONValue { try add(a, b) }
 }

@@ -112,7 +112,7 @@ public final class Worker: Sendable {
                     backoff = 0.1
                 } catch {
                     logger.error("consumer: \(error); retrying in \(String(format: "%.1f", backoff))s")
-                    try? await Task.sleep(nanoseconds: UInt64(backoff * 1e9))
+                    await pause(backoff)
                     backoff = min(backoff * 2, 5)
                     continue
                 }
@@ -154,11 +154,20 @@ public final class Worker: Sendable {
                 connection = nil
                 if isStopping || Task.isCancelled { break }
                 logger.warning("watcher(\(list)): \(error)")
-                try? await Task.sleep(nanoseconds: UInt64(backoff * 1e9))
+                await pause(backoff)
                 backoff = min(backoff * 2, 5)
             }
         }
         connection?.close()
+    }
+
+    /// Sleeps up to `seconds`, but returns within 50 ms of a shutdown request (a worker whose Redis
+    /// is gone must still stop promptly on SIGTERM).
+    private func pause(_ seconds: Double) async {
+        let end = Date().addingTimeInterval(seconds)
+        while !isStopping, Date() < end {
+            try? await Task.sleep(nanoseconds: UInt64(min(0.05, max(0, end.timeIntervalSinceNow)) * 1e9))
+        }
     }
 
     /// The queue name of a band list (`celery\u{06}\u{16}3` → `celery`).

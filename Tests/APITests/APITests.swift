@@ -217,3 +217,14 @@ final class APIHarness: @unchecked Sendable {
         #expect(SMTPDelivery.dotStuffed(".a\nb\r\n..c\r.") == "..a\r\nb\r\n...c\r\n..")
     }
 }
+
+@Suite struct ExampleTaskTests {
+    @Test func add_followsPythonsPlus() throws {
+        #expect(try ExampleTasks.addForTests(4, 5) == 9)
+        #expect(try ExampleTasks.addForTests(1.5, 2) == 3.5)
+        #expect(try ExampleTasks.addForTests("a", "b") == "ab")
+        #expect(try ExampleTasks.addForTests([1], [2]) == [1, 2])
+        #expect(try ExampleTasks.addForTests(true, 1) == 2)
+        #expect(throws: ExceptionInfo.self) { try ExampleTasks.addForTests("a", 1) }
+    }
+}
