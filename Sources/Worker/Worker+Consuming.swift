@@ -1,0 +1,225 @@
+import DequeModule
+import Foundation
+import Logging
+import RedisClient
+import TaskProtocol
+import TaskQueue
+
+extension Worker {
+    // MARK: consuming
+
+    func consume() async {
+        let lists = broker.consumeLists(queues: configuration.queues)
+        let wakeup = Wakeup()
+        let watchers = lists.map { list in Task { await self.watch(list, wakeup: wakeup) } }
+        defer { watchers.forEach { $0.cancel() } }
+        var backoff = 0.1
+        var buffer = Deque<Broker.Fetched>()
+        while !isStopping {
+            await slots.acquire()
+            if let next = buffer.popFirst() {
+                // Prefetched and already held: no round trip between a free slot and its next task.
+                state.withLock { $0.prefetched[next.tag ?? ""] = nil }
+                await start(next)
+                continue
+            }
+            // Every slot free right now is filled from one fetch, plus Celery-style prefetch.
+            let slotsHeld = 1 + (await slots.tryAcquire(upTo: configuration.concurrency))
+            let prefetch = max(0, configuration.concurrency * (configuration.prefetchMultiplier - 1))
+            var batch: [Broker.Fetched] = []
+            while !isStopping {
+                do {
+                    batch = try await broker.fetch(lists: lists, leaseToken: leaseToken, count: slotsHeld + prefetch,
+                                                   startNow: slotsHeld, worker: configuration.nodeName)
+                    backoff = 0.1
+                } catch {
+                    logger.error("consumer: \(error); retrying in \(String(format: "%.1f", backoff))s")
+                    await pause(backoff)
+                    backoff = min(backoff * 2, 5)
+                    continue
+                }
+                if !batch.isEmpty { break }
+                await wakeup.wait(timeout: configuration.popTimeout)
+            }
+            let now = min(batch.count, slotsHeld)
+            await slots.release(slotsHeld - now)
+            for fetched in batch[now...] {
+                buffer.append(fetched)
+                if let tag = fetched.tag { state.withLock { $0.prefetched[tag] = fetched } }
+            }
+            for fetched in batch[..<now] { await start(fetched) }
+        }
+        // Prefetched messages that never started go back to the front of their queues.
+        for fetched in buffer { await handBack(fetched) }
+        state.withLock { $0.prefetched.removeAll() }
+        await wakeup.releaseAll()
+        for watcher in watchers { await watcher.value }
+    }
+
+    /// One list's watcher: blocks in a content-preserving BLMOVE while the consumer waits (see `Wakeup`).
+    func watch(_ list: String, wakeup: Wakeup) async {
+        var connection: RedisConnection?
+        var backoff = 0.1
+        while !isStopping, !Task.isCancelled {
+            await wakeup.demand()
+            if isStopping || Task.isCancelled { break }
+            do {
+                if connection == nil || connection!.isClosed { connection = try await broker.redis.dedicatedConnection() }
+                let key = RedisArgument(list)
+                let reply = try await connection!.send(["BLMOVE", key, key, "RIGHT", "RIGHT", RedisArgument(configuration.popTimeout)],
+                                                       extraTimeout: configuration.popTimeout)
+                if case .error(let message) = reply { throw RedisError.server(command: "BLMOVE", message: message) }
+                if !reply.isNull { await wakeup.signal() }
+                backoff = 0.1
+            } catch {
+                connection?.close()
+                connection = nil
+                if isStopping || Task.isCancelled { break }
+                logger.warning("watcher(\(list)): \(error)")
+                await pause(backoff)
+                backoff = min(backoff * 2, 5)
+            }
+        }
+        connection?.close()
+    }
+
+    /// Sleeps up to `seconds`, but returns within 50 ms of a shutdown request (a worker whose Redis
+    /// is gone must still stop promptly on SIGTERM).
+    func pause(_ seconds: Double) async {
+        let end = Date().addingTimeInterval(seconds)
+        while !isStopping, Date() < end {
+            try? await Task.sleep(nanoseconds: UInt64(min(0.05, max(0, end.timeIntervalSinceNow)) * 1e9))
+        }
+    }
+
+    /// The queue name of a band list (`celery\u{06}\u{16}3` → `celery`).
+    func queueName(of list: String) -> String {
+        // Cheaper than a substring search on every message: the consumed lists are known.
+        for queue in configuration.queues where list == queue || list.hasPrefix(queue + broker.keys.bands.bands.separator) {
+            return queue
+        }
+        return list
+    }
+
+    /// Returns a prefetched, never-started message to its queue (shutdown).
+    func handBack(_ fetched: Broker.Fetched) async {
+        guard let message = try? TaskMessage.decode(fetched.raw) else {
+            await deadLetter(raw: fetched.raw, error: MessageError(field: "envelope", reason: "undecodable"), queue: queueName(of: fetched.list),
+                             tag: fetched.tag)
+            return
+        }
+        do {
+            try await broker.restore(message, leaseToken: leaseToken)
+            if fetched.record != .untouched {
+                try await broker.updateRecord(message.id, state: .pending, fields: [], incrementAttempts: false)
+                _ = try? await broker.redis.send(["HINCRBY", RedisArgument(broker.keys.taskRecord(message.id)), "attempts", "-1"])
+            }
+        } catch {
+            logger.error("could not hand back \(message.task)[\(message.id)]: \(error); its lease will")
+        }
+    }
+
+    /// Decides what to do with one fetched (and held) message. Holds a slot on entry; releases it
+    /// unless a task runs.
+    func start(_ fetched: Broker.Fetched) async {
+        let queue = queueName(of: fetched.list)
+        let raw = fetched.raw
+        let message: TaskMessage
+        do {
+            message = try TaskMessage.decode(raw)
+        } catch {
+            await deadLetter(raw: raw, error: error, queue: queue, tag: fetched.tag)
+            await slots.release()
+            return
+        }
+        let now = Date()
+        let label = "\(message.task)[\(message.id)]"
+        let tag = message.deliveryTag
+        if let expires = message.expires, expires < now {
+            logger.info("Discarding revoked task: \(label)")
+            await finish(message, document: .revoked(taskID: message.id, reason: "expired"), record: [("finished_at", CeleryDate.format(now))])
+            await slots.release()
+            return
+        }
+        // The fetch script already skipped revoked ids when it marked the record; only the rest need a look.
+        if fetched.record == .untouched, await isRevoked(message.id) {
+            logger.info("Discarding revoked task: \(label)")
+            await finish(message, document: .revoked(taskID: message.id, reason: "revoked"), record: [("finished_at", CeleryDate.format(now))])
+            await slots.release()
+            return
+        }
+        guard let definition = registry[message.task] else {
+            logger.error("Received unregistered task of type '\(message.task)'.\nThe message has been ignored and discarded.")
+            let info = ExceptionInfo(type: "NotRegistered", message: [.string(message.task)], module: "celery.exceptions")
+            await finish(message, document: .failure(taskID: message.id, exception: info, traceback: nil, parentID: message.parentID),
+                         record: [("error", info.pythonRepr), ("finished_at", CeleryDate.format(now))])
+            await slots.release()
+            return
+        }
+        if let eta = message.eta, eta.timeIntervalSince(now) > 0.005 {
+            do {
+                try await broker.schedule(message, at: eta, releasingHold: tag)
+                logger.info("Task \(label) received (eta \(CeleryDate.format(eta))): scheduled")
+            } catch {
+                // Still held: the lease sweep hands it back if this keeps failing.
+                logger.error("Task \(label): could not schedule for its ETA: \(error)")
+            }
+            await slots.release()
+            return
+        }
+        if fetched.record == .untouched { do {
+            try await broker.updateRecord(message.id, state: .started,
+                                          fields: [("name", message.task), ("queue", queue), ("worker", configuration.nodeName),
+                                                   ("received_at", CeleryDate.format(now)), ("started_at", CeleryDate.format(now)),
+                                                   ("retries", String(message.retries))],
+                                          incrementAttempts: true)
+        } catch {
+            logger.warning("Task \(label): could not update its record: \(error)")
+        } }
+        logger.info("Task \(label) received")
+        // A prefetched task's record says RECEIVED: the next heartbeat marks it STARTED if it is still
+        // running (fast tasks go straight to their result, saving a write per task), and the final
+        // record write carries the real started_at either way.
+        state.withLock { $0.inFlight[tag] = InFlight(message: message, task: nil,
+                                                      unmarkedStart: fetched.record == .received ? now : nil) }
+        let task = Task {
+            await self.execute(message, definition: definition)
+            self.state.withLock {
+                $0.inFlight[tag] = nil
+                $0.processed += 1
+            }
+            await self.pendingStores.release()
+        }
+        state.withLock { if $0.inFlight[tag] != nil { $0.inFlight[tag]?.task = task } }
+    }
+
+    func deadLetter(raw: [UInt8], error: any Error, queue: String, tag: String?) async {
+        let messageError = error as? MessageError ?? MessageError(field: "envelope", reason: "\(error)")
+        logger.error("Received malformed message on queue '\(queue)': \(messageError); moved to the dead-letter list")
+        do {
+            try await broker.deadLetter(raw: raw, error: messageError, queue: queue, tag: tag, worker: configuration.nodeName)
+            if let id = messageError.taskID {
+                // Whoever waits on this id learns why instead of waiting forever.
+                let info = ExceptionInfo(type: "InvalidTaskError", message: messageError.description, module: "celery.exceptions")
+                try await results.store(.failure(taskID: id, exception: info, traceback: nil),
+                                        record: [("name", messageError.taskName ?? ""), ("queue", queue),
+                                                 ("error", info.pythonRepr), ("dead_letter", "1"),
+                                                 ("finished_at", CeleryDate.format(Date()))])
+            }
+        } catch {
+            logger.critical("could not store a malformed message in the dead-letter list: \(error); pushing it back to '\(queue)'")
+            _ = try? await broker.redis.send(["LPUSH", RedisArgument(queue), RedisArgument(raw)])
+        }
+    }
+
+    /// Stores a document for a message that never ran (revoked, unregistered) and acks it.
+    func finish(_ message: TaskMessage, document: ResultDocument, record: [(String, String)]) async {
+        do {
+            try await results.store(document, record: [("name", message.task), ("queue", message.queue)] + record,
+                                    ackTag: message.deliveryTag, leaseToken: leaseToken)
+        } catch {
+            logger.error("Task \(message.task)[\(message.id)]: could not store \(document.status.rawValue): \(error)")
+        }
+    }
+
+}

@@ -1,0 +1,172 @@
+import DequeModule
+import Foundation
+import Logging
+import RedisClient
+import TaskProtocol
+import TaskQueue
+
+extension Worker {
+    // MARK: executing
+
+    func execute(_ message: TaskMessage, definition: TaskDefinition) async {
+        let label = "\(message.task)[\(message.id)]"
+        var taskLogger = logger
+        taskLogger[metadataKey: "task.id"] = .string(message.id)
+        taskLogger[metadataKey: "task.name"] = .string(message.task)
+        let context = TaskContext(id: message.id, name: message.task, retries: message.retries, queue: message.queue,
+                                  hostname: configuration.nodeName, logger: taskLogger)
+        let arguments = TaskArguments(args: message.args, kwargs: message.kwargs, parameters: definition.parameters,
+                                      taskName: message.task)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let limits = message.timeLimits
+        let outcome = await runWithLimits(soft: limits.soft ?? definition.options.softTimeLimit,
+                                          hard: limits.hard ?? definition.options.timeLimit, tag: message.deliveryTag) {
+            try arguments.validate()
+            return try await definition.handler(arguments, context)
+        }
+        // The handler is done: its slot goes to the next task while the result is written. The message
+        // stays held (and leased) until the result and the ack are in Redis, so nothing is lost; the
+        // number of results being written at once is bounded by `pendingStores`.
+        await pendingStores.acquire()
+        await slots.release()
+        if state.withLock({ $0.handedBack.contains(message.deliveryTag) }) {
+            logger.info("Task \(label) was handed back at shutdown; its outcome is not stored")
+            return
+        }
+        let runtime = clock.now - started
+        let seconds = Double(runtime.components.seconds) + Double(runtime.components.attoseconds) / 1e18
+        let finished = CeleryDate.format(Date())
+        let startedField = ("started_at", CeleryDate.format(Date(timeIntervalSinceNow: -seconds)))
+        switch outcome {
+        case .success(let value):
+            // Chains and link callbacks go out before the ack: a crash in between re-runs this task
+            // (at least once) rather than losing the rest of the chain.
+            do {
+                for next in try Canvas.followUps(of: message, result: value) { try await broker.enqueue(next) }
+            } catch {
+                logger.error("Task \(label): could not send its chain/callbacks: \(error)")
+            }
+            let document = message.ignoreResult ? nil : ResultDocument.success(taskID: message.id, result: value, parentID: message.parentID)
+            await store(document ?? .success(taskID: message.id, result: .null), message: message, writeDocument: document != nil,
+                        record: [("finished_at", finished), ("runtime", String(seconds)), startedField])
+            logger.info("Task \(label) succeeded in \(seconds)s: \(PythonRepr.repr(value))")
+        case .failure(let retry as Retry):
+            await retryLater(message, retry: retry, label: label)
+        case .failure(let error) where definition.options.retry?.retryOn(error) == true
+            && !(error is CancellationError) && ExceptionInfo.from(error).module != "celery.exceptions":
+            let policy = definition.options.retry!
+            await retryLater(message, retry: Retry(after: policy.delay(afterRetries: message.retries), reason: error,
+                                                   maxRetries: policy.maxRetries), label: label)
+        case .failure(let error):
+            let info = ExceptionInfo.from(error)
+            let traceback = info.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
+            await store(.failure(taskID: message.id, exception: info, traceback: traceback, parentID: message.parentID),
+                        message: message, writeDocument: true,
+                        record: [("finished_at", finished), ("runtime", String(seconds)), ("error", info.pythonRepr), startedField])
+            logger.error("Task \(label) raised unexpected: \(info.pythonRepr)")
+        }
+    }
+
+    /// Runs `body` with Celery's time limits: at `soft` seconds its Swift task is cancelled (a handler
+    /// that stops then fails with `SoftTimeLimitExceeded`); at `hard` seconds the worker stops waiting
+    /// and frees the slot (`TimeLimitExceeded`) even if the handler ignores cancellation.
+    func runWithLimits(soft: Double?, hard: Double?, tag: String,
+                               _ body: @escaping @Sendable () async throws -> JSONValue) async -> Result<JSONValue, any Error> {
+        let handler = Task { try await body() }
+        state.withLock { if $0.inFlight[tag] != nil { $0.inFlight[tag]?.handler = handler } }
+        guard soft != nil || hard != nil else { return await handler.result }
+        let softFired = Locked(false)
+        let softTimer = soft.map { seconds in
+            Task {
+                try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+                softFired.withLock { $0 = true }
+                handler.cancel()
+            }
+        }
+        defer { softTimer?.cancel() }
+        let first = Locked<CheckedContinuation<Result<JSONValue, any Error>, Never>?>(nil)
+        let result: Result<JSONValue, any Error> = await withCheckedContinuation { continuation in
+            first.withLock { $0 = continuation }
+            Task {
+                let r = await handler.result
+                first.withLock { $0.take() }?.resume(returning: r)
+            }
+            if let hard {
+                Task {
+                    try? await Task.sleep(nanoseconds: UInt64(hard * 1e9))
+                    handler.cancel()
+                    first.withLock { $0.take() }?.resume(returning: .failure(
+                        ExceptionInfo(type: "TimeLimitExceeded", message: [.double(hard)], module: "celery.exceptions")))
+                }
+            }
+        }
+        if case .failure = result, softFired.withLock({ $0 }) {
+            if case .failure(let e as ExceptionInfo) = result, e.type == "TimeLimitExceeded" { return result }
+            return .failure(ExceptionInfo(type: "SoftTimeLimitExceeded", message: "SoftTimeLimitExceeded()", module: "celery.exceptions"))
+        }
+        return result
+    }
+
+    func store(_ document: ResultDocument, message: TaskMessage, writeDocument: Bool, record: [(String, String)]) async {
+        var delay = 0.1
+        while true {
+            do {
+                if writeDocument {
+                    let outcome = try await results.store(document, record: record, ackTag: message.deliveryTag, leaseToken: leaseToken)
+                    if outcome == .revoked {
+                        logger.info("Task \(message.task)[\(message.id)] was revoked; its \(document.status.rawValue) is not stored")
+                    } else if outcome == .leaseLost {
+                        logger.warning("Task \(message.task)[\(message.id)]: its lease passed to another worker; this attempt's \(document.status.rawValue) is discarded")
+                    }
+                } else {
+                    try await broker.updateRecord(message.id, state: document.status, fields: record)
+                    try await broker.ack(tag: message.deliveryTag)
+                }
+                return
+            } catch let error as RedisError where error.isConnectivity && !isStopping {
+                // The result exists only in memory: keep trying while Redis is away.
+                logger.warning("Task \(message.task)[\(message.id)]: storing the result failed (\(error)); retrying")
+                try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+                delay = min(delay * 2, 2)
+            } catch {
+                logger.error("Task \(message.task)[\(message.id)]: could not store its result: \(error)")
+                return
+            }
+        }
+    }
+
+    func retryLater(_ message: TaskMessage, retry: Retry, label: String) async {
+        let limit = retry.maxRetries ?? configuration.defaultMaxRetries
+        if message.retries >= limit {
+            let traceback = retry.reason.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
+            await store(.failure(taskID: message.id, exception: retry.reason, traceback: traceback, parentID: message.parentID),
+                        message: message, writeDocument: true,
+                        record: [("finished_at", CeleryDate.format(Date())), ("error", retry.reason.pythonRepr)])
+            logger.error("Task \(label) raised unexpected: \(retry.reason.pythonRepr) (max retries \(limit) exceeded)")
+            return
+        }
+        let due = Date().addingTimeInterval(max(0, retry.after))
+        var options = TaskMessage.Options()
+        options.queue = message.queue
+        options.eta = due
+        options.expires = message.expires
+        options.priority = message.priority
+        options.retries = message.retries + 1
+        options.parentID = message.id
+        options.rootID = message.rootID
+        options.origin = configuration.nodeName
+        let next = TaskMessage.make(task: message.task, id: message.id, args: message.args, kwargs: message.kwargs, options: options)
+        do {
+            try await broker.schedule(next, at: due)
+            let traceback = retry.reason.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
+            try await results.store(.retry(taskID: message.id, exception: retry.reason, traceback: traceback, parentID: message.parentID),
+                                    record: [("retries", String(message.retries + 1))], ackTag: message.deliveryTag,
+                                    leaseToken: leaseToken)
+            logger.info("Task \(label) retry: Retry in \(retry.after)s: \(retry.reason.pythonRepr)")
+        } catch {
+            logger.error("Task \(label): could not schedule its retry: \(error)")
+        }
+    }
+
+}
