@@ -115,19 +115,24 @@ public final class RedisClient: Sendable {
         let task = try decision.get()
         do {
             let connection = try await task.value
-            state.withLock { s in
-                if s.connecting != nil { s.connecting = nil }
-                if s.connection == nil || s.connection!.isClosed { s.connection = connection }
+            // Only the attempt that is current may clear it; a connection that lost the race is closed
+            // (its reader thread holds it, so dropping it would leak the thread and the socket).
+            let winner = state.withLock { s -> RedisConnection in
+                if s.connecting == task { s.connecting = nil }
                 s.backoff = 0
                 s.nextAttempt = 0
+                if let current = s.connection, !current.isClosed, current !== connection { return current }
+                s.connection = connection
+                return connection
             }
-            return connection
+            if winner !== connection, createdAttempt { connection.close(reason: "a concurrent reconnect won") }
+            return winner
         } catch {
             // One failed attempt doubles the backoff once: only the caller that started it updates it,
             // however many callers were waiting on the same attempt.
             if createdAttempt {
                 state.withLock { s in
-                    s.connecting = nil
+                    if s.connecting == task { s.connecting = nil }
                     s.backoff = s.backoff == 0 ? configuration.initialBackoff : min(s.backoff * 2, configuration.maxBackoff)
                     s.nextAttempt = Date().timeIntervalSince1970 + s.backoff
                     s.lastError = "\(error)"

@@ -156,7 +156,8 @@ public struct Broker: Sendable {
                                                          RedisArgument(visibilityTimeout), RedisArgument(limit),
                                                          RedisArgument(bands.steps.map(String.init).joined(separator: ",")),
                                                          RedisArgument(bands.separator), RedisArgument(maxCrashes),
-                                                         RedisArgument(CeleryDate.format(now))])
+                                                         RedisArgument(CeleryDate.format(now)),
+                                                         RedisArgument(keys.prefix + "task:")])
         return Int(reply.integer ?? 0)
     }
 

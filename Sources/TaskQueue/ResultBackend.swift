@@ -32,8 +32,8 @@ public struct ResultBackend: Sendable {
     /// `leaseToken` when given.
     @discardableResult
     public func store(_ document: ResultDocument, record: [(String, String)] = [], ackTag: String? = nil,
-                      leaseToken: String? = nil) async throws -> StoreOutcome {
-        var arguments: [RedisArgument] = [RedisArgument(document.encoded()), RedisArgument(resultExpires),
+                      leaseToken: String? = nil, writeDocument: Bool = true) async throws -> StoreOutcome {
+        var arguments: [RedisArgument] = [RedisArgument(writeDocument ? document.encoded() : []), RedisArgument(resultExpires),
                                           RedisArgument(document.status.rawValue), RedisArgument(ackTag ?? ""),
                                           RedisArgument(leaseToken ?? ""), RedisArgument(document.taskID)]
         for (field, value) in record { arguments += [RedisArgument(field), RedisArgument(value)] }

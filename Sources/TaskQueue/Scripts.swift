@@ -9,7 +9,8 @@ enum Scripts {
     /// (a worker whose lease was taken over must not overwrite the newer attempt); returns -1 then.
     /// A revoked task's outcome is not stored (its REVOKED document stays); returns 2 then.
     /// KEYS: result key, task record, unacked, unacked_index, leases, crash counts, revoked ids.
-    /// ARGV: document, ttl seconds, state, delivery tag or '', lease token or '', task id, then record field/value pairs.
+    /// ARGV: document ('' writes none: ignore_result), ttl seconds, state, delivery tag or '', lease token or '',
+    /// task id, then record field/value pairs.
     static let storeResult = RedisScript(name: "store_result", source: """
         if ARGV[4] ~= '' then
           if ARGV[5] ~= '' and redis.call('HGET', KEYS[5], ARGV[4]) ~= ARGV[5] then return -1 end
@@ -19,14 +20,16 @@ enum Scripts {
           redis.call('HDEL', KEYS[6], ARGV[4])
         end
         if ARGV[3] ~= 'REVOKED' and redis.call('ZSCORE', KEYS[7], ARGV[6]) then return 2 end
-        local current = redis.call('GET', KEYS[1])
-        if current then
-          local ok, doc = pcall(cjson.decode, current)
-          if ok and type(doc) == 'table' and doc['status'] == 'SUCCESS' then return 0 end
-        end
         local ttl = tonumber(ARGV[2])
-        if ttl > 0 then redis.call('SETEX', KEYS[1], ttl, ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1]) end
-        redis.call('PUBLISH', KEYS[1], ARGV[1])
+        if ARGV[1] ~= '' then
+          local current = redis.call('GET', KEYS[1])
+          if current then
+            local ok, doc = pcall(cjson.decode, current)
+            if ok and type(doc) == 'table' and doc['status'] == 'SUCCESS' then return 0 end
+          end
+          if ttl > 0 then redis.call('SETEX', KEYS[1], ttl, ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1]) end
+          redis.call('PUBLISH', KEYS[1], ARGV[1])
+        end
         local fields = {'state', ARGV[3]}
         for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
         redis.call('HSET', KEYS[2], unpack(fields))
@@ -186,7 +189,8 @@ enum Scripts {
     /// list as a poison pill. A message a Python worker holds has no lease and keeps kombu's rule
     /// (back after `visibility` seconds), so neither side steals the other's work.
     /// KEYS: unacked, unacked_index, leases, crash counts, dead-letter list.
-    /// ARGV: now, lease, visibility, limit, priority steps "0,3,6,9", separator, maxCrashes, now as ISO-8601.
+    /// ARGV: now, lease, visibility, limit, priority steps "0,3,6,9", separator, maxCrashes, now as ISO-8601,
+    /// task-record key prefix.
     static let restoreStale = RedisScript(name: "restore_stale", source: """
         local now = tonumber(ARGV[1])
         local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]), 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[4]))
@@ -205,7 +209,13 @@ enum Scripts {
               if ok and type(entry) == 'table' and type(entry[1]) == 'table' then
                 local env = entry[1]
                 local crashes = 0
-                if owner then crashes = redis.call('HINCRBY', KEYS[4], tag, 1) end
+                -- Only a task that was running counts as having killed its worker (not a prefetched one).
+                local headers0 = env['headers'] or {}
+                local running = false
+                if owner and type(headers0['id']) == 'string' then
+                  running = redis.call('HGET', ARGV[9] .. headers0['id'], 'state') == 'STARTED'
+                end
+                if running then crashes = redis.call('HINCRBY', KEYS[4], tag, 1) end
                 if owner and crashes >= tonumber(ARGV[7]) then
                   redis.call('HDEL', KEYS[4], tag)
                   local headers = env['headers'] or {}

@@ -47,6 +47,13 @@ extension Worker {
             state.withLock { $0.inFlight[tag]?.unmarkedStart = nil }
         }
         try await broker.markStarted(marks)
+        // Revoked while waiting in the prefetch buffer: discarded when its turn comes.
+        let waiting = state.withLock { s in s.prefetched.compactMap { tag, fetched in
+            (try? TaskMessage.decode(fetched.raw)).map { (tag, $0.id) } } }
+        let revokedWaiting = try await broker.revokedAmong(waiting.map(\.1))
+        if !revokedWaiting.isEmpty {
+            state.withLock { s in for (tag, id) in waiting where revokedWaiting.contains(id) { s.revokedTags.insert(tag) } }
+        }
         // Revoked while running: cancel (cooperatively) the handler; its outcome is not stored.
         let ids = running.values.map(\.message.id)
         let revoked = try await broker.revokedAmong(ids)

@@ -17,6 +17,7 @@ extension Worker {
         var buffer = Deque<Broker.Fetched>()
         while !isStopping {
             await slots.acquire()
+            if isStopping { await slots.release(); break }
             if let next = buffer.popFirst() {
                 // Prefetched and already held: no round trip between a free slot and its next task.
                 state.withLock { $0.prefetched[next.tag ?? ""] = nil }
@@ -142,7 +143,9 @@ extension Worker {
             return
         }
         // The fetch script already skipped revoked ids when it marked the record; only the rest need a look.
-        if fetched.record == .untouched, await isRevoked(message.id) {
+        var revoked = state.withLock { $0.revokedTags.remove(tag) != nil }
+        if !revoked, fetched.record == .untouched { revoked = await isRevoked(message.id) }
+        if revoked {
             logger.info("Discarding revoked task: \(label)")
             await finish(message, document: .revoked(taskID: message.id, reason: "revoked"), record: [("finished_at", CeleryDate.format(now))])
             await slots.release()

@@ -112,22 +112,21 @@ extension Worker {
         var delay = 0.1
         while true {
             do {
-                if writeDocument {
-                    let outcome = try await results.store(document, record: record, ackTag: message.deliveryTag, leaseToken: leaseToken)
-                    if outcome == .revoked {
-                        logger.info("Task \(message.task)[\(message.id)] was revoked; its \(document.status.rawValue) is not stored")
-                    } else if outcome == .leaseLost {
-                        logger.warning("Task \(message.task)[\(message.id)]: its lease passed to another worker; this attempt's \(document.status.rawValue) is discarded")
-                    }
-                } else {
-                    try await broker.updateRecord(message.id, state: document.status, fields: record)
-                    try await broker.ack(tag: message.deliveryTag)
+                // With ignore_result the document is not written, but the ack is still fenced.
+                let outcome = try await results.store(document, record: record, ackTag: message.deliveryTag,
+                                                      leaseToken: leaseToken, writeDocument: writeDocument)
+                if outcome == .revoked {
+                    logger.info("Task \(message.task)[\(message.id)] was revoked; its \(document.status.rawValue) is not stored")
+                } else if outcome == .leaseLost {
+                    logger.warning("Task \(message.task)[\(message.id)]: its lease passed to another worker; this attempt's \(document.status.rawValue) is discarded")
                 }
                 return
             } catch let error as RedisError where error.isConnectivity && !isStopping {
                 // The result exists only in memory: keep trying while Redis is away.
                 logger.warning("Task \(message.task)[\(message.id)]: storing the result failed (\(error)); retrying")
-                try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+                // Not cancellable: a revoked task's cancellation must not turn this into a busy loop.
+                let wait = delay
+                await Task.detached { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }.value
                 delay = min(delay * 2, 2)
             } catch {
                 logger.error("Task \(message.task)[\(message.id)]: could not store its result: \(error)")

@@ -35,6 +35,9 @@ public final class Worker: Sendable {
         var handedBack: Set<String> = []
         /// Held (leased) messages waiting in the consumer's prefetch buffer.
         var prefetched: [String: Broker.Fetched] = [:]
+        /// Prefetched messages the heartbeat found revoked: discarded when their turn comes.
+        var revokedTags: Set<String> = []
+        var shutdownRequested: Date?
     }
 
     struct InFlight {
@@ -70,7 +73,12 @@ public final class Worker: Sendable {
 
     /// Asks for a warm shutdown: stop taking work, let in-flight tasks finish within the grace period.
     public func requestShutdown() {
-        state.withLock { $0.stopping = true }
+        let first = state.withLock { s -> Bool in
+            defer { s.stopping = true; s.shutdownRequested = s.shutdownRequested ?? Date() }
+            return !s.stopping
+        }
+        // A consumer waiting for a free slot must notice at once, not when a long task ends.
+        if first { Task { await slots.release() } }
     }
 
     /// Consumes until shutdown is requested, then finishes or hands back in-flight tasks and returns.
@@ -87,7 +95,9 @@ public final class Worker: Sendable {
     // MARK: shutdown
 
     func drain() async {
-        let deadline = Date().addingTimeInterval(configuration.shutdownGrace)
+        // The grace period counts from the shutdown request, not from when consuming stopped.
+        let requested = state.withLock { $0.shutdownRequested } ?? Date()
+        let deadline = requested.addingTimeInterval(configuration.shutdownGrace)
         while active > 0, Date() < deadline {
             try? await Task.sleep(nanoseconds: 20_000_000)
         }

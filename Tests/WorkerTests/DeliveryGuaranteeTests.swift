@@ -145,3 +145,58 @@ import Worker
         try await h.stopWorker()
     }
 }
+
+@Suite struct ShutdownAndPrefetchTests {
+    @Test func shutdown_doesNotWaitForALongTaskToEnd_beforeStoppingTheConsumer() async throws {
+        let h = try WorkerHarness()
+        let long = try await h.submit("t.sleep", [30])
+        var queued: [String] = []
+        for i in 0..<3 { queued.append(try await h.submit("t.add", [.int(Int64(i)), 0])) }
+        // Only the long task is queued first... then the others: with -c 1 they wait (prefetched or queued).
+        h.startWorker { $0.concurrency = 1; $0.shutdownGrace = 0.5 }
+        _ = await waitUntil(timeout: 5) { (h.worker?.active ?? 0) == 1 }
+        let start = Date()
+        try await h.stopWorker()
+        #expect(Date().timeIntervalSince(start) < 5, "grace 0.5 s, not the 30 s task")
+        // Everything not finished is back in the queue; nothing was started after the request.
+        let back = try await h.redis.send(["LRANGE", "celery", "0", "-1"]).array ?? []
+        let ids = Set(back.compactMap { $0.bytes }.compactMap { try? TaskMessage.decode($0).id })
+        #expect(ids.contains(long))
+        for id in queued where try await h.results.get(id) == nil { #expect(ids.contains(id)) }
+        #expect(try await h.redis.send(["HLEN", "unacked"]) == .integer(0))
+    }
+
+    @Test func prefetchedRestores_doNotCountAsCrashes() async throws {
+        let h = try WorkerHarness()
+        let id = try await h.submit("t.add", [1, 2])
+        for attempt in 1...4 {
+            // Prefetched (RECEIVED), never started, by a worker that then died.
+            _ = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "w\(attempt)|x", count: 1, startNow: 0).first)
+            _ = try await h.broker.restoreStale(lease: 0, visibilityTimeout: 3600, maxCrashes: 3, now: Date().addingTimeInterval(1))
+        }
+        #expect(try await h.broker.deadLetters().isEmpty)
+        #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(1))
+        _ = id
+    }
+
+    @Test func aTaskRevokedWhileWaitingInThePrefetchBuffer_neverRuns() async throws {
+        let h = try WorkerHarness()
+        let ran = Locked<[Int64]>([])
+        try h.registry.register(TaskDefinition(name: "t.track", parameters: ["n", "seconds"]) { args, _ in
+            ran.withLock { $0.append((try? args.int("n")) ?? -1) }
+            try await Task.sleep(nanoseconds: UInt64(try args.double("seconds") * 1e9))
+            return .null
+        })
+        let first = try await h.submit("t.track", [1, 1.5])
+        let second = try await h.submit("t.track", [2, 0])
+        h.startWorker { $0.concurrency = 1; $0.heartbeatInterval = 0.2 }
+        // The second sits in the prefetch buffer (held, RECEIVED) while the first runs.
+        _ = await waitUntil(timeout: 5) { (try? await h.broker.record(second))?.state == .received }
+        #expect(try await h.broker.revoke(second) == .revoked)
+        #expect(try await h.result(first)?.status == .success)
+        _ = await waitUntil(timeout: 5) { (try? await h.redis.send(["HLEN", "unacked"])) == .integer(0) }
+        #expect(ran.withLock { $0 } == [1])
+        #expect(try await h.results.get(second)?.status == .revoked)
+        try await h.stopWorker()
+    }
+}
