@@ -39,17 +39,6 @@ public final class RedisClient: Sendable {
         return try await connection.pipeline(commands)
     }
 
-    /// Writes commands on the shared connection without waiting for replies (see
-    /// `RedisConnection.sendDetached`). When there is no live connection it does nothing and returns false.
-    @discardableResult
-    public func sendDetached(_ commands: [[RedisArgument]]) -> Bool {
-        let live = state.withLock { s -> RedisConnection? in
-            if let connection = s.connection, !connection.isClosed { return connection }
-            return nil
-        }
-        return live?.sendDetached(commands) ?? false
-    }
-
     /// Runs commands inside MULTI/EXEC and returns EXEC's replies; throws if the transaction was aborted.
     public func transaction(_ commands: [[RedisArgument]]) async throws -> [RESPValue] {
         let replies = try await pipeline([["MULTI"]] + commands + [["EXEC"]])

@@ -130,31 +130,6 @@ public final class RedisConnection: @unchecked Sendable {
         }
     }
 
-    /// Writes commands now, in order with every other command on this connection, and does not wait
-    /// for the replies (they are read and dropped). For best-effort bookkeeping on the hot path, e.g.
-    /// a task record's STARTED mark: a later command on this connection is guaranteed to follow it.
-    /// Returns false when the connection is closed (nothing was written).
-    @discardableResult
-    public func sendDetached(_ commands: [[RedisArgument]]) -> Bool {
-        guard !commands.isEmpty else { return true }
-        var bytes: [UInt8] = []
-        for command in commands { RESPEncoder.encode(command, into: &bytes) }
-        let deadline = Date().timeIntervalSince1970 + configuration.commandTimeout
-        let sink = ReplyCollector(count: commands.count, continuation: nil)
-        writeLock.lock()
-        defer { writeLock.unlock() }
-        let open: Bool = stateLock.withLock {
-            guard closedReason == nil else { return false }
-            for index in commands.indices {
-                pending.append(Pending(sink: sink, index: index, command: "detached", deadline: deadline))
-            }
-            return true
-        }
-        guard open else { return false }
-        do { try socket.sendAll(bytes) } catch { close(reason: "\(error)") }
-        return true
-    }
-
     /// Closes the socket and fails every pending command. Safe to call more than once.
     public func close(reason: String = "closed by client") {
         let failed: Deque<Pending> = stateLock.withLock {
@@ -219,7 +194,7 @@ private final class ReplyCollector: @unchecked Sendable {
     private var remaining: Int
     private var continuation: CheckedContinuation<[RESPValue], any Error>?
 
-    init(count: Int, continuation: CheckedContinuation<[RESPValue], any Error>?) {
+    init(count: Int, continuation: CheckedContinuation<[RESPValue], any Error>) {
         replies = Array(repeating: nil, count: count)
         remaining = count
         self.continuation = continuation
