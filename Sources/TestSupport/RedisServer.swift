@@ -76,9 +76,21 @@ public final class RedisServer: @unchecked Sendable {
 
 /// Sends one inline command to a Redis on 127.0.0.1 and returns the first reply chunk (for harness checks).
 public func rawCommand(port: Int, _ text: String) throws -> String {
+    let fd = try connectLoopback(port: port, receiveTimeout: 2)
+    defer { close(fd) }
+    _ = text.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    let n = recv(fd, &buffer, buffer.count, 0)
+    guard n > 0 else { throw TestSupportError("no reply from 127.0.0.1:\(port)") }
+    return String(decoding: buffer[0..<n], as: UTF8.self)
+}
+
+/// A blocking TCP socket connected to 127.0.0.1:`port`, with a receive timeout; the caller closes it.
+func connectLoopback(port: Int, receiveTimeout: Double) throws -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw TestSupportError("socket: errno \(errno)") }
-    defer { close(fd) }
+    var tv = timeval(tv_sec: Int(receiveTimeout), tv_usec: Int((receiveTimeout - receiveTimeout.rounded(.down)) * 1e6))
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -86,14 +98,12 @@ public func rawCommand(port: Int, _ text: String) throws -> String {
     let rc = withUnsafePointer(to: &addr) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard rc == 0 else { throw TestSupportError("connect 127.0.0.1:\(port): errno \(errno)") }
-    var tv = timeval(tv_sec: 2, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    _ = text.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    let n = recv(fd, &buffer, buffer.count, 0)
-    guard n > 0 else { throw TestSupportError("no reply from 127.0.0.1:\(port)") }
-    return String(decoding: buffer[0..<n], as: UTF8.self)
+    guard rc == 0 else {
+        let code = errno
+        close(fd)
+        throw TestSupportError("connect 127.0.0.1:\(port): errno \(code)")
+    }
+    return fd
 }
 
 /// A TCP port that was free a moment ago (bind to port 0, read it back, close).
