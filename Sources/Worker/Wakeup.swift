@@ -10,9 +10,12 @@ actor Wakeup {
     private var watchers: [CheckedContinuation<Void, Never>] = []
     private var demanded = false
     private var generation = 0
+    /// Set by `releaseAll`: nobody waits any more.
+    private var closed = false
 
     /// The consumer waits until a watcher sees a message or `timeout` seconds pass.
     func wait(timeout: Double) async {
+        if closed { return }
         demanded = true
         generation += 1
         let mine = generation
@@ -41,12 +44,13 @@ actor Wakeup {
 
     /// A watcher suspends here until the consumer is waiting.
     func demand() async {
-        if demanded { return }
+        if demanded || closed { return }
         await withCheckedContinuation { watchers.append($0) }
     }
 
-    /// Lets every watcher run to its end (shutdown).
+    /// Lets the consumer and every watcher run to their end (shutdown).
     func releaseAll() {
+        closed = true
         demanded = true
         watchers.forEach { $0.resume() }
         watchers.removeAll()

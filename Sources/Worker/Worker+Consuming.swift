@@ -11,6 +11,8 @@ extension Worker {
     func consume() async {
         let lists = broker.consumeLists(queues: configuration.queues)
         let wakeup = Wakeup()
+        state.withLock { $0.wakeup = wakeup }
+        if isStopping { await wakeup.releaseAll() }
         let watchers = lists.map { list in Task { await self.watch(list, wakeup: wakeup) } }
         defer { watchers.forEach { $0.cancel() } }
         var backoff = 0.1
@@ -65,7 +67,13 @@ extension Worker {
             await wakeup.demand()
             if isStopping || Task.isCancelled { break }
             do {
-                if connection == nil || connection!.isClosed { connection = try await broker.redis.dedicatedConnection() }
+                if connection == nil || connection!.isClosed {
+                    let fresh = try await broker.redis.dedicatedConnection()
+                    connection = fresh
+                    // Registered before the stop check, so shutdown either sees and closes it or is seen here.
+                    state.withLock { $0.watcherConnections[list] = fresh }
+                    if isStopping { break }
+                }
                 let key = RedisArgument(list)
                 let reply = try await connection!.send(["BLMOVE", key, key, "RIGHT", "RIGHT", RedisArgument(configuration.popTimeout)],
                                                        extraTimeout: configuration.popTimeout)
@@ -82,6 +90,7 @@ extension Worker {
             }
         }
         connection?.close()
+        state.withLock { $0.watcherConnections[list] = nil }
     }
 
     /// Sleeps up to `seconds`, but returns within 50 ms of a shutdown request (a worker whose Redis

@@ -30,7 +30,9 @@ public final class Worker: Sendable {
         var stopping = false
         var inFlight: [String: InFlight] = [:]
         var processed = 0
-        var consumer: RedisConnection?
+        /// The consumer's wakeup and its watchers' blocked connections, which shutdown interrupts.
+        var wakeup: Wakeup?
+        var watcherConnections: [String: RedisConnection] = [:]
         /// Tags handed back at shutdown: their handlers' late outcomes must not be stored.
         var handedBack: Set<String> = []
         /// Held (leased) messages waiting in the consumer's prefetch buffer.
@@ -77,8 +79,15 @@ public final class Worker: Sendable {
             defer { s.stopping = true; s.shutdownRequested = s.shutdownRequested ?? Date() }
             return !s.stopping
         }
-        // A consumer waiting for a free slot must notice at once, not when a long task ends.
-        if first { Task { await slots.release() } }
+        guard first else { return }
+        // A consumer waiting for a free slot or for work, and watchers blocked in BLMOVE, must
+        // notice at once, not when a long task ends or their poll times out.
+        let (wakeup, connections) = state.withLock { ($0.wakeup, Array($0.watcherConnections.values)) }
+        for connection in connections { connection.close(reason: "worker shutting down") }
+        Task {
+            await slots.release()
+            await wakeup?.releaseAll()
+        }
     }
 
     /// Consumes until shutdown is requested, then finishes or hands back in-flight tasks and returns.

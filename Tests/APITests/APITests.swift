@@ -46,7 +46,7 @@ final class APIHarness: @unchecked Sendable {
             let worker = Worker(configuration: wc, registry: registry, broker: broker, results: results, logger: logger)
             self.worker = worker
             Task { try await worker.run() }
-            _ = await waitUntil(timeout: 5) { (try? await self.broker.registeredTaskNames().contains("celery_example_2.add")) == true }
+            _ = await waitUntil(timeout: 15) { (try? await self.broker.registeredTaskNames().contains("celery_example_2.add")) == true }
         }
     }
 
@@ -185,7 +185,7 @@ final class APIHarness: @unchecked Sendable {
         #expect(submit.headers["retry-after"] != nil)
         #expect(try await h.get("/readyz").status == 503)
         #expect(try await h.get("/healthz").status == 200)
-        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(Date().timeIntervalSince(start) < 15, "fails fast instead of hanging")
         await h.stop()
     }
 

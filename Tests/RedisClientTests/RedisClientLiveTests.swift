@@ -77,7 +77,7 @@ import TestSupport
         await #expect { try await client.send(["PING"]) } throws: { error in
             (error as? RedisError)?.isConnectivity == true && "\(error)".contains("no reply within")
         }
-        #expect(Date().timeIntervalSince(start) < 3)
+        #expect(Date().timeIntervalSince(start) < 10, "0.3 s command timeout, not a hang")
     }
 
     @Test func serverGone_failsFast_thenReconnects() async throws {
@@ -98,7 +98,7 @@ import TestSupport
                 "\(error)".contains("127.0.0.1:\(port)")
             }
         }
-        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(Date().timeIntervalSince(start) < 15)
         // A new server on the same port: the client comes back by itself.
         let again = try RedisServer.start(extraArguments: [], onPort: port)
         defer { again.stop() }

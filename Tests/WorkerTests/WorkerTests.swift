@@ -27,7 +27,7 @@ import Worker
         try await h.stopWorker()
     }
 
-    @Test func concurrency3_runsThreeOneSecondTasks_inWellUnderTwoSeconds() async throws {
+    @Test func concurrency3_runsThreeOneSecondTasks_atTheSameTime() async throws {
         let h = try WorkerHarness()
         // Queued before the worker starts, so all three are there at once.
         var ids: [String] = []
@@ -35,7 +35,7 @@ import Worker
         h.startWorker { $0.concurrency = 3 }
         for id in ids { #expect(try await h.result(id)?.status == .success) }
         // Judged on the worker's own timestamps, so a busy test machine cannot fake or hide it:
-        // all three started before the first one finished, and the whole batch took well under 2 s.
+        // all three started before the first one finished.
         var starts: [Date] = []
         var ends: [Date] = []
         for id in ids {
@@ -43,9 +43,9 @@ import Worker
             starts.append(try #require(record.fields["started_at"].flatMap(CeleryDate.parse)))
             ends.append(try #require(record.fields["finished_at"].flatMap(CeleryDate.parse)))
         }
-        let span = ends.max()!.timeIntervalSince(starts.min()!)
-        #expect(starts.max()! < ends.min()!, "the three tasks overlapped")
-        #expect(span < 1.8, "three 1 s tasks took \(span) s with -c 3")
+        // One after another, the last would start only after the first ended (and the batch would
+        // take 3 s or more); no bound on wall time, which a loaded machine stretches.
+        #expect(starts.max()! < ends.min()!, "all three ran at the same time")
         try await h.stopWorker()
     }
 
@@ -126,17 +126,25 @@ import Worker
     @Test func countdown_waitsInTheScheduledSet_thenRuns() async throws {
         let h = try WorkerHarness()
         h.startWorker()
-        var options = TaskMessage.Options()
+        // Far off: the worker keeps it in Redis's scheduled set, not only in its memory.
+        var later = TaskMessage.Options()
+        later.eta = Date().addingTimeInterval(3600)
+        let waiting = try await h.submit("t.add", [1, 1], options: later)
+        let key = RedisArgument(h.broker.keys.scheduled)
+        #expect(await waitUntil(timeout: 10) { (try? await h.redis.send(["ZCARD", key])) == .integer(1) },
+                "an ETA task is kept in Redis, not only in the worker's memory")
+        #expect(try await h.results.get(waiting) == nil)
+        // Soon: it runs, and not before its time.
+        var soon = TaskMessage.Options()
         let due = Date().addingTimeInterval(1.0)
-        options.eta = due
-        let id = try await h.submit("t.add", [2, 2], options: options)
-        let scheduled = await waitUntil(timeout: 2) { (try? await h.redis.send(["ZCARD", "celeriac:scheduled"])) == .integer(1) }
-        #expect(scheduled, "an ETA task is kept in Redis, not only in the worker's memory")
+        soon.eta = due
+        let id = try await h.submit("t.add", [2, 2], options: soon)
         let doc = try #require(try await h.result(id))
         #expect(doc.result == 4)
         let doneText = try #require(doc.dateDone)
         let finished = try #require(CeleryDate.parse(doneText))
         #expect(finished >= due.addingTimeInterval(-0.01))
+        #expect(try await h.redis.send(["ZCARD", key]) == .integer(1))
         try await h.stopWorker()
     }
 
@@ -186,9 +194,9 @@ import Worker
 
     @Test func warmShutdown_letsShortTasksFinish() async throws {
         let h = try WorkerHarness()
-        h.startWorker { $0.shutdownGrace = 10 }
-        let id = try await h.submit("t.sleep", [0.5])
-        _ = await waitUntil(timeout: 5) { (h.worker?.active ?? 0) == 1 }
+        h.startWorker { $0.shutdownGrace = 20 }
+        let id = try await h.submit("t.sleep", [2])
+        #expect(await waitUntil(timeout: 10) { (h.worker?.active ?? 0) == 1 })
         try await h.stopWorker()
         #expect(try await h.results.get(id)?.status == .success)
         #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(0))
