@@ -161,19 +161,32 @@ public struct Broker: Sendable {
         return Int(reply.integer ?? 0)
     }
 
-    /// Puts a message in the scheduled set and, given the delivery tag of a held message, releases that
-    /// hold in the same transaction (an ETA message received early, or the attempt a retry replaces).
-    public func schedule(_ message: TaskMessage, at due: Date, releasingHold: String? = nil) async throws {
-        var commands: [[RedisArgument]] = [
-            ["ZADD", RedisArgument(keys.scheduled), RedisArgument(due.timeIntervalSince1970),
-             RedisArgument(Array((listName(for: message) + "\n").utf8) + message.encoded())],
-        ]
-        if let tag = releasingHold {
-            commands.append(["ZREM", RedisArgument(KeySpace.unackedIndex), RedisArgument(tag)])
-            commands.append(["HDEL", RedisArgument(KeySpace.unacked), RedisArgument(tag)])
-            commands.append(["HDEL", RedisArgument(keys.leases), RedisArgument(tag)])
-        }
-        _ = try await redis.transaction(commands)
+    /// A message as the scheduled set holds it: `list\nenvelope`, scored by its due time.
+    public struct Scheduled: Sendable {
+        public var member: [UInt8]
+        public var due: Date
+    }
+
+    public func scheduled(_ message: TaskMessage, at due: Date) -> Scheduled {
+        Scheduled(member: Array((listName(for: message) + "\n").utf8) + message.encoded(), due: due)
+    }
+
+    /// Puts a message in the scheduled set.
+    public func schedule(_ message: TaskMessage, at due: Date) async throws {
+        let entry = scheduled(message, at: due)
+        try await redis.send(["ZADD", RedisArgument(keys.scheduled), RedisArgument(due.timeIntervalSince1970), RedisArgument(entry.member)])
+    }
+
+    /// Moves a held message (an ETA message received early) to the scheduled set and releases the
+    /// hold, in one step fenced by the lease: false, and nothing done, when the lease passed on.
+    public func schedule(_ message: TaskMessage, at due: Date, releasingHold tag: String, leaseToken: String) async throws -> Bool {
+        let entry = scheduled(message, at: due)
+        let reply = try await redis.evaluate(Scripts.scheduleHeld,
+                                             keys: [RedisArgument(keys.scheduled), RedisArgument(KeySpace.unacked),
+                                                    RedisArgument(KeySpace.unackedIndex), RedisArgument(keys.leases)],
+                                             arguments: [RedisArgument(due.timeIntervalSince1970), RedisArgument(entry.member),
+                                                         RedisArgument(tag), RedisArgument(leaseToken)])
+        return reply.integer == 1
     }
 
     /// Moves every due scheduled message to its queue; safe to run from many workers at once.

@@ -29,20 +29,23 @@ public struct ResultBackend: Sendable {
 
     /// Stores `document` (unless a SUCCESS is already stored). `record` holds extra task-record fields
     /// to set at the same time; `ackTag` acks that held message in the same atomic step, fenced by
-    /// `leaseToken` when given.
+    /// `leaseToken` when given; `schedule` (a retry's next attempt) is scheduled in that step too.
     @discardableResult
     public func store(_ document: ResultDocument, record: [(String, String)] = [], ackTag: String? = nil,
-                      leaseToken: String? = nil, writeDocument: Bool = true) async throws -> StoreOutcome {
+                      leaseToken: String? = nil, writeDocument: Bool = true,
+                      schedule: Broker.Scheduled? = nil) async throws -> StoreOutcome {
         var arguments: [RedisArgument] = [RedisArgument(writeDocument ? document.encoded() : []), RedisArgument(resultExpires),
                                           RedisArgument(document.status.rawValue), RedisArgument(ackTag ?? ""),
-                                          RedisArgument(leaseToken ?? ""), RedisArgument(document.taskID)]
+                                          RedisArgument(leaseToken ?? ""), RedisArgument(document.taskID),
+                                          RedisArgument(schedule?.member ?? []),
+                                          RedisArgument(schedule?.due.timeIntervalSince1970 ?? 0)]
         for (field, value) in record { arguments += [RedisArgument(field), RedisArgument(value)] }
         let reply = try await redis.evaluate(Scripts.storeResult,
                                              keys: [RedisArgument(KeySpace.resultKey(document.taskID)),
                                                     RedisArgument(keys.taskRecord(document.taskID)),
                                                     RedisArgument(KeySpace.unacked), RedisArgument(KeySpace.unackedIndex),
                                                     RedisArgument(keys.leases), RedisArgument(keys.crashes),
-                                                    RedisArgument(keys.revoked)],
+                                                    RedisArgument(keys.revoked), RedisArgument(keys.scheduled)],
                                              arguments: arguments)
         switch reply.integer {
         case 1: return .stored

@@ -8,9 +8,11 @@ enum Scripts {
     /// Fencing: with a lease token, nothing is written unless the lease on the tag is still this token
     /// (a worker whose lease was taken over must not overwrite the newer attempt); returns -1 then.
     /// A revoked task's outcome is not stored (its REVOKED document stays); returns 2 then.
-    /// KEYS: result key, task record, unacked, unacked_index, leases, crash counts, revoked ids.
+    /// A retry also schedules its next attempt here (ARGV[7], scored ARGV[8]), so a retry is never
+    /// scheduled by a fenced-out worker, nor lost or doubled by a crash between scheduling and ack.
+    /// KEYS: result key, task record, unacked, unacked_index, leases, crash counts, revoked ids, scheduled set.
     /// ARGV: document ('' writes none: ignore_result), ttl seconds, state, delivery tag or '', lease token or '',
-    /// task id, then record field/value pairs.
+    /// task id, scheduled member or '', its due time, then record field/value pairs.
     static let storeResult = RedisScript(name: "store_result", source: """
         if ARGV[4] ~= '' then
           if ARGV[5] ~= '' and redis.call('HGET', KEYS[5], ARGV[4]) ~= ARGV[5] then return -1 end
@@ -27,13 +29,29 @@ enum Scripts {
             local ok, doc = pcall(cjson.decode, current)
             if ok and type(doc) == 'table' and doc['status'] == 'SUCCESS' then return 0 end
           end
+        end
+        if ARGV[7] ~= '' then redis.call('ZADD', KEYS[8], ARGV[8], ARGV[7]) end
+        if ARGV[1] ~= '' then
           if ttl > 0 then redis.call('SETEX', KEYS[1], ttl, ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1]) end
           redis.call('PUBLISH', KEYS[1], ARGV[1])
         end
         local fields = {'state', ARGV[3]}
-        for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+        for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
         redis.call('HSET', KEYS[2], unpack(fields))
         if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
+        return 1
+        """)
+
+    /// Moves a held message to the scheduled set (an ETA message received early), releasing the hold
+    /// in the same step, fenced like `storeResult`: nothing happens unless the lease is still this token.
+    /// KEYS: scheduled set, unacked, unacked_index, leases. ARGV: due time, member, delivery tag, lease token.
+    /// Returns 1, or -1 when the lease passed to another worker.
+    static let scheduleHeld = RedisScript(name: "schedule_held", source: """
+        if redis.call('HGET', KEYS[4], ARGV[3]) ~= ARGV[4] then return -1 end
+        redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+        redis.call('HDEL', KEYS[2], ARGV[3])
+        redis.call('ZREM', KEYS[3], ARGV[3])
+        redis.call('HDEL', KEYS[4], ARGV[3])
         return 1
         """)
 

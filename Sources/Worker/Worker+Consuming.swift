@@ -170,8 +170,11 @@ extension Worker {
         }
         if let eta = message.eta, eta.timeIntervalSince(now) > 0.005 {
             do {
-                try await broker.schedule(message, at: eta, releasingHold: tag)
-                logger.info("Task \(label) received (eta \(CeleryDate.format(eta))): scheduled")
+                if try await broker.schedule(message, at: eta, releasingHold: tag, leaseToken: leaseToken) {
+                    logger.info("Task \(label) received (eta \(CeleryDate.format(eta))): scheduled")
+                } else {
+                    logger.warning("Task \(label): its lease passed to another worker; not scheduled here")
+                }
             } catch {
                 // Still held: the lease sweep hands it back if this keeps failing.
                 logger.error("Task \(label): could not schedule for its ETA: \(error)")

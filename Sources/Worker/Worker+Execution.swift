@@ -108,19 +108,21 @@ extension Worker {
         return result
     }
 
-    func store(_ document: ResultDocument, message: TaskMessage, writeDocument: Bool, record: [(String, String)]) async {
+    @discardableResult
+    func store(_ document: ResultDocument, message: TaskMessage, writeDocument: Bool, record: [(String, String)],
+               schedule: Broker.Scheduled? = nil) async -> ResultBackend.StoreOutcome? {
         var delay = 0.1
         while true {
             do {
                 // With ignore_result the document is not written, but the ack is still fenced.
                 let outcome = try await results.store(document, record: record, ackTag: message.deliveryTag,
-                                                      leaseToken: leaseToken, writeDocument: writeDocument)
+                                                      leaseToken: leaseToken, writeDocument: writeDocument, schedule: schedule)
                 if outcome == .revoked {
                     logger.info("Task \(message.task)[\(message.id)] was revoked; its \(document.status.rawValue) is not stored")
                 } else if outcome == .leaseLost {
                     logger.warning("Task \(message.task)[\(message.id)]: its lease passed to another worker; this attempt's \(document.status.rawValue) is discarded")
                 }
-                return
+                return outcome
             } catch let error as RedisError where error.isConnectivity && !isStopping {
                 // The result exists only in memory: keep trying while Redis is away.
                 logger.warning("Task \(message.task)[\(message.id)]: storing the result failed (\(error)); retrying")
@@ -130,7 +132,7 @@ extension Worker {
                 delay = min(delay * 2, 2)
             } catch {
                 logger.error("Task \(message.task)[\(message.id)]: could not store its result: \(error)")
-                return
+                return nil
             }
         }
     }
@@ -156,15 +158,13 @@ extension Worker {
         options.rootID = message.rootID
         options.origin = configuration.nodeName
         let next = TaskMessage.make(task: message.task, id: message.id, args: message.args, kwargs: message.kwargs, options: options)
-        do {
-            try await broker.schedule(next, at: due)
-            let traceback = retry.reason.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
-            try await results.store(.retry(taskID: message.id, exception: retry.reason, traceback: traceback, parentID: message.parentID),
-                                    record: [("retries", String(message.retries + 1))], ackTag: message.deliveryTag,
-                                    leaseToken: leaseToken)
+        let traceback = retry.reason.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
+        // One atomic, fenced step: RETRY document, next attempt scheduled, this one acked.
+        let outcome = await store(.retry(taskID: message.id, exception: retry.reason, traceback: traceback, parentID: message.parentID),
+                    message: message, writeDocument: true, record: [("retries", String(message.retries + 1))],
+                    schedule: broker.scheduled(next, at: due))
+        if outcome == .stored {
             logger.info("Task \(label) retry: Retry in \(retry.after)s: \(retry.reason.pythonRepr)")
-        } catch {
-            logger.error("Task \(label): could not schedule its retry: \(error)")
         }
     }
 

@@ -23,6 +23,70 @@ import Worker
         try await h.stopWorker()
     }
 
+    @Test func aRetryByAWorkerWhoseLeaseWasTakenOver_schedulesNothing() async throws {
+        let h = try WorkerHarness()
+        let gate = Locked(false)
+        try h.registry.register(TaskDefinition(name: "t.retryLate", parameters: []) { _, _ in
+            while !gate.withLock({ $0 }) { try await Task.sleep(nanoseconds: 10_000_000) }
+            throw Retry(after: 0, reason: ExceptionInfo(type: "RuntimeError", message: "again"))
+        })
+        h.startWorker()
+        let id = try await h.submit("t.retryLate", [])
+        #expect(await waitUntil(timeout: 10) { (h.worker?.active ?? 0) == 1 })
+        // While it runs, the sweep gives its message to another worker (as after a long pause).
+        let tag = try #require(try await h.redis.send(["HKEYS", RedisArgument(h.broker.keys.leases)]).array?.first?.string)
+        try await h.redis.send(["HSET", RedisArgument(h.broker.keys.leases), RedisArgument(tag), "other@host|2"])
+        gate.withLock { $0 = true }
+        #expect(await waitUntil(timeout: 10) { (h.worker?.active ?? 1) == 0 })
+        // Its retry is refused as a whole: no RETRY document, no next attempt, the new hold intact.
+        #expect(try await h.results.get(id) == nil)
+        #expect(try await h.redis.send(["ZCARD", RedisArgument(h.broker.keys.scheduled)]) == .integer(0))
+        #expect(try await h.redis.send(["HEXISTS", "unacked", RedisArgument(tag)]) == .integer(1))
+        try await h.stopWorker()
+    }
+
+    @Test func aRetry_isScheduledAndAckedInOneStep_andARevokedTasksRetryIsNot() async throws {
+        let h = try WorkerHarness()
+        let id = try await h.submit("t.add", [1, 1])
+        let taken = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "w|1").first)
+        let tag = try #require(taken.tag)
+        let message = try TaskMessage.decode(taken.raw)
+        let next = h.broker.scheduled(message, at: Date().addingTimeInterval(60))
+        let retry = ResultDocument.retry(taskID: id, exception: ExceptionInfo(type: "RuntimeError", message: "x"), traceback: nil)
+        #expect(try await h.results.store(retry, ackTag: tag, leaseToken: "w|1", schedule: next) == .stored)
+        #expect(try await h.redis.send(["ZCARD", RedisArgument(h.broker.keys.scheduled)]) == .integer(1))
+        #expect(try await h.redis.send(["HLEN", "unacked"]) == .integer(0))
+        #expect(try await h.results.get(id)?.status == .retry)
+        // Revoked meanwhile: the attempt is acked, but no further attempt is scheduled.
+        let other = try await h.submit("t.add", [2, 2])
+        let second = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "w|1").first)
+        #expect(try await h.broker.revoke(other) == .revoked)
+        let again = h.broker.scheduled(try TaskMessage.decode(second.raw), at: Date().addingTimeInterval(60))
+        let otherRetry = ResultDocument.retry(taskID: other, exception: ExceptionInfo(type: "RuntimeError", message: "x"), traceback: nil)
+        #expect(try await h.results.store(otherRetry, ackTag: second.tag, leaseToken: "w|1", schedule: again) == .revoked)
+        #expect(try await h.redis.send(["ZCARD", RedisArgument(h.broker.keys.scheduled)]) == .integer(1))
+        #expect(try await h.redis.send(["HLEN", "unacked"]) == .integer(0))
+        #expect(try await h.results.get(other)?.status == .revoked)
+    }
+
+    @Test func anETAMessage_isScheduledOnlyByItsLeaseHolder() async throws {
+        let h = try WorkerHarness()
+        var options = TaskMessage.Options()
+        options.eta = Date().addingTimeInterval(3600)
+        _ = try await h.submit("t.add", [1, 1], options: options)
+        let taken = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "old|1").first)
+        let tag = try #require(taken.tag)
+        let message = try TaskMessage.decode(taken.raw)
+        try await h.redis.send(["HSET", RedisArgument(h.broker.keys.leases), RedisArgument(tag), "new|2"])
+        #expect(try await h.broker.schedule(message, at: options.eta!, releasingHold: tag, leaseToken: "old|1") == false)
+        #expect(try await h.redis.send(["ZCARD", RedisArgument(h.broker.keys.scheduled)]) == .integer(0))
+        #expect(try await h.redis.send(["HEXISTS", "unacked", RedisArgument(tag)]) == .integer(1))
+        #expect(try await h.broker.schedule(message, at: options.eta!, releasingHold: tag, leaseToken: "new|2"))
+        #expect(try await h.redis.send(["ZCARD", RedisArgument(h.broker.keys.scheduled)]) == .integer(1))
+        #expect(try await h.redis.send(["HLEN", "unacked"]) == .integer(0))
+        #expect(try await h.redis.send(["HLEN", RedisArgument(h.broker.keys.leases)]) == .integer(0))
+    }
+
     @Test func aWorkerWhoseLeaseWasTakenOver_cannotOverwriteTheNewAttempt() async throws {
         let h = try WorkerHarness()
         let id = try await h.submit("t.add", [1, 1])
