@@ -3,6 +3,7 @@ import Foundation
 import HTTPServer
 import Logging
 import RedisClient
+import ServiceLifecycle
 import TaskAPI
 
 /// `celeriac api`: the HTTP API on our own HTTP/1.1 server.
@@ -71,18 +72,20 @@ struct APICommand: AsyncParsableCommand {
         let (host, port) = Self.split(bindAddress)!
         var httpConfiguration = HTTPServer.Configuration(host: host, port: port, threads: threads)
         httpConfiguration.limits.maxBodyBytes = maxBodyBytes
+        httpConfiguration.timeouts.shutdownGrace = grace
         let server = try HTTPServer(configuration: httpConfiguration, router: api.router(), logger: logger)
         try server.start()
         logger.info("Celeriac API listening on http://\(host.contains(":") ? "[\(host)]" : host):\(server.port) (redis \(broker.redis.configuration))")
+        // First SIGTERM/SIGINT: the service group shuts the server down gracefully; a second: exit now.
         let signals = SignalHandler { count in
             if count == 1 {
                 logger.info("api: shutting down (finishing in-flight requests)")
-                Task { await server.shutdown(grace: grace) }
             } else {
                 Glibc.exit(1)
             }
         }
-        try await server.run()
+        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
         signals.cancel()
         broker.redis.close()
         logger.info("api: stopped")

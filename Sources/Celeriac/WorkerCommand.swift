@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Logging
 import RedisClient
+import ServiceLifecycle
 import TaskQueue
 import Worker
 
@@ -72,17 +73,24 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         logger.info("Connected to \(redisURL)")
         let worker = Worker(configuration: configuration, registry: app.registry, broker: broker, results: results, logger: logger)
+        // The service group turns the first SIGTERM/SIGINT into a warm shutdown and SIGQUIT into a
+        // cold one (Celery's signals); the counter makes a second SIGTERM/SIGINT cold too, and a
+        // third ends the process at once.
         let signals = SignalHandler { count in
-            if count == 1 {
+            switch count {
+            case 1:
                 logger.info("worker: Hitting Ctrl+C again will terminate all running tasks!")
-                worker.requestShutdown()
-            } else {
+            case 2:
                 logger.warning("worker: Cold shutdown (MainProcess)")
+                worker.requestColdShutdown()
+            default:
                 Glibc.exit(1)
             }
         }
+        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint],
+                                 cancellationSignals: [.sigquit], logger: logger)
         logger.info("\(configuration.nodeName) ready.")
-        try await worker.run()
+        try await group.run()
         signals.cancel()
     }
 }
@@ -113,7 +121,8 @@ enum NodeName {
     }
 }
 
-/// SIGINT/SIGTERM through Dispatch, counted: the first asks for a warm shutdown, the second is cold.
+/// SIGINT/SIGTERM through Dispatch, counted (together), beside the `ServiceGroup`'s own handling of
+/// the first one: for what a second or third signal means.
 final class SignalHandler: @unchecked Sendable {
     private var sources: [any DispatchSourceSignal] = []
     private let count = Locked(0)

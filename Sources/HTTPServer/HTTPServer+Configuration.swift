@@ -93,6 +93,9 @@ extension HTTPServer {
         /// After the server closes its side, how long it keeps reading and discarding so the client sees
         /// the last response rather than a reset. Default 2 s.
         public var linger: Double = 2
+        /// How long a graceful shutdown lets in-flight requests finish before cancelling them
+        /// (when run as a lifecycle `Service`). Default 10 s.
+        public var shutdownGrace: Double = 10
 
         public init(header: Double = 10, body: Double = 30, idle: Double = 60, write: Double = 30, linger: Double = 2) {
             self.header = header

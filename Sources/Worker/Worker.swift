@@ -2,6 +2,7 @@ import DequeModule
 import Foundation
 import Logging
 import RedisClient
+import ServiceLifecycle
 import TaskProtocol
 import TaskQueue
 
@@ -12,7 +13,7 @@ import TaskQueue
 /// let worker = Worker(configuration: config, registry: registry, broker: broker, results: results, logger: logger)
 /// try await worker.run()          // returns after requestShutdown() and the warm shutdown
 /// ```
-public final class Worker: Sendable {
+public final class Worker: Service, Sendable {
     public let configuration: WorkerConfiguration
     public let registry: TaskRegistry
     public let broker: Broker
@@ -40,6 +41,8 @@ public final class Worker: Sendable {
         /// Prefetched messages the heartbeat found revoked: discarded when their turn comes.
         var revokedTags: Set<String> = []
         var shutdownRequested: Date?
+        /// Cold shutdown: hand back running tasks without waiting for the grace period.
+        var cold = false
     }
 
     struct InFlight {
@@ -91,14 +94,32 @@ public final class Worker: Sendable {
     }
 
     /// Consumes until shutdown is requested, then finishes or hands back in-flight tasks and returns.
+    ///
+    /// As a swift-service-lifecycle `Service`, a graceful shutdown of its `ServiceGroup` is a warm
+    /// shutdown (`requestShutdown`), and cancellation a cold one: unfinished tasks go back to their
+    /// queues at once, without waiting out the grace period.
     public func run() async throws {
-        let background = Task { await self.backgroundLoops() }
-        defer { background.cancel() }
-        await consume()
-        await drain()
-        background.cancel()
-        await deregister()
-        logger.info("worker: Warm shutdown (MainProcess)")
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                let background = Task { await self.backgroundLoops() }
+                defer { background.cancel() }
+                await consume()
+                await drain()
+                background.cancel()
+                await deregister()
+                logger.info("worker: Warm shutdown (MainProcess)")
+            } onCancel: {
+                self.requestColdShutdown()
+            }
+        } onGracefulShutdown: {
+            self.requestShutdown()
+        }
+    }
+
+    /// Stops now: like `requestShutdown`, but running tasks are cancelled and handed back at once.
+    public func requestColdShutdown() {
+        state.withLock { $0.cold = true }
+        requestShutdown()
     }
 
     // MARK: shutdown
@@ -107,7 +128,7 @@ public final class Worker: Sendable {
         // The grace period counts from the shutdown request, not from when consuming stopped.
         let requested = state.withLock { $0.shutdownRequested } ?? Date()
         let deadline = requested.addingTimeInterval(configuration.shutdownGrace)
-        while active > 0, Date() < deadline {
+        while active > 0, Date() < deadline, !state.withLock({ $0.cold }) {
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
         let leftovers = state.withLock { s -> [InFlight] in

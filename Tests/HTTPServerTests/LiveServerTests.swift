@@ -1,5 +1,7 @@
 import Glibc
 import HTTPServer
+import Logging
+import ServiceLifecycle
 import Sockets
 import Synchronization
 import Testing
@@ -338,6 +340,26 @@ import TestSupport
             try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await client.readResponse().status == 404, "the connection is still in sync")
         }
+    }
+
+    @Test func server_asALifecycleService_drainsOnTheGroupsGracefulShutdown() async throws {
+        let gate = Gate()
+        var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0, threads: 1)
+        configuration.timeouts.shutdownGrace = 30
+        let server = try HTTPServer(configuration: configuration, router: .testing(gate: gate), logger: quietLogger)
+        try server.start()
+        let group = ServiceGroup(services: [server], logger: quietLogger)
+        let running = Task { try await group.run() }
+        let busy = try TestClient(port: server.port)
+        try busy.send("GET /gate HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(await waitUntil { gate.arrived == 1 })
+        await group.triggerGracefulShutdown()
+        #expect(await waitUntil { (try? TestClient(port: server.port)) == nil }, "no new connections")
+        gate.open()
+        let response = try await busy.readResponse()
+        #expect(response.status == 200, "the request in flight finishes")
+        #expect(response.headers["connection"] == "close")
+        try await running.value
     }
 
     @Test func server_shutsDown_whenTheRunningTaskIsCancelled() async throws {

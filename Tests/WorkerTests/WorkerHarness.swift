@@ -52,6 +52,12 @@ final class WorkerHarness: @unchecked Sendable {
         try await runTask?.value
     }
 
+    /// Cancels the task running the worker (a lifecycle cold shutdown) and waits for it to return.
+    func cancelWorker() async throws {
+        runTask?.cancel()
+        try await runTask?.value
+    }
+
     func submit(_ task: String, _ args: [JSONValue], options: TaskMessage.Options = .init()) async throws -> String {
         let message = TaskMessage.make(task: task, args: args, kwargs: [:], options: options)
         try await broker.enqueue(message)

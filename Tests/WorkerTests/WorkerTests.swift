@@ -3,9 +3,11 @@ import Testing
 import RedisClient
 import Sockets
 import Glibc
+import Logging
 import TaskProtocol
 import TaskQueue
 import TestSupport
+import ServiceLifecycle
 import Worker
 
 @Suite struct WorkerTests {
@@ -190,6 +192,40 @@ import Worker
         #expect(message.id == id)
         #expect(message.redelivered)
         #expect(try await h.redis.send(["HLEN", "unacked"]) == .integer(0))
+    }
+
+    @Test func worker_asALifecycleService_shutsDownWarmWithItsGroup() async throws {
+        let h = try WorkerHarness()
+        var configuration = WorkerConfiguration()
+        configuration.nodeName = "svc@host"
+        configuration.popTimeout = 30
+        configuration.shutdownGrace = 30
+        let worker = Worker(configuration: configuration, registry: h.registry, broker: h.broker, results: h.results,
+                            logger: Logger(label: "test.worker") { _ in SwiftLogNoOpLogHandler() })
+        let group = ServiceGroup(services: [worker], logger: Logger(label: "test.group") { _ in SwiftLogNoOpLogHandler() })
+        let running = Task { try await group.run() }
+        let id = try await h.submit("t.sleep", [1])
+        #expect(await waitUntil(timeout: 10) { worker.active == 1 })
+        await group.triggerGracefulShutdown()
+        try await running.value
+        // Warm: the running task finished within the grace period; nothing went back to the queue.
+        #expect(try await h.results.get(id)?.status == .success)
+        #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(0))
+        #expect(try await h.redis.send(["HLEN", "unacked"]) == .integer(0))
+    }
+
+    @Test func worker_cancelled_handsRunningTasksBackAtOnce() async throws {
+        let h = try WorkerHarness()
+        let id = try await h.submit("t.sleep", [60])
+        h.startWorker { $0.shutdownGrace = 600 }
+        #expect(await waitUntil(timeout: 10) { (h.worker?.active ?? 0) == 1 })
+        let start = Date()
+        try await h.cancelWorker()
+        #expect(Date().timeIntervalSince(start) < 30, "not the 600 s grace, nor the 60 s task")
+        let back = try await h.redis.send(["LRANGE", "celery", "0", "-1"]).array ?? []
+        #expect(back.compactMap { $0.bytes }.compactMap { try? TaskMessage.decode($0).id } == [id])
+        #expect(try await h.redis.send(["HLEN", "unacked"]) == .integer(0))
+        #expect(try await h.results.get(id) == nil)
     }
 
     @Test func warmShutdown_letsShortTasksFinish() async throws {
