@@ -206,64 +206,76 @@ enum Scripts {
     /// and the message goes back (redelivered) — or, after `maxCrashes` such returns, to the dead-letter
     /// list as a poison pill. A message a Python worker holds has no lease and keeps kombu's rule
     /// (back after `visibility` seconds), so neither side steals the other's work.
+    /// Two passes, so neither kind can crowd out the other: the leases (one per message Celeriac workers
+    /// hold, a short list) are checked one by one, then the index is read for entries past `visibility`.
+    /// A lease whose message is no longer held (a Python worker's kombu restore took it back) is dropped.
     /// KEYS: unacked, unacked_index, leases, crash counts, dead-letter list.
     /// ARGV: now, lease, visibility, limit, priority steps "0,3,6,9", separator, maxCrashes, now as ISO-8601,
     /// task-record key prefix.
     static let restoreStale = RedisScript(name: "restore_stale", source: """
         local now = tonumber(ARGV[1])
-        local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]), 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[4]))
+        local limit = tonumber(ARGV[4])
         local restored = 0
-        for i = 1, #stale, 2 do
-          local tag = stale[i]
-          local score = tonumber(stale[i + 1])
-          local owner = redis.call('HGET', KEYS[3], tag)
-          if owner or score <= now - tonumber(ARGV[3]) then
-            local raw = redis.call('HGET', KEYS[1], tag)
-            redis.call('ZREM', KEYS[2], tag)
-            redis.call('HDEL', KEYS[1], tag)
-            redis.call('HDEL', KEYS[3], tag)
-            if raw then
-              local ok, entry = pcall(cjson.decode, raw)
-              if ok and type(entry) == 'table' and type(entry[1]) == 'table' then
-                local env = entry[1]
-                local crashes = 0
-                -- Only a task that was running counts as having killed its worker (not a prefetched one).
-                local headers0 = env['headers'] or {}
-                local running = false
-                if owner and type(headers0['id']) == 'string' then
-                  running = redis.call('HGET', ARGV[9] .. headers0['id'], 'state') == 'STARTED'
-                end
-                if running then crashes = redis.call('HINCRBY', KEYS[4], tag, 1) end
-                if owner and crashes >= tonumber(ARGV[7]) then
-                  redis.call('HDEL', KEYS[4], tag)
-                  local headers = env['headers'] or {}
-                  redis.call('LPUSH', KEYS[5], cjson.encode({
-                    id = tag, task_id = headers['id'], task = headers['task'], queue = entry[3],
-                    field = 'worker', reason = 'its worker died ' .. crashes .. ' times while running it (poison pill)',
-                    worker = owner, at = ARGV[8], message = cjson.encode(env)}))
-                else
-                  local props = env['properties'] or {}
-                  local info = props['delivery_info'] or {}
-                  info['redelivered'] = true
-                  props['delivery_info'] = info
-                  env['properties'] = props
-                  local headers = env['headers'] or {}
-                  headers['redelivered'] = true
-                  env['headers'] = headers
-                  local queue = entry[3] or info['routing_key'] or 'celery'
-                  local p = tonumber(props['priority']) or 0
-                  local step = 0
-                  for s in string.gmatch(ARGV[5], '%d+') do
-                    if tonumber(s) <= p then step = tonumber(s) end
-                  end
-                  local list = queue
-                  if step > 0 then list = queue .. ARGV[6] .. step end
-                  redis.call('RPUSH', list, cjson.encode(env))
-                end
-                restored = restored + 1
-              end
-            end
+        local function restore(tag, owner)
+          local raw = redis.call('HGET', KEYS[1], tag)
+          redis.call('ZREM', KEYS[2], tag)
+          redis.call('HDEL', KEYS[1], tag)
+          redis.call('HDEL', KEYS[3], tag)
+          if not raw then return end
+          local ok, entry = pcall(cjson.decode, raw)
+          if not (ok and type(entry) == 'table' and type(entry[1]) == 'table') then return end
+          local env = entry[1]
+          local crashes = 0
+          -- Only a task that was running counts as having killed its worker (not a prefetched one).
+          local headers = env['headers'] or {}
+          local running = false
+          if owner and type(headers['id']) == 'string' then
+            running = redis.call('HGET', ARGV[9] .. headers['id'], 'state') == 'STARTED'
           end
+          if running then crashes = redis.call('HINCRBY', KEYS[4], tag, 1) end
+          if owner and crashes >= tonumber(ARGV[7]) then
+            redis.call('HDEL', KEYS[4], tag)
+            redis.call('LPUSH', KEYS[5], cjson.encode({
+              id = tag, task_id = headers['id'], task = headers['task'], queue = entry[3],
+              field = 'worker', reason = 'its worker died ' .. crashes .. ' times while running it (poison pill)',
+              worker = owner, at = ARGV[8], message = cjson.encode(env)}))
+          else
+            local props = env['properties'] or {}
+            local info = props['delivery_info'] or {}
+            info['redelivered'] = true
+            props['delivery_info'] = info
+            env['properties'] = props
+            headers['redelivered'] = true
+            env['headers'] = headers
+            local queue = entry[3] or info['routing_key'] or 'celery'
+            local p = tonumber(props['priority']) or 0
+            local step = 0
+            for s in string.gmatch(ARGV[5], '%d+') do
+              if tonumber(s) <= p then step = tonumber(s) end
+            end
+            local list = queue
+            if step > 0 then list = queue .. ARGV[6] .. step end
+            redis.call('RPUSH', list, cjson.encode(env))
+          end
+          restored = restored + 1
+        end
+        -- Pass 1: Celeriac's leases, not renewed for `lease` seconds.
+        local leaseCutoff = now - tonumber(ARGV[2])
+        local held = redis.call('HGETALL', KEYS[3])
+        for i = 1, #held, 2 do
+          if restored >= limit then break end
+          local tag = held[i]
+          local score = redis.call('ZSCORE', KEYS[2], tag)
+          if score then
+            if tonumber(score) <= leaseCutoff then restore(tag, held[i + 1]) end
+          elseif redis.call('HEXISTS', KEYS[1], tag) == 0 then
+            redis.call('HDEL', KEYS[3], tag)
+          end
+        end
+        -- Pass 2: kombu's rule for everything held longer than the visibility timeout.
+        if restored < limit then
+          local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[3]), 'LIMIT', 0, limit - restored)
+          for _, tag in ipairs(old) do restore(tag, redis.call('HGET', KEYS[3], tag)) end
         end
         return restored
         """)

@@ -118,6 +118,35 @@ import Worker
         #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(1))
     }
 
+    @Test func manyPythonHeldMessages_doNotDelayTheRecoveryOfADeadCeleriacWorkersTask() async throws {
+        let h = try WorkerHarness()
+        // A Python worker holds 300 messages (say ETA tasks in its memory) since long before our lease.
+        for _ in 0..<300 {
+            let message = TaskMessage.make(task: "t.add", args: [1, 2], kwargs: [:])
+            try await h.broker.hold(tag: message.deliveryTag, envelope: message.encoded(), queue: "python",
+                                    now: Date().addingTimeInterval(-120))
+        }
+        // A Celeriac worker took one and died.
+        let id = try await h.submit("t.add", [20, 22])
+        _ = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "dead@host|1").first)
+        #expect(try await h.broker.restoreStale(lease: 1, visibilityTimeout: 3600, now: Date().addingTimeInterval(2), limit: 100) == 1)
+        let back = try await h.redis.send(["LRANGE", "celery", "0", "-1"]).array ?? []
+        #expect(back.compactMap { $0.bytes }.compactMap { try? TaskMessage.decode($0).id } == [id])
+        #expect(try await h.redis.send(["HLEN", "unacked"]) == .integer(300), "Python's holds are left alone")
+    }
+
+    @Test func aLeaseWhoseMessageKombuRestored_isDropped() async throws {
+        let h = try WorkerHarness()
+        _ = try await h.submit("t.add", [1, 2])
+        let taken = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "w|1").first)
+        let tag = try #require(taken.tag)
+        // A Python worker's restore_visible takes it back the kombu way: unacked and index only.
+        try await h.redis.send(["HDEL", "unacked", RedisArgument(tag)])
+        try await h.redis.send(["ZREM", "unacked_index", RedisArgument(tag)])
+        #expect(try await h.broker.restoreStale(lease: 30, visibilityTimeout: 3600) == 0)
+        #expect(try await h.redis.send(["HLEN", RedisArgument(h.broker.keys.leases)]) == .integer(0))
+    }
+
     @Test func aTaskThatKillsItsWorkerRepeatedly_isDeadLettered_asAPoisonPill() async throws {
         let h = try WorkerHarness()
         let id = try await h.submit("t.add", [1, 2])
