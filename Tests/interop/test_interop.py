@@ -117,6 +117,8 @@ def test_fetch_url_unreachable_raises_fetch_error(pyapp, celeriac_worker, r):
 
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.path.startswith("/sleep"):
+            time.sleep(1)  # the task's workload: a slow upstream, one second per request
         status = 404 if self.path.startswith("/missing") else 200
         body = b"ok\n" if status == 200 else b"no\n"
         self.send_response(status)
@@ -149,6 +151,20 @@ def test_python_fetch_url_runs_on_celeriac_worker(pyapp, celeriac_worker, http_s
     assert "/hello" in http_server.hits, "the worker never reached the test's HTTP server"
     # A non-2xx status is a result, not a failure.
     assert pyapp.fetch_url.delay(base + "/missing").get(timeout=GET_TIMEOUT) == 404
+
+
+def test_concurrency_3_runs_three_one_second_tasks_in_well_under_two_seconds(pyapp, celeriac_worker, http_server, r):
+    """-c 3 is real: three tasks that each wait 1 s on a slow upstream, queued together, finish in well
+    under 2 s (one after another they would take 3 s). Timed on the worker's own task records."""
+    base = f"http://127.0.0.1:{http_server.server_address[1]}"
+    results = [pyapp.fetch_url.delay(f"{base}/sleep/{i}") for i in range(3)]
+    assert [res.get(timeout=GET_TIMEOUT) for res in results] == [200, 200, 200]
+    records = [r.hgetall(f"celeriac:task:{res.id}") for res in results]
+    starts = [datetime.fromisoformat(rec[b"started_at"].decode()) for rec in records]
+    ends = [datetime.fromisoformat(rec[b"finished_at"].decode()) for rec in records]
+    span = (max(ends) - min(starts)).total_seconds()
+    assert max(starts) < min(ends), "the three tasks ran at the same time"
+    assert 1.0 <= span < 1.8, f"three 1 s tasks took {span:.2f} s with -c 3"
 
 
 # -- (e) countdown and expires -------------------------------------------------------------------
