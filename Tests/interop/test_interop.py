@@ -3,6 +3,7 @@
 Python producers → the celeriac worker, a celeriac producer → a Python worker, failures crossing
 the language boundary as exception types, ETA/expiry, and a poison message.
 """
+import contextlib
 import json
 import signal
 import threading
@@ -274,9 +275,10 @@ class _BlockingHandler(BaseHTTPRequestHandler):
         pass
 
 
-def test_warm_shutdown_past_grace_hands_the_message_back(pyapp, celeriac_bin, redis_server, r, tmp_path):
-    """SIGTERM while a task outlives --grace: the message goes back to the queue the way kombu restores
-    it (redelivered flags set, nothing left in unacked), and a Python worker can run it afterwards."""
+@contextlib.contextmanager
+def _worker_running_a_blocked_task(pyapp, celeriac_bin, redis_server, tmp_path, grace):
+    """A celeriac worker with `--grace` whose one task (fetch_url) is stuck on an HTTP server that
+    answers only when the test is done. Yields (worker, result)."""
     from conftest import LoggedProcess, child_env
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _BlockingHandler)
@@ -284,28 +286,40 @@ def test_warm_shutdown_past_grace_hands_the_message_back(pyapp, celeriac_bin, re
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     worker = LoggedProcess("celeriac worker", [celeriac_bin, "worker", "--broker", redis_server.url, "-c", "2",
-                                               "--grace", "1", "-l", "info"],
+                                               "--grace", str(grace), "-l", "info"],
                            tmp_path / "celeriac-worker.log", env=child_env(redis_server))
     try:
         worker.wait_log(" ready.", timeout=20, what="the worker's 'ready.' line")
         result = pyapp.fetch_url.delay(f"http://127.0.0.1:{server.server_address[1]}/slow")
         assert server.hit.wait(GET_TIMEOUT), "the task never reached the HTTP server"
-        assert r.hlen("unacked") == 1, "a running task is held in kombu's unacked hash"
-        status = worker.stop(timeout=30)
-        assert status == 0, f"exit {status}; log:\n{worker.log()[-3000:]}"
-        assert "Restoring 1 unacknowledged message(s)" in worker.log()
-        assert r.hlen("unacked") == 0 and r.zcard("unacked_index") == 0
-        queued = [json.loads(m) for m in r.lrange("celery", 0, -1)]
-        assert len(queued) == 1
-        assert queued[0]["headers"]["id"] == result.id
-        assert queued[0]["headers"]["redelivered"] is True
-        assert queued[0]["properties"]["delivery_info"]["redelivered"] is True
+        yield worker, result
     finally:
         server.release.set()
         worker.stop(timeout=30)
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def _assert_handed_back(worker, result, r):
+    """The message is back at the front of its queue the way kombu restores it: redelivered flags set,
+    nothing left in unacked."""
+    assert "Restoring 1 unacknowledged message(s)" in worker.log(), worker.log()[-3000:]
+    assert r.hlen("unacked") == 0 and r.zcard("unacked_index") == 0
+    queued = [json.loads(m) for m in r.lrange("celery", 0, -1)]
+    assert [m["headers"]["id"] for m in queued] == [result.id]
+    assert queued[0]["headers"]["redelivered"] is True
+    assert queued[0]["properties"]["delivery_info"]["redelivered"] is True
+
+
+def test_warm_shutdown_past_grace_hands_the_message_back(pyapp, celeriac_bin, redis_server, r, tmp_path):
+    """SIGTERM while a task outlives --grace: the message goes back to the queue, and a Python worker
+    can run it afterwards."""
+    with _worker_running_a_blocked_task(pyapp, celeriac_bin, redis_server, tmp_path, grace=1) as (worker, result):
+        assert r.hlen("unacked") == 1, "a running task is held in kombu's unacked hash"
+        status = worker.stop(timeout=30)
+        assert status == 0, f"exit {status}; log:\n{worker.log()[-3000:]}"
+        _assert_handed_back(worker, result, r)
     # The abandoned attempt must not write a result after the hand-back.
     assert r.get(f"celery-task-meta-{result.id}") is None
 
@@ -316,35 +330,13 @@ def test_second_signal_or_sigquit_is_a_cold_shutdown_that_hands_the_task_back(
     """Celery's signals: the first SIGTERM/SIGINT is warm (here with a 10-minute --grace), a second one,
     or SIGQUIT, is cold: the running task is handed back at once instead of waited for, and the worker
     exits without a lease having to run out."""
-    from conftest import LoggedProcess, child_env
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _BlockingHandler)
-    server.hit, server.release = threading.Event(), threading.Event()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    worker = LoggedProcess("celeriac worker", [celeriac_bin, "worker", "--broker", redis_server.url, "-c", "2",
-                                               "--grace", "600", "-l", "info"],
-                           tmp_path / "celeriac-worker.log", env=child_env(redis_server))
-    try:
-        worker.wait_log(" ready.", timeout=20, what="the worker's 'ready.' line")
-        result = pyapp.fetch_url.delay(f"http://127.0.0.1:{server.server_address[1]}/slow")
-        assert server.hit.wait(GET_TIMEOUT), "the task never reached the HTTP server"
+    with _worker_running_a_blocked_task(pyapp, celeriac_bin, redis_server, tmp_path, grace=600) as (worker, result):
         if len(signals) == 2:
             worker.proc.send_signal(getattr(signal, signals[0]))
             worker.wait_log("Hitting Ctrl+C again", timeout=10, what="the warm-shutdown notice")
         worker.proc.send_signal(getattr(signal, signals[-1]))
         worker.proc.wait(timeout=30)
-        assert "Restoring 1 unacknowledged message(s)" in worker.log(), worker.log()[-3000:]
-        assert r.hlen("unacked") == 0 and r.zcard("unacked_index") == 0
-        queued = [json.loads(m) for m in r.lrange("celery", 0, -1)]
-        assert [m["headers"]["id"] for m in queued] == [result.id]
-        assert queued[0]["headers"]["redelivered"] is True
-    finally:
-        server.release.set()
-        worker.stop(timeout=30)
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+        _assert_handed_back(worker, result, r)
 
 
 # -- canvas, and known divergences from Python Celery (strict xfail: a fix turns them into failures to remove) --
