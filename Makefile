@@ -53,7 +53,7 @@ test: deps
 	  status=$${PIPESTATUS[0]}; \
 	  $(MAKE) --no-print-directory test-interop || status=1; \
 	  $(MAKE) --no-print-directory test-spec || status=1; \
-	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10 BUILD_LOCK= || status=1; \
+	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20 BUILD_LOCK= || status=1; \
 	  $(MAKE) --no-print-directory chaos-short BUILD_LOCK= || status=1; \
 	  $(MAKE) --no-print-directory lint-deploy || status=1; \
 	  exit $$status
@@ -76,9 +76,13 @@ BUILD_LOCK ?= flock /tmp/celeriac-build.lock
 # .build-fuzz/artifacts (replay one with: swift run HTTPParserFuzz <file>).
 FUZZ_SECONDS ?= 20
 FUZZ_DIR := $(CURDIR)/.build-fuzz
+# One -sanitize=fuzzer,address: SwiftPM's `--sanitize fuzzer --sanitize address` emits the two flags in
+# a random order and swiftc keeps the last, so half the builds had no coverage (or no ASan).
 fuzz:
 	$(BUILD_LOCK) swift build -c release --product HTTPParserFuzz --scratch-path $(FUZZ_DIR) \
-	  --sanitize fuzzer --sanitize address -Xswiftc -use-ld=lld -Xswiftc -DFUZZING
+	  --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xswiftc -DFUZZING
+	@nm $(FUZZ_DIR)/release/HTTPParserFuzz | grep -q __sancov_gen_ || { echo "fuzz: HTTPParserFuzz has no coverage instrumentation" >&2; exit 1; }
+	@nm $(FUZZ_DIR)/release/HTTPParserFuzz | grep -q __asan_report || { echo "fuzz: HTTPParserFuzz has no AddressSanitizer" >&2; exit 1; }
 	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
 	SWIFT_BACKTRACE=enable=no $(FUZZ_DIR)/release/HTTPParserFuzz $(FUZZ_DIR)/corpus Tests/Fixtures/http-parser-corpus \
 	  -dict=Tests/Fixtures/http-parser.dict -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
