@@ -25,6 +25,8 @@ public final class RedisConnection: @unchecked Sendable {
     private var pending = Deque<Pending>()
     private var closedReason: String?
     private let address: String
+    /// Subscriber mode: where published messages go (see `subscribe`).
+    private var onMessage: (@Sendable (_ channel: String, _ payload: [UInt8]) -> Void)?
 
     /// Connects, authenticates and selects the database (blocking the calling thread up to the connect timeout).
     public init(configuration: RedisConfiguration) throws {
@@ -130,6 +132,26 @@ public final class RedisConnection: @unchecked Sendable {
         }
     }
 
+    /// Puts the connection in subscriber mode (SUBSCRIBE): from then on every message published on
+    /// `channels` is handed to `onMessage` on the reader thread, in order. Only SUBSCRIBE-mode commands
+    /// may follow; watch `isClosed` (or `waitUntilClosed`) to resubscribe on a new connection.
+    public func subscribe(_ channels: [String],
+                          onMessage: @escaping @Sendable (_ channel: String, _ payload: [UInt8]) -> Void) async throws {
+        stateLock.withLock { self.onMessage = onMessage }
+        // One SUBSCRIBE per channel: each has exactly one confirmation reply.
+        let replies = try await pipeline(channels.map { ["SUBSCRIBE", RedisArgument($0)] })
+        for reply in replies {
+            if case .error(let message) = reply { throw RedisError.server(command: "SUBSCRIBE", message: message) }
+        }
+    }
+
+    /// Returns once the connection has failed or been closed (polls every `interval` seconds).
+    public func waitUntilClosed(interval: Double = 0.2) async {
+        while !isClosed, !Task.isCancelled {
+            try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+        }
+    }
+
     /// Closes the socket and fails every pending command. Safe to call more than once.
     public func close(reason: String = "closed by client") {
         let failed: Deque<Pending> = stateLock.withLock {
@@ -158,6 +180,10 @@ public final class RedisConnection: @unchecked Sendable {
                 if n == 0 { close(reason: "server closed the connection"); break }
                 try buffer.withUnsafeBytes { try reader.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                 while let reply = try reader.next() {
+                    if let handler = stateLock.withLock({ onMessage }), let (channel, payload) = Self.published(reply) {
+                        handler(channel, payload)
+                        continue
+                    }
                     let item: Pending? = stateLock.withLock { pending.popFirst() }
                     guard let item else {
                         close(reason: "unexpected reply with no command pending")
@@ -172,6 +198,13 @@ public final class RedisConnection: @unchecked Sendable {
                 close(reason: "\(error)")
             }
         }
+    }
+
+    /// A pushed `["message", channel, payload]` (subscriber mode), or nil.
+    private static func published(_ reply: RESPValue) -> (String, [UInt8])? {
+        guard let parts = reply.array, parts.count == 3, parts[0].string == "message",
+              let channel = parts[1].string, let payload = parts[2].bytes else { return nil }
+        return (channel, payload)
     }
 
     private func checkDeadline() throws {

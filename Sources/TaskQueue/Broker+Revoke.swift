@@ -13,7 +13,8 @@ extension Broker {
     }
 
     /// Revokes a task across all workers: queued or scheduled, it never runs; running, its worker
-    /// cancels it at its next heartbeat. The REVOKED document is stored at once.
+    /// cancels it as soon as it hears (the revoke channel; its heartbeat checks too). The REVOKED
+    /// document is stored at once.
     public func revoke(_ id: String, now: Date = Date()) async throws -> RevokeOutcome {
         let known = try await redis.pipeline([["EXISTS", RedisArgument(keys.taskRecord(id))],
                                               ["EXISTS", RedisArgument(KeySpace.resultKey(id))]])
@@ -24,7 +25,7 @@ extension Broker {
                                                     RedisArgument(keys.taskRecord(id))],
                                              arguments: [RedisArgument(id), RedisArgument(now.timeIntervalSince1970),
                                                          RedisArgument(document.encoded()), RedisArgument(resultExpires),
-                                                         RedisArgument(CeleryDate.format(now))])
+                                                         RedisArgument(CeleryDate.format(now)), RedisArgument(keys.revokeChannel)])
         if reply.integer == 1 { return .revoked }
         return .alreadyFinished(reply.string.flatMap(TaskState.init(rawValue:)) ?? .success)
     }

@@ -82,6 +82,8 @@ public struct Broker: Sendable {
         /// What the fetch wrote on the task record: nothing (eta/expires/revoked: decided by the worker),
         /// STARTED (a slot was free), or RECEIVED (prefetched).
         public var record: RecordMark = .untouched
+        /// The message's `headers.id`, when it has one.
+        public var taskID: String?
 
         public enum RecordMark: Int64, Sendable { case untouched = 0, started = 1, received = 2 }
         public var recordStarted: Bool { record == .started }
@@ -102,12 +104,13 @@ public struct Broker: Sendable {
         let items = reply.array ?? []
         var out: [Fetched] = []
         var index = 0
-        while index + 3 < items.count {
+        while index + 4 < items.count {
             if let list = items[index].string, let raw = items[index + 1].bytes {
                 out.append(Fetched(list: list, raw: raw, tag: items[index + 2].string,
-                                   record: Fetched.RecordMark(rawValue: items[index + 3].integer ?? 0) ?? .untouched))
+                                   record: Fetched.RecordMark(rawValue: items[index + 3].integer ?? 0) ?? .untouched,
+                                   taskID: items[index + 4].string))
             }
-            index += 4
+            index += 5
         }
         return out
     }

@@ -21,6 +21,8 @@ public struct KeySpace: Sendable, Equatable {
     public func taskRecord(_ id: String) -> String { prefix + "task:" + id }
     /// Sorted set of scheduled messages (ETA, countdown, retries), scored by due time; member `list\nenvelope`.
     public var scheduled: String { prefix + "scheduled" }
+    /// Pub/sub channel on which every revoked task id is published (a channel, not a key).
+    public var revokeChannel: String { prefix + "revoke-events" }
     public var deadLetters: String { prefix + "dead" }
     /// Sorted set of worker names scored by their last heartbeat.
     public var workers: String { prefix + "workers" }

@@ -62,12 +62,12 @@ enum Scripts {
     /// ARGV[8] are marked STARTED (they have free slots), the rest (prefetched) RECEIVED.
     /// KEYS: unacked, unacked_index, leases, revoked ids, then the lists in priority order.
     /// ARGV: now (seconds), lease token, max count, record prefix, worker name, now (ISO), ttl, started count.
-    /// Returns a flat array {list, message, tag or false, record 0 untouched/1 STARTED/2 RECEIVED, …}.
+    /// Returns a flat array {list, message, tag or false, record 0 untouched/1 STARTED/2 RECEIVED, task id or false, …}.
     static let fetch = RedisScript(name: "fetch", source: """
         local out = {}
         local want = tonumber(ARGV[3])
         local i = 5
-        while i <= #KEYS and #out < want * 4 do
+        while i <= #KEYS and #out < want * 5 do
           local raw = redis.call('RPOP', KEYS[i])
           if not raw then
             i = i + 1
@@ -90,7 +90,7 @@ enum Scripts {
                  and not redis.call('ZSCORE', KEYS[4], h['id']) then
                 local record = ARGV[4] .. h['id']
                 local retries = tonumber(h['retries']) or 0
-                if #out < tonumber(ARGV[8]) * 4 then
+                if #out < tonumber(ARGV[8]) * 5 then
                   redis.call('HSET', record, 'name', h['task'], 'queue', queue, 'state', 'STARTED', 'worker', ARGV[5],
                              'received_at', ARGV[6], 'started_at', ARGV[6], 'retries', retries)
                   started = 1
@@ -103,10 +103,15 @@ enum Scripts {
                 redis.call('EXPIRE', record, tonumber(ARGV[7]))
               end
             end
+            local id = false
+            if ok and type(env) == 'table' and type(env['headers']) == 'table' and type(env['headers']['id']) == 'string' then
+              id = env['headers']['id']
+            end
             out[#out + 1] = KEYS[i]
             out[#out + 1] = raw
             out[#out + 1] = tag
             out[#out + 1] = started
+            out[#out + 1] = id
           end
         end
         return out
@@ -114,7 +119,8 @@ enum Scripts {
 
     /// Revoke: unless the task already finished, remember the id (workers discard it when they fetch
     /// it and cancel it if running) and store the REVOKED document now.
-    /// KEYS: revoked ids, result key, task record. ARGV: task id, now, document, ttl.
+    /// Workers hear of it at once on the revoke channel (ARGV[6]); their heartbeats check too.
+    /// KEYS: revoked ids, result key, task record. ARGV: task id, now, document, ttl, now (ISO), revoke channel.
     /// Returns 1, or the final state when the task already finished.
     static let revoke = RedisScript(name: "revoke", source: """
         local current = redis.call('GET', KEYS[2])
@@ -130,6 +136,7 @@ enum Scripts {
         redis.call('PUBLISH', KEYS[2], ARGV[3])
         redis.call('HSET', KEYS[3], 'state', 'REVOKED', 'revoked_at', ARGV[5])
         redis.call('EXPIRE', KEYS[3], ttl)
+        redis.call('PUBLISH', ARGV[6], ARGV[1])
         return 1
         """)
 

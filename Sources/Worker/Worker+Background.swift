@@ -10,6 +10,45 @@ extension Worker {
             group.addTask { await self.every(self.configuration.heartbeatInterval) { try await self.heartbeat() } }
             group.addTask { await self.promoteLoop() }
             group.addTask { await self.every(self.configuration.sweepInterval) { try await self.sweep() } }
+            group.addTask { await self.listenForRevokes() }
+        }
+    }
+
+    /// Revocations as they happen: the revoke script publishes each id, and this worker cancels the
+    /// task if it runs it, or marks it if it waits in the prefetch buffer — at once, not at the next
+    /// heartbeat. The heartbeat still checks, for whatever a lost subscription missed.
+    private func listenForRevokes() async {
+        var backoff = 0.1
+        while !Task.isCancelled, !isStopping {
+            do {
+                let connection = try await broker.redis.dedicatedConnection()
+                // Closed by shutdown like the watchers' connections.
+                state.withLock { $0.watcherConnections[broker.keys.revokeChannel] = connection }
+                try await connection.subscribe([broker.keys.revokeChannel]) { [self] _, payload in
+                    revokedNow(String(decoding: payload, as: UTF8.self))
+                }
+                backoff = 0.1
+                await connection.waitUntilClosed()
+                connection.close()
+            } catch {
+                if Task.isCancelled || isStopping { break }
+                logger.warning("revoke listener: \(error); retrying in \(String(format: "%.1f", backoff))s")
+                await pause(backoff)
+                backoff = min(backoff * 2, 5)
+            }
+        }
+        state.withLock { $0.watcherConnections[broker.keys.revokeChannel] = nil }
+    }
+
+    /// A revocation heard on the channel (reader thread): cancel it if running, mark it if prefetched.
+    func revokedNow(_ id: String) {
+        let running: [InFlight] = state.withLock { s in
+            for (tag, fetched) in s.prefetched where fetched.taskID == id { s.revokedTags.insert(tag) }
+            return s.inFlight.values.filter { $0.message.id == id }
+        }
+        for item in running {
+            logger.info("Terminating revoked task \(item.message.task)[\(item.message.id)]")
+            item.cancel()
         }
     }
 
@@ -48,8 +87,7 @@ extension Worker {
         }
         try await broker.markStarted(marks)
         // Revoked while waiting in the prefetch buffer: discarded when its turn comes.
-        let waiting = state.withLock { s in s.prefetched.compactMap { tag, fetched in
-            (try? TaskMessage.decode(fetched.raw)).map { (tag, $0.id) } } }
+        let waiting = state.withLock { s in s.prefetched.compactMap { tag, fetched in fetched.taskID.map { (tag, $0) } } }
         let revokedWaiting = try await broker.revokedAmong(waiting.map(\.1))
         if !revokedWaiting.isEmpty {
             state.withLock { s in for (tag, id) in waiting where revokedWaiting.contains(id) { s.revokedTags.insert(tag) } }

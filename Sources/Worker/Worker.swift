@@ -31,7 +31,7 @@ public final class Worker: Service, Sendable {
         var stopping = false
         var inFlight: [String: InFlight] = [:]
         var processed = 0
-        /// The consumer's wakeup and its watchers' blocked connections, which shutdown interrupts.
+        /// The consumer's wakeup, and the watchers' and revoke listener's connections, which shutdown interrupts.
         var wakeup: Wakeup?
         var watcherConnections: [String: RedisConnection] = [:]
         /// Tags handed back at shutdown: their handlers' late outcomes must not be stored.
@@ -75,6 +75,8 @@ public final class Worker: Service, Sendable {
     /// Number of tasks running now.
     public var active: Int { state.withLock { $0.inFlight.count } }
     public var isStopping: Bool { state.withLock { $0.stopping } }
+    /// Prefetched messages known to be revoked, waiting to be discarded when their turn comes.
+    public var revokedWaiting: Int { state.withLock { $0.revokedTags.count } }
 
     /// Asks for a warm shutdown: stop taking work, let in-flight tasks finish within the grace period.
     public func requestShutdown() {

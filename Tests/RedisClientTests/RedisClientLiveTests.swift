@@ -118,6 +118,28 @@ import TestSupport
         try await client.send(["LPUSH", "q", "job"])
         #expect(try await popped == .array([.bulkString(Array("q".utf8)), .bulkString(Array("job".utf8))]))
     }
+
+    @Test func subscriber_getsEveryPublishedMessageInOrder_andNoticesTheServerGoing() async throws {
+        let server = try RedisServer.start()
+        defer { server.stop() }
+        let client = RedisClient(configuration: try RedisConfiguration(url: server.url))
+        defer { client.close() }
+        let subscriber = try await client.dedicatedConnection()
+        defer { subscriber.close() }
+        let received = Locked<[String]>([])
+        try await subscriber.subscribe(["events", "other"]) { channel, payload in
+            received.withLock { $0.append("\(channel):\(String(decoding: payload, as: UTF8.self))") }
+        }
+        for i in 0..<50 { #expect(try await client.send(["PUBLISH", "events", RedisArgument("m\(i)")]) == .integer(1)) }
+        try await client.send(["PUBLISH", "other", "x"])
+        try await client.send(["PUBLISH", "nobody-listens", "y"])
+        #expect(await waitUntil(timeout: 10) { received.withLock { $0.count } == 51 })
+        #expect(received.withLock { $0 } == (0..<50).map { "events:m\($0)" } + ["other:x"])
+        server.stop()
+        let noticed = Task { await subscriber.waitUntilClosed() }
+        #expect(await waitUntil(timeout: 10) { subscriber.isClosed })
+        await noticed.value
+    }
 }
 
 @Suite struct RedisBackoffTests {

@@ -138,6 +138,40 @@ import Worker
         try await h.stopWorker()
     }
 
+    @Test func revoke_reachesTheWorkerAtOnce_notAtItsNextHeartbeat() async throws {
+        let h = try WorkerHarness()
+        let ran = Locked<[Int64]>([])
+        let gate = Locked(false)
+        try h.registry.register(TaskDefinition(name: "t.track", parameters: ["n"]) { args, _ in
+            let n = (try? args.int("n")) ?? -1
+            ran.withLock { $0.append(n) }
+            while !gate.withLock({ $0 }) { try await Task.sleep(nanoseconds: 10_000_000) }
+            return .null
+        })
+        let running = try await h.submit("t.track", [1])
+        let waiting = try await h.submit("t.track", [2])
+        // A heartbeat a minute apart: only the revoke channel can be this quick.
+        h.startWorker { $0.concurrency = 1; $0.heartbeatInterval = 60 }
+        #expect(await waitUntil(timeout: 10) { (try? await h.broker.record(waiting))?.state == .received })
+        // Subscribed (a revoke published before that is left to the heartbeat).
+        let channel = RedisArgument(h.broker.keys.revokeChannel)
+        #expect(await waitUntil(timeout: 10) {
+            (try? await h.redis.send(["PUBSUB", "NUMSUB", channel]))?.array?.last == .integer(1)
+        })
+        // The prefetched one is marked at once …
+        #expect(try await h.broker.revoke(waiting) == .revoked)
+        #expect(await waitUntil(timeout: 10) { (h.worker?.revokedWaiting ?? 0) == 1 })
+        // … and the running one is cancelled at once.
+        #expect(try await h.broker.revoke(running) == .revoked)
+        #expect(await waitUntil(timeout: 10) { (h.worker?.active ?? 1) == 0 }, "the running task was cancelled")
+        #expect(await waitUntil(timeout: 10) { (try? await h.redis.send(["HLEN", "unacked"])) == .integer(0) })
+        #expect(ran.withLock { $0 } == [1])
+        #expect(try await h.results.get(running)?.status == .revoked)
+        #expect(try await h.results.get(waiting)?.status == .revoked)
+        gate.withLock { $0 = true }
+        try await h.stopWorker()
+    }
+
     @Test func revokingAFinishedTask_changesNothing_andUnknownIDsAreUnknown() async throws {
         let h = try WorkerHarness()
         h.startWorker()
