@@ -229,6 +229,8 @@ extension Worker {
 
     /// Stores a document for a message that never ran (revoked, unregistered) and acks it.
     func finish(_ message: TaskMessage, document: ResultDocument, record: [(String, String)]) async {
+        var document = document
+        if document.groupID == nil { document.groupID = message.groupID }
         do {
             try await results.store(document, record: [("name", message.task), ("queue", message.queue)] + record,
                                     ackTag: message.deliveryTag, leaseToken: leaseToken)

@@ -111,6 +111,9 @@ extension Worker {
     @discardableResult
     func store(_ document: ResultDocument, message: TaskMessage, writeDocument: Bool, record: [(String, String)],
                schedule: Broker.Scheduled? = nil) async -> ResultBackend.StoreOutcome? {
+        // A group member's document names its group, as a Python worker's does.
+        var document = document
+        if document.groupID == nil { document.groupID = message.groupID }
         var delay = 0.1
         while true {
             do {

@@ -362,3 +362,14 @@ def test_link_callback_runs_on_celeriac_worker(pyapp, celeriac_worker, r):
 def test_big_int_sum_stays_an_int(pyapp, celeriac_worker):
     value = pyapp.add.delay(2**62, 2**62).get(timeout=GET_TIMEOUT)
     assert value == 2**63 and isinstance(value, int)
+
+
+def test_group_runs_on_celeriac_worker(pyapp, celeriac_worker, r):
+    from celery import group
+
+    result = group(pyapp.add.s(i, i) for i in range(10)).apply_async()
+    assert result.get(timeout=GET_TIMEOUT) == [2 * i for i in range(10)]
+    # Each member's result document names its group, as a Python worker writes it.
+    doc = json.loads(r.get(f"celery-task-meta-{result.results[0].id}"))
+    assert doc["group_id"] == result.id
+
