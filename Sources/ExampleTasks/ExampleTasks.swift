@@ -23,10 +23,18 @@ public enum ExampleTasks {
         }
     }
 
-    /// Registers `celery_example_2.add`, `celery_example.fetch_url` and `send_activation_email`.
+    /// Registers `celery_example_2.add`, `celery_example_2.xsum`, `celery_example.fetch_url` and
+    /// `send_activation_email`.
     public static func register(in app: App, settings: Settings) {
         app.task("celery_example_2.add", parameters: ["a", "b"]) { args, _ in
             try add(try args.value("a"), try args.value("b"))
+        }
+        // Python's sum(numbers): the usual chord callback, `chord(add.s(i, i) for i in …)(xsum.s())`.
+        app.task("celery_example_2.xsum", parameters: ["numbers"]) { args, _ in
+            guard case .array(let numbers) = try args.value("numbers") else {
+                throw ExceptionInfo(type: "TypeError", message: "'\(try args.value("numbers"))' object is not iterable")
+            }
+            return try numbers.reduce(JSONValue.int(0)) { try add($0, $1) }
         }
         app.task("celery_example.fetch_url", parameters: ["url"]) { args, context in
             .int(Int64(try await fetchStatus(try args.string("url"), timeout: settings.fetchTimeout)))

@@ -21,6 +21,11 @@ public enum Canvas {
         return out
     }
 
+    /// The message of a chord's callback, which gets the list of the header's results.
+    public static func chordCallback(_ signature: JSONValue, parent: TaskMessage, results: [JSONValue]) throws -> TaskMessage {
+        try make(signature, parent: parent, result: .array(results), chain: [])
+    }
+
     static func make(_ signature: JSONValue, parent: TaskMessage, result: JSONValue, chain: [JSONValue]) throws -> TaskMessage {
         guard let sig = signature.objectValue, let task = sig["task"]?.stringValue else {
             throw Unsupported(description: "a signature without a task name: \(signature.serialized())")
@@ -37,6 +42,8 @@ public enum Canvas {
         messageOptions.parentID = parent.id
         messageOptions.rootID = parent.rootID ?? parent.id
         messageOptions.origin = parent.headers["origin"]?.stringValue ?? "celeriac"
+        messageOptions.groupID = options["group_id"]?.stringValue
+        messageOptions.groupIndex = options["group_index"]?.intValue.map { Int($0) }
         var next = TaskMessage.make(task: task, id: options["task_id"]?.stringValue ?? TaskMessage.newID(),
                                     args: args, kwargs: sig["kwargs"]?.objectValue ?? [:], options: messageOptions)
         next.embed = [

@@ -41,6 +41,12 @@ public struct TaskMessage: Sendable, Equatable {
     public var parentID: String? { headers["parent_id"]?.stringValue }
     public var rootID: String? { headers["root_id"]?.stringValue }
     public var groupID: String? { headers["group"]?.stringValue }
+    public var groupIndex: Int64? { headers["group_index"]?.intValue }
+    /// A chord header member's callback signature (`embed.chord`), if any.
+    public var chordCallback: JSONValue? {
+        guard case .object(let embed) = embed, let chord = embed["chord"], chord != .null else { return nil }
+        return chord
+    }
     public var ignoreResult: Bool { headers["ignore_result"]?.boolValue ?? false }
     public var deliveryTag: String { properties["delivery_tag"]?.stringValue ?? "" }
     public var priority: Int? { properties["priority"]?.intValue.map { Int($0) } }
@@ -78,6 +84,9 @@ extension TaskMessage {
         public var timeLimits: (hard: Double?, soft: Double?) = (nil, nil)
         public var ignoreResult: Bool = false
         public var origin: String = "celeriac"
+        /// Celery's `group` / `group_index` headers (a group or chord member, a chord's callback).
+        public var groupID: String?
+        public var groupIndex: Int?
         public init() {}
     }
 
@@ -93,8 +102,8 @@ extension TaskMessage {
             "shadow": nil,
             "eta": date(options.eta),
             "expires": date(options.expires),
-            "group": nil,
-            "group_index": nil,
+            "group": options.groupID.map { .string($0) } ?? .null,
+            "group_index": options.groupIndex.map { .int(Int64($0)) } ?? .null,
             "retries": .int(Int64(options.retries)),
             "timelimit": [number(options.timeLimits.hard), number(options.timeLimits.soft)],
             "root_id": .string(options.rootID ?? id),

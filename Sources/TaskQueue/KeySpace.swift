@@ -16,6 +16,9 @@ public struct KeySpace: Sendable, Equatable {
     public static let unackedIndex = "unacked_index"
     public static let unackedMutex = "unacked_mutex"
     public static func resultKey(_ id: String) -> String { "celery-task-meta-" + id }
+    /// Celery's group keys: `celery-taskset-meta-<id>` and, for a chord, its `.j` (parts), `.t` (size
+    /// adjustment), `.s` (size, set by the client), `.d` (parts seen) and `.c` (callback claim).
+    public static func groupKey(_ id: String, _ suffix: String = "") -> String { "celery-taskset-meta-" + id + suffix }
 
     // Celeriac
     public func taskRecord(_ id: String) -> String { prefix + "task:" + id }

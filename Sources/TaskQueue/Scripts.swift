@@ -55,6 +55,43 @@ enum Scripts {
         return 1
         """)
 
+    /// A chord header task is done: record its part (once per task id and index), and when every part
+    /// is in, claim the callback for this worker (Celery 5.7's Redis chord keys and rules, so Python
+    /// and Celeriac workers can share a chord). KEYS: .j, .t, .s, .d, the group key, .c.
+    /// ARGV: task id, encoded part `[1, id, state, result]`, group index or '+inf', chord expiry,
+    /// group expiry, claim seconds, claim token.
+    /// Returns {-1} after the callback went out, {ready, 0} while waiting, {ready, 1, parts} when claimed.
+    static let chordPartReturn = RedisScript(name: "chord_part_return", source: """
+        if redis.call('GET', KEYS[6]) == 'done' then return {-1} end
+        local seen = ARGV[1] .. ':' .. ARGV[3]
+        if redis.call('SISMEMBER', KEYS[4], seen) == 0 then
+          redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+          redis.call('SADD', KEYS[4], seen)
+        end
+        local ready = redis.call('ZCARD', KEYS[1])
+        if tonumber(ARGV[4]) > 0 then
+          for k = 1, 4 do redis.call('EXPIRE', KEYS[k], tonumber(ARGV[4])) end
+          if tonumber(ARGV[5]) > 0 then redis.call('EXPIRE', KEYS[5], tonumber(ARGV[5])) end
+        end
+        local size = redis.call('GET', KEYS[3])
+        local diff = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+        if size and ready == tonumber(size) + diff
+           and redis.call('SET', KEYS[6], ARGV[7], 'NX', 'EX', tonumber(ARGV[6])) then
+          return {ready, 1, redis.call('ZRANGE', KEYS[1], 0, -1)}
+        end
+        return {ready, 0}
+        """)
+
+    /// The chord callback went out: if the claim is still ours, drop the chord's data and leave a
+    /// 'done' mark so a late duplicate part cannot start it again. KEYS: .c, .j, .t, .s, .d.
+    /// ARGV: claim token, seconds to keep the mark.
+    static let chordDone = RedisScript(name: "chord_done", source: """
+        if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+        redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+        redis.call('SET', KEYS[1], 'done', 'EX', tonumber(ARGV[2]))
+        return 1
+        """)
+
     /// Reliable fetch: pop up to ARGV[3] messages, first lists first, and record that this worker holds
     /// each (kombu's `unacked` + `unacked_index`, and Celeriac's lease) in the same atomic step, so no
     /// crash can lose one between the pop and the hold. A message that will run (no eta/expires, not

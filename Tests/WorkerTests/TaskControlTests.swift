@@ -172,6 +172,33 @@ import Worker
         try await h.stopWorker()
     }
 
+    @Test func chordParts_countOncePerTask_andTheCallbackIsClaimedExactlyOnce() async throws {
+        let h = try WorkerHarness()
+        let group = TaskMessage.newID()
+        try await h.redis.send(["SET", RedisArgument(KeySpace.groupKey(group, ".s")), "2"])  // the client sets the size
+        func part(_ id: String, _ index: Int64, _ value: Int64) async throws -> Broker.ChordProgress {
+            try await h.broker.chordPartReturned(groupID: group, taskID: id, groupIndex: index, state: .success, result: .int(value))
+        }
+        guard case .waiting = try await part("a", 0, 10) else { Issue.record("one of two parts is not complete"); return }
+        // A redelivered copy of the same part does not count twice.
+        guard case .waiting = try await part("a", 0, 10) else { Issue.record("a duplicate part completed the chord"); return }
+        // Two workers finish the last part at once (a duplicate delivery): one claim only.
+        async let first = part("b", 1, 20)
+        async let second = part("b", 1, 20)
+        let outcomes = try await [first, second]
+        let claims = outcomes.compactMap { outcome -> ([Broker.ChordPart], String)? in
+            if case .complete(let parts, let token) = outcome { return (parts, token) } else { return nil }
+        }
+        #expect(claims.count == 1)
+        let (parts, token) = try #require(claims.first)
+        #expect(parts.map(\.result) == [10, 20], "in header order")
+        try await h.broker.chordDone(groupID: group, claimToken: token)
+        // Done: the keys are gone, and a late duplicate cannot start the callback again.
+        #expect(try await h.redis.send(["EXISTS", RedisArgument(KeySpace.groupKey(group, ".j")),
+                                        RedisArgument(KeySpace.groupKey(group, ".s"))]) == .integer(0))
+        guard case .waiting = try await part("b", 1, 20) else { Issue.record("a late duplicate restarted the chord"); return }
+    }
+
     @Test func revokingAFinishedTask_changesNothing_andUnknownIDsAreUnknown() async throws {
         let h = try WorkerHarness()
         h.startWorker()

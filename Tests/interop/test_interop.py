@@ -373,3 +373,37 @@ def test_group_runs_on_celeriac_worker(pyapp, celeriac_worker, r):
     doc = json.loads(r.get(f"celery-task-meta-{result.results[0].id}"))
     assert doc["group_id"] == result.id
 
+
+def test_chord_runs_on_celeriac_worker(pyapp, celeriac_worker, r):
+    from celery import chord
+
+    result = chord(pyapp.add.s(i, i) for i in range(5))(pyapp.xsum.s())
+    assert result.get(timeout=GET_TIMEOUT) == sum(2 * i for i in range(5))
+    # The chord's keys are gone once the callback went out; a 'done' mark stays for late duplicates.
+    leftovers = [k.decode() for k in r.keys("celery-taskset-meta-*")]
+    assert all(k.endswith(".c") for k in leftovers), leftovers
+
+
+def test_chord_with_a_failing_part_fails_its_callback_with_chord_error(pyapp, celeriac_worker, r):
+    from celery import chord
+    from celery.exceptions import ChordError
+
+    result = chord([pyapp.add.s(1, 1), pyapp.add.s(1, "x")])(pyapp.xsum.s())
+    # As with Celery's own workers, get() raises the failed part's error first (it checks the parents) …
+    with pytest.raises(TypeError):
+        result.get(timeout=GET_TIMEOUT)
+    # … and the callback itself never ran: its result is Celery's ChordError naming the part.
+    callback = pyapp.app.AsyncResult(result.id)
+    wait_for(lambda: callback.ready(), GET_TIMEOUT, "the callback's result")
+    assert callback.state == "FAILURE"
+    assert isinstance(callback.result, ChordError)
+    assert "Dependency" in str(callback.result) and "TypeError" in str(callback.result)
+
+
+def test_chord_parts_shared_by_python_and_celeriac_workers(pyapp, celeriac_worker, python_worker, r):
+    """Both kinds of worker run header tasks of the same chords: whoever finishes the last part sends
+    the callback, exactly once."""
+    from celery import chord
+
+    results = [chord(pyapp.add.s(i, j) for j in range(6))(pyapp.xsum.s()) for i in range(10)]
+    assert [res.get(timeout=GET_TIMEOUT * 2) for res in results] == [6 * i + 15 for i in range(10)]

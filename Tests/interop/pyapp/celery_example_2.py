@@ -28,3 +28,8 @@ app.conf.update(
 @app.task(name="celery_example_2.add", typing=False)
 def add(a, b):
     return a + b
+
+
+@app.task(name="celery_example_2.xsum", typing=False)
+def xsum(numbers):
+    return sum(numbers)

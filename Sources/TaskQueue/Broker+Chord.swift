@@ -1,0 +1,50 @@
+import Foundation
+import RedisClient
+import TaskProtocol
+
+extension Broker {
+    /// One finished chord header task, as the chord keys record it.
+    public struct ChordPart: Sendable {
+        public var taskID: String
+        public var state: TaskState
+        /// The result, or the exception document of a failed or revoked part.
+        public var result: JSONValue
+    }
+
+    /// What recording a chord part found.
+    public enum ChordProgress: Sendable {
+        /// Other parts are still running (or another worker has the callback).
+        case waiting
+        /// Every part is in and this worker holds the claim to send the callback: the parts in header
+        /// order. Call `chordDone` with the token once the callback is out.
+        case complete(parts: [ChordPart], claimToken: String)
+    }
+
+    /// Records that a chord header task finished (Celery 5.7's Redis chord protocol: parts in
+    /// `celery-taskset-meta-<group>.j` scored by `group_index`, the size in `.s` set by the client).
+    public func chordPartReturned(groupID: String, taskID: String, groupIndex: Int64?, state: TaskState,
+                                  result: JSONValue, claimSeconds: Int = 6) async throws -> ChordProgress {
+        let part = JSONValue.array([1, .string(taskID), .string(state.rawValue), result]).serialized()
+        let token = TaskMessage.newID().replacingOccurrences(of: "-", with: "")
+        let keys = [".j", ".t", ".s", ".d", "", ".c"].map { RedisArgument(KeySpace.groupKey(groupID, $0)) }
+        let reply = try await redis.evaluate(Scripts.chordPartReturn, keys: keys, arguments: [
+            RedisArgument(taskID), RedisArgument(part), RedisArgument(groupIndex.map(String.init) ?? "+inf"),
+            RedisArgument(resultExpires), RedisArgument(resultExpires), RedisArgument(claimSeconds), RedisArgument(token),
+        ])
+        guard let items = reply.array, items.count == 3, items[1].integer == 1, let encoded = items[2].array else { return .waiting }
+        let parts = try encoded.map { value -> ChordPart in
+            guard let bytes = value.bytes, case .array(let fields) = try JSONValue.parse(bytes), fields.count == 4,
+                  let id = fields[1].stringValue, let state = fields[2].stringValue.flatMap(TaskState.init(rawValue:)) else {
+                throw MessageError(field: "chord part", reason: "not [1, id, state, result]: \(String(decoding: value.bytes ?? [], as: UTF8.self))")
+            }
+            return ChordPart(taskID: id, state: state, result: fields[3])
+        }
+        return .complete(parts: parts, claimToken: token)
+    }
+
+    /// The callback of a complete chord went out: drops the chord's keys, leaving a 'done' mark.
+    public func chordDone(groupID: String, claimToken: String, markSeconds: Int = 300) async throws {
+        let keys = [".c", ".j", ".t", ".s", ".d"].map { RedisArgument(KeySpace.groupKey(groupID, $0)) }
+        _ = try await redis.evaluate(Scripts.chordDone, keys: keys, arguments: [RedisArgument(claimToken), RedisArgument(markSeconds)])
+    }
+}
