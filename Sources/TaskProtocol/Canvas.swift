@@ -21,6 +21,13 @@ public enum Canvas {
         return out
     }
 
+    /// The messages to send after `message` failed: its `link_error` errbacks, called the way Celery
+    /// calls an errback it cannot run in-process (old style): with the failed task's id as first argument.
+    public static func errbacks(of message: TaskMessage) throws -> [TaskMessage] {
+        guard case .object(let embed) = message.embed, case .array(let errbacks)? = embed["errbacks"] else { return [] }
+        return try errbacks.map { try make($0, parent: message, result: .string(message.id), chain: []) }
+    }
+
     /// The message of a chord's callback, which gets the list of the header's results.
     public static func chordCallback(_ signature: JSONValue, parent: TaskMessage, results: [JSONValue]) throws -> TaskMessage {
         try make(signature, parent: parent, result: .array(results), chain: [])

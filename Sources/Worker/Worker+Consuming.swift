@@ -231,6 +231,7 @@ extension Worker {
     func finish(_ message: TaskMessage, document: ResultDocument, record: [(String, String)]) async {
         var document = document
         if document.groupID == nil { document.groupID = message.groupID }
+        await sendErrbacks(message, document: document)
         await chordPartReturned(message, document: document)
         do {
             try await results.store(document, record: [("name", message.task), ("queue", message.queue)] + record,

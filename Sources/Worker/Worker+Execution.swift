@@ -114,6 +114,7 @@ extension Worker {
         // A group member's document names its group, as a Python worker's does.
         var document = document
         if document.groupID == nil { document.groupID = message.groupID }
+        await sendErrbacks(message, document: document)
         await chordPartReturned(message, document: document)
         var delay = 0.1
         while true {

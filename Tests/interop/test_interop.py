@@ -407,3 +407,12 @@ def test_chord_parts_shared_by_python_and_celeriac_workers(pyapp, celeriac_worke
 
     results = [chord(pyapp.add.s(i, j) for j in range(6))(pyapp.xsum.s()) for i in range(10)]
     assert [res.get(timeout=GET_TIMEOUT * 2) for res in results] == [6 * i + 15 for i in range(10)]
+
+
+def test_link_error_errback_gets_the_failed_task_id(pyapp, celeriac_worker, r):
+    """An errback Celery cannot call in-process is sent as a task with the failed task's id first."""
+    errback_id = "eb000000-0000-4000-8000-000000000001"
+    failed = pyapp.add.apply_async((1, "x"), link_error=pyapp.add.s("!").set(task_id=errback_id))
+    with pytest.raises(TypeError):
+        failed.get(timeout=GET_TIMEOUT)
+    assert pyapp.app.AsyncResult(errback_id).get(timeout=GET_TIMEOUT) == failed.id + "!"

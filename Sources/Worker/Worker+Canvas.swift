@@ -3,6 +3,20 @@ import TaskProtocol
 import TaskQueue
 
 extension Worker {
+    /// A task failed for good: its `link_error` errbacks go out (before the ack, like a chain's next
+    /// task: a crash in between sends them again rather than never).
+    func sendErrbacks(_ message: TaskMessage, document: ResultDocument) async {
+        guard document.status == .failure else { return }
+        do {
+            for errback in try Canvas.errbacks(of: message) {
+                try await broker.enqueue(errback)
+                logger.info("Task \(message.task)[\(message.id)]: sent errback \(errback.task)[\(errback.id)]")
+            }
+        } catch {
+            logger.error("Task \(message.task)[\(message.id)]: could not send its errbacks: \(error)")
+        }
+    }
+
     /// Celery's chord, from the header's side: each finished header task records its part; the worker
     /// that completes the set sends the callback with the list of results, or, when a part failed or
     /// was revoked, stores a FAILURE `ChordError` for the callback instead, as Celery does.
