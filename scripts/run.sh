@@ -14,7 +14,8 @@ cleanup() {
   trap - TERM EXIT
   trap 'for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done' INT
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # A second Ctrl-C interrupts `wait`: keep waiting until each process is really gone.
+  for p in "${pids[@]}"; do while kill -0 "$p" 2>/dev/null; do wait "$p" 2>/dev/null || true; done; done
   if [ -n "$redis_pid" ]; then kill -TERM "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; fi
   echo "stopped."
 }

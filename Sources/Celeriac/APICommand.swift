@@ -80,6 +80,8 @@ struct APICommand: AsyncParsableCommand {
         let signals = SignalHandler { count in
             if count == 1 {
                 logger.info("api: shutting down (finishing in-flight requests)")
+                // Also here: a signal before the group has set up its own handling is not lost.
+                Task { await server.shutdown(grace: grace) }
             } else {
                 Glibc.exit(1)
             }

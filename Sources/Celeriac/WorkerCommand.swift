@@ -80,6 +80,8 @@ struct WorkerCommand: AsyncParsableCommand {
             switch count {
             case 1:
                 logger.info("worker: Hitting Ctrl+C again will terminate all running tasks!")
+                // Also here: a signal before the group has set up its own handling is not lost.
+                worker.requestShutdown()
             case 2:
                 logger.warning("worker: Cold shutdown (MainProcess)")
                 worker.requestColdShutdown()

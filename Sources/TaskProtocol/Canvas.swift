@@ -57,7 +57,8 @@ public enum Canvas {
             "callbacks": options["link"].map { $0.arrayValue.map(JSONValue.array) ?? .array([$0]) } ?? .null,
             "errbacks": options["link_error"].map { $0.arrayValue.map(JSONValue.array) ?? .array([$0]) } ?? .null,
             "chain": chain.isEmpty ? .null : .array(chain),
-            "chord": nil,
+            // A chain inside a chord's header: its last task reports to the chord.
+            "chord": options["chord"] ?? .null,
         ]
         return next
     }

@@ -16,28 +16,35 @@ extension Worker {
 
     /// Revocations as they happen: the revoke script publishes each id, and this worker cancels the
     /// task if it runs it, or marks it if it waits in the prefetch buffer — at once, not at the next
-    /// heartbeat. The heartbeat still checks, for whatever a lost subscription missed.
+    /// heartbeat. The heartbeat still checks, for whatever a lost subscription missed. Listens until
+    /// the background loops end (after the shutdown grace period, so revokes still land during it).
     private func listenForRevokes() async {
         var backoff = 0.1
-        while !Task.isCancelled, !isStopping {
+        while !Task.isCancelled {
             do {
                 let connection = try await broker.redis.dedicatedConnection()
-                // Closed by shutdown like the watchers' connections.
-                state.withLock { $0.watcherConnections[broker.keys.revokeChannel] = connection }
+                defer { connection.close() }
                 try await connection.subscribe([broker.keys.revokeChannel]) { [self] _, payload in
                     revokedNow(String(decoding: payload, as: UTF8.self))
                 }
                 backoff = 0.1
-                await connection.waitUntilClosed()
-                connection.close()
+                // With no command pending a dead peer goes unnoticed: a PING now and then finds it.
+                var sincePing = 0.0
+                while !Task.isCancelled, !connection.isClosed {
+                    try? await Task.sleep(nanoseconds: 200_000_000)
+                    sincePing += 0.2
+                    if sincePing >= 10, !Task.isCancelled {
+                        sincePing = 0
+                        _ = try await connection.send(["PING"])
+                    }
+                }
             } catch {
-                if Task.isCancelled || isStopping { break }
+                if Task.isCancelled { break }
                 logger.warning("revoke listener: \(error); retrying in \(String(format: "%.1f", backoff))s")
-                await pause(backoff)
+                try? await Task.sleep(nanoseconds: UInt64(backoff * 1e9))
                 backoff = min(backoff * 2, 5)
             }
         }
-        state.withLock { $0.watcherConnections[broker.keys.revokeChannel] = nil }
     }
 
     /// A revocation heard on the channel (reader thread): cancel it if running, mark it if prefetched.

@@ -7,13 +7,15 @@ extension Worker {
     /// task: a crash in between sends them again rather than never).
     func sendErrbacks(_ message: TaskMessage, document: ResultDocument) async {
         guard document.status == .failure else { return }
-        do {
-            for errback in try Canvas.errbacks(of: message) {
-                try await broker.enqueue(errback)
+        let errbacks: [TaskMessage]
+        do { errbacks = try Canvas.errbacks(of: message) } catch {
+            logger.error("Task \(message.task)[\(message.id)]: could not send its errbacks: \(error)")
+            return
+        }
+        for errback in errbacks {
+            if await persistently("sending errback \(errback.task)[\(errback.id)]", { try await broker.enqueue(errback) }) != nil {
                 logger.info("Task \(message.task)[\(message.id)]: sent errback \(errback.task)[\(errback.id)]")
             }
-        } catch {
-            logger.error("Task \(message.task)[\(message.id)]: could not send its errbacks: \(error)")
         }
     }
 
@@ -22,38 +24,40 @@ extension Worker {
     /// was revoked, stores a FAILURE `ChordError` for the callback instead, as Celery does.
     func chordPartReturned(_ message: TaskMessage, document: ResultDocument) async {
         guard let callback = message.chordCallback, let group = message.groupID, document.status.isReady else { return }
-        let progress: Broker.ChordProgress
-        do {
-            progress = try await broker.chordPartReturned(groupID: group, taskID: message.id, groupIndex: message.groupIndex,
-                                                         state: document.status, result: document.result)
-        } catch {
-            logger.error("Chord \(group): could not record part \(message.id): \(error)")
-            return
+        let recorded = await persistently("recording chord \(group)'s part \(message.id)") {
+            try await broker.chordPartReturned(groupID: group, taskID: message.id, groupIndex: message.groupIndex,
+                                               state: document.status, result: document.result)
         }
-        guard case .complete(let parts, let token) = progress else { return }
+        guard case .complete(let parts, let token)? = recorded else { return }
         let callbackID = callback.objectValue?["options"]?.objectValue?["task_id"]?.stringValue
-        do {
-            if let failed = parts.first(where: { $0.state != .success }) {
-                let cause = ExceptionInfo(json: failed.result)?.pythonRepr ?? failed.state.rawValue
-                let error = ExceptionInfo(type: "ChordError", message: "Dependency \(failed.taskID) raised \(cause)",
-                                          module: "celery.exceptions")
-                logger.error("Chord \(group) raised: \(error.pythonRepr)")
-                if let callbackID {
-                    try await results.store(.failure(taskID: callbackID, exception: error, traceback: nil))
-                }
-            } else {
+        if let failed = parts.first(where: { $0.state != .success }) {
+            let cause = ExceptionInfo(json: failed.result)?.pythonRepr ?? failed.state.rawValue
+            await failChordCallback(callbackID, group: group, ExceptionInfo(type: "ChordError", message: "Dependency \(failed.taskID) raised \(cause)",
+                                                                       module: "celery.exceptions"))
+        } else {
+            do {
                 let next = try Canvas.chordCallback(callback, parent: message, results: parts.map(\.result))
-                try await broker.enqueue(next)
-                logger.info("Chord \(group) complete: sent \(next.task)[\(next.id)]")
+                // While the claim (a few seconds) is held nobody else sends it; past that, a redelivered
+                // part may send it too: at least once.
+                if await persistently("sending chord \(group)'s callback", { try await broker.enqueue(next) }) != nil {
+                    logger.info("Chord \(group) complete: sent \(next.task)[\(next.id)]")
+                } else {
+                    return  // not sent, not marked done: the claim runs out and a redelivered part tries again
+                }
+            } catch {
+                await failChordCallback(callbackID, group: group, ExceptionInfo(type: "ChordError", message: "Callback error: \(error)",
+                                                                           module: "celery.exceptions"))
             }
-            try await broker.chordDone(groupID: group, claimToken: token)
-        } catch {
-            // The claim runs out, so a redelivered part can try again.
-            logger.error("Chord \(group): could not send its callback: \(error)")
-            if let callbackID {
-                let info = ExceptionInfo(type: "ChordError", message: "Callback error: \(error)", module: "celery.exceptions")
-                _ = try? await results.store(.failure(taskID: callbackID, exception: info, traceback: nil))
-            }
+        }
+        _ = await persistently("clearing chord \(group)") { try await broker.chordDone(groupID: group, claimToken: token) }
+    }
+
+    /// Stores the FAILURE of a chord callback that will never run.
+    private func failChordCallback(_ callbackID: String?, group: String, _ error: ExceptionInfo) async {
+        logger.error("Chord \(group) raised: \(error.pythonRepr)")
+        guard let callbackID else { return }
+        _ = await persistently("storing chord \(group)'s ChordError") {
+            try await results.store(.failure(taskID: callbackID, exception: error, traceback: nil))
         }
     }
 }

@@ -47,8 +47,9 @@ extension Worker {
             } catch {
                 logger.error("Task \(label): could not send its chain/callbacks: \(error)")
             }
-            let document = message.ignoreResult ? nil : ResultDocument.success(taskID: message.id, result: value, parentID: message.parentID)
-            await store(document ?? .success(taskID: message.id, result: .null), message: message, writeDocument: document != nil,
+            // With ignore_result nothing is written, but a chord still gets the value.
+            await store(.success(taskID: message.id, result: value, parentID: message.parentID), message: message,
+                        writeDocument: !message.ignoreResult,
                         record: [("finished_at", finished), ("runtime", String(seconds)), startedField])
             logger.info("Task \(label) succeeded in \(seconds)s: \(PythonRepr.repr(value))")
         case .failure(let retry as Retry):
@@ -114,29 +115,38 @@ extension Worker {
         // A group member's document names its group, as a Python worker's does.
         var document = document
         if document.groupID == nil { document.groupID = message.groupID }
+        // Errbacks and chord parts go out before the ack: a crash in between repeats them (the chord
+        // keys count each part once) rather than losing them.
         await sendErrbacks(message, document: document)
         await chordPartReturned(message, document: document)
+        return await persistently("storing the result of \(message.task)[\(message.id)]") {
+            // With ignore_result the document is not written, but the ack is still fenced.
+            let outcome = try await results.store(document, record: record, ackTag: message.deliveryTag,
+                                                  leaseToken: leaseToken, writeDocument: writeDocument, schedule: schedule)
+            if outcome == .revoked {
+                logger.info("Task \(message.task)[\(message.id)] was revoked; its \(document.status.rawValue) is not stored")
+            } else if outcome == .leaseLost {
+                logger.warning("Task \(message.task)[\(message.id)]: its lease passed to another worker; this attempt's \(document.status.rawValue) is discarded")
+            }
+            return outcome
+        }
+    }
+
+    /// Runs `body`, trying again while Redis is unreachable: what it writes exists only in this
+    /// worker's memory until then. Gives up (nil, logged) on any other error, or when shutting down.
+    func persistently<T: Sendable>(_ what: String, _ body: () async throws -> T) async -> T? {
         var delay = 0.1
         while true {
             do {
-                // With ignore_result the document is not written, but the ack is still fenced.
-                let outcome = try await results.store(document, record: record, ackTag: message.deliveryTag,
-                                                      leaseToken: leaseToken, writeDocument: writeDocument, schedule: schedule)
-                if outcome == .revoked {
-                    logger.info("Task \(message.task)[\(message.id)] was revoked; its \(document.status.rawValue) is not stored")
-                } else if outcome == .leaseLost {
-                    logger.warning("Task \(message.task)[\(message.id)]: its lease passed to another worker; this attempt's \(document.status.rawValue) is discarded")
-                }
-                return outcome
+                return try await body()
             } catch let error as RedisError where error.isConnectivity && !isStopping {
-                // The result exists only in memory: keep trying while Redis is away.
-                logger.warning("Task \(message.task)[\(message.id)]: storing the result failed (\(error)); retrying")
+                logger.warning("\(what) failed (\(error)); retrying")
                 // Not cancellable: a revoked task's cancellation must not turn this into a busy loop.
                 let wait = delay
                 await Task.detached { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }.value
                 delay = min(delay * 2, 2)
             } catch {
-                logger.error("Task \(message.task)[\(message.id)]: could not store its result: \(error)")
+                logger.error("\(what) failed: \(error)")
                 return nil
             }
         }
@@ -162,7 +172,11 @@ extension Worker {
         options.parentID = message.id
         options.rootID = message.rootID
         options.origin = configuration.nodeName
-        let next = TaskMessage.make(task: message.task, id: message.id, args: message.args, kwargs: message.kwargs, options: options)
+        options.groupID = message.groupID
+        options.groupIndex = message.groupIndex.map { Int($0) }
+        var next = TaskMessage.make(task: message.task, id: message.id, args: message.args, kwargs: message.kwargs, options: options)
+        // The next attempt is still the same step of its chain, chord or link (Celery's signature_from_request).
+        next.embed = message.embed
         let traceback = retry.reason.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
         // One atomic, fenced step: RETRY document, next attempt scheduled, this one acked.
         let outcome = await store(.retry(taskID: message.id, exception: retry.reason, traceback: traceback, parentID: message.parentID),

@@ -31,7 +31,7 @@ public final class Worker: Service, Sendable {
         var stopping = false
         var inFlight: [String: InFlight] = [:]
         var processed = 0
-        /// The consumer's wakeup, and the watchers' and revoke listener's connections, which shutdown interrupts.
+        /// The consumer's wakeup and its watchers' blocked connections, which shutdown interrupts.
         var wakeup: Wakeup?
         var watcherConnections: [String: RedisConnection] = [:]
         /// Tags handed back at shutdown: their handlers' late outcomes must not be stored.
