@@ -282,15 +282,8 @@ import Worker
 
     @Test func aTaskRevokedWhileWaitingInThePrefetchBuffer_neverRuns() async throws {
         let h = try WorkerHarness()
-        let ran = Locked<[Int64]>([])
-        let gate = Locked(false)
-        try h.registry.register(TaskDefinition(name: "t.track", parameters: ["n"]) { args, _ in
-            let n = (try? args.int("n")) ?? -1
-            ran.withLock { $0.append(n) }
-            // The first holds the only slot until the test lets it go.
-            while n == 1, !gate.withLock({ $0 }) { try await Task.sleep(nanoseconds: 10_000_000) }
-            return .null
-        })
+        // The first holds the only slot until the test lets it go.
+        let (ran, gate) = try h.registerTracker(holding: [1])
         let first = try await h.submit("t.track", [1])
         let second = try await h.submit("t.track", [2])
         h.startWorker { $0.concurrency = 1; $0.heartbeatInterval = 0.2 }

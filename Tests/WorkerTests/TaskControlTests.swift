@@ -140,14 +140,7 @@ import Worker
 
     @Test func revoke_reachesTheWorkerAtOnce_notAtItsNextHeartbeat() async throws {
         let h = try WorkerHarness()
-        let ran = Locked<[Int64]>([])
-        let gate = Locked(false)
-        try h.registry.register(TaskDefinition(name: "t.track", parameters: ["n"]) { args, _ in
-            let n = (try? args.int("n")) ?? -1
-            ran.withLock { $0.append(n) }
-            while !gate.withLock({ $0 }) { try await Task.sleep(nanoseconds: 10_000_000) }
-            return .null
-        })
+        let (ran, gate) = try h.registerTracker()
         let running = try await h.submit("t.track", [1])
         let waiting = try await h.submit("t.track", [2])
         // A heartbeat a minute apart: only the revoke channel can be this quick.

@@ -58,6 +58,20 @@ final class WorkerHarness: @unchecked Sendable {
         try await runTask?.value
     }
 
+    /// Registers `t.track(n)`: it records `n` when it starts, then — for the `n` in `held`, or every
+    /// `n` when `held` is nil — waits until the returned gate is opened.
+    func registerTracker(holding held: Set<Int64>? = nil) throws -> (ran: Locked<[Int64]>, gate: Locked<Bool>) {
+        let ran = Locked<[Int64]>([])
+        let gate = Locked(false)
+        try registry.register(TaskDefinition(name: "t.track", parameters: ["n"]) { args, _ in
+            let n = (try? args.int("n")) ?? -1
+            ran.withLock { $0.append(n) }
+            while held?.contains(n) ?? true, !gate.withLock({ $0 }) { try await Task.sleep(nanoseconds: 10_000_000) }
+            return .null
+        })
+        return (ran, gate)
+    }
+
     func submit(_ task: String, _ args: [JSONValue], options: TaskMessage.Options = .init()) async throws -> String {
         let message = TaskMessage.make(task: task, args: args, kwargs: [:], options: options)
         try await broker.enqueue(message)
