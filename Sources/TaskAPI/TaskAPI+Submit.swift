@@ -82,8 +82,31 @@ extension TaskAPI {
     }
 
     /// `GET /tasks/{id}`: Celeriac's record and Celery's result document, merged. Unknown id → 404.
+    /// `GET /tasks/{id}`; with `?wait=S`, a long poll: answers as soon as the task is ready (its result
+    /// is published), or after S seconds with the state it has then.
     func status(_ request: HTTPRequest) async throws -> HTTPResponse {
         let id = try Self.taskID(request)
+        let wait = try request.query["wait"].map { text -> Double in
+            guard let seconds = Double(text), seconds >= 0, seconds <= configuration.maxWaitSeconds else {
+                throw HTTPError(status: 422, title: "Unprocessable Content",
+                                detail: "wait must be a number of seconds from 0 to \(configuration.maxWaitSeconds), not '\(text)'", field: "wait")
+            }
+            return seconds
+        } ?? 0
+        var view = try await taskView(id)
+        if wait > 0, !Self.isReady(view) {
+            try await resultWaiter.wait(for: id, timeout: wait) { Self.isReady(try await taskView(id)) }
+            view = try await taskView(id)
+        }
+        return .json(bytes: view.serializedBytes())
+    }
+
+    static func isReady(_ view: JSONValue) -> Bool {
+        view.objectValue?["state"]?.stringValue.flatMap(TaskState.init(rawValue:))?.isReady ?? false
+    }
+
+    /// The task as `GET /tasks/{id}` shows it; 404 when neither a record nor a result exists.
+    func taskView(_ id: String) async throws -> JSONValue {
         let replies = try await broker.redis.pipeline([
             ["HGETALL", RedisArgument(broker.keys.taskRecord(id))],
             ["GET", RedisArgument(KeySpace.resultKey(id))],
@@ -100,7 +123,7 @@ extension TaskAPI {
         guard !fields.isEmpty || document != nil else {
             throw HTTPError(status: 404, title: "Not Found", detail: "no task with id '\(id)' was ever submitted (or its record expired)", field: "id")
         }
-        return .json(bytes: Self.taskView(id: id, record: TaskRecord(fields: fields), document: document).serializedBytes())
+        return Self.taskView(id: id, record: TaskRecord(fields: fields), document: document)
     }
 
     /// The JSON shown for a task. The result document wins when it is final or the record lacks a state.

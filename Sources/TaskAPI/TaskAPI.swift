@@ -25,6 +25,8 @@ public struct TaskAPI: Sendable {
         public var publicURL = "http://localhost:8080"
         /// Queue the activation email task goes to. Default `celery`.
         public var emailQueue = "celery"
+        /// Longest `GET /tasks/{id}?wait=` in seconds. Default 60.
+        public var maxWaitSeconds = 60.0
         public init() {}
     }
 
@@ -33,6 +35,7 @@ public struct TaskAPI: Sendable {
     public let configuration: Configuration
     let logger: Logger
     let knownTasks: KnownTasks
+    let resultWaiter: ResultWaiter
 
     public init(broker: Broker, results: ResultBackend, configuration: Configuration = Configuration(), logger: Logger) {
         self.broker = broker
@@ -40,6 +43,7 @@ public struct TaskAPI: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.knownTasks = KnownTasks(broker: broker, ttl: configuration.registryCacheSeconds)
+        self.resultWaiter = ResultWaiter(redis: broker.redis)
     }
 
     /// Every route of the API (`openapi.yaml` lists the same set; a test checks it).

@@ -54,8 +54,8 @@ final class APIHarness: @unchecked Sendable {
         try await HTTPTestClient.request(port: port, method: "POST", path: path, headers: headers, body: body)
     }
 
-    func get(_ path: String) async throws -> TestHTTPResponse {
-        try await HTTPTestClient.request(port: port, method: "GET", path: path)
+    func get(_ path: String, timeout: Double = 10) async throws -> TestHTTPResponse {
+        try await HTTPTestClient.request(port: port, method: "GET", path: path, timeout: timeout)
     }
 
     func stop() async {
@@ -83,6 +83,56 @@ final class APIHarness: @unchecked Sendable {
         #expect(last?["result"] as? Int == 9)
         #expect(last?["worker"] as? String == "api-test@host")
         for key in ["submitted_at", "received_at", "started_at", "finished_at"] { #expect(last?[key] is String, "\(key)") }
+        await h.stop()
+    }
+
+    @Test func longPoll_answersWhenTheResultIsPublished_notWhenTheWaitRunsOut() async throws {
+        let h = try await APIHarness(allowUnknownTasks: true, withWorker: false)
+        let results = ResultBackend(redis: h.redis)
+        // Several clients wait on each of several tasks; nobody runs them yet.
+        var ids: [String] = []
+        for i in 0..<3 {
+            let accepted = try await h.post("/tasks", #"{"task": "celery_example_2.add", "args": [\#(i), 1]}"#)
+            ids.append(try #require(accepted.json?["id"] as? String))
+        }
+        let start = Date()
+        let polls = ids.flatMap { id in (0..<4).map { _ in Task { try await h.get("/tasks/\(id)?wait=30", timeout: 40) } } }
+        // A worker (here: the result backend, as any Celery worker writes) finishes them.
+        for (i, id) in ids.enumerated() {
+            // Store only once the polls are parked on their subscriptions, or the test proves nothing.
+            #expect(await waitUntil(timeout: 10) {
+                (try? await h.redis.send(["PUBSUB", "NUMSUB", RedisArgument(KeySpace.resultKey(id))]))?.array?.last == .integer(1)
+            })
+            try await results.store(.success(taskID: id, result: .int(Int64(i + 1))))
+        }
+        for (index, poll) in polls.enumerated() {
+            let response = try await poll.value
+            #expect(response.status == 200)
+            #expect(response.json?["state"] as? String == "SUCCESS")
+            #expect(response.json?["result"] as? Int == index / 4 + 1)
+        }
+        #expect(Date().timeIntervalSince(start) < 20, "answered on publish, not after the 30 s wait")
+        await h.stop()
+    }
+
+    @Test func longPoll_returnsTheCurrentStateWhenTheWaitRunsOut_andRejectsBadWaits() async throws {
+        let h = try await APIHarness(allowUnknownTasks: true, withWorker: false)
+        let accepted = try await h.post("/tasks", #"{"task": "celery_example_2.add", "args": [1, 1]}"#)
+        let id = try #require(accepted.json?["id"] as? String)
+        let start = Date()
+        let pending = try await h.get("/tasks/\(id)?wait=0.5")
+        #expect(pending.status == 200)
+        #expect(pending.json?["state"] as? String == "PENDING")
+        #expect(Date().timeIntervalSince(start) >= 0.5)
+        for bad in ["abc", "-1", "1000"] {
+            let response = try await h.get("/tasks/\(id)?wait=\(bad)")
+            #expect(response.status == 422, "wait=\(bad)")
+            #expect(response.json?["field"] as? String == "wait")
+        }
+        // Nothing is left subscribed once the polls are over.
+        #expect(await waitUntil(timeout: 10) {
+            (try? await h.redis.send(["PUBSUB", "CHANNELS"]))?.array?.isEmpty == true
+        })
         await h.stop()
     }
 
