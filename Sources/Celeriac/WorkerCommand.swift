@@ -37,6 +37,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Times a task's worker may die while running it before the task is dead-lettered as a poison pill.")
     var maxCrashes: Int = 3
 
+    @Flag(name: [.customShort("E"), .customLong("task-events")], help: "Send task events, for monitors such as Flower (worker events are always sent).")
+    var taskEvents = false
+
     @Flag(help: "Print no banner.")
     var quiet = false
 
@@ -63,6 +66,8 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.leaseTimeout = leaseTimeout
         configuration.maxCrashes = maxCrashes
         configuration.sweepInterval = min(5, leaseTimeout / 3)
+        configuration.sendTaskEvents = taskEvents
+        configuration.softwareVersion = app.version
         let (broker, results) = try brokerOptions.makeBroker()
         let redisURL = broker.redis.configuration.description
         if !quiet { Banner.print(app: app, configuration: configuration, transport: redisURL) }
@@ -165,7 +170,7 @@ enum Banner {
             "- ** ---------- .> transport:   \(transport)",
             "- ** ---------- .> results:     \(transport)",
             "- *** --- * --- .> concurrency: \(configuration.concurrency) (swift tasks)",
-            "-- ******* ---- .> task events: OFF",
+            "-- ******* ---- .> task events: \(configuration.sendTaskEvents ? "ON" : "OFF (enable -E to monitor tasks in this worker)")",
             "--- ***** ----- ",
             " -------------- [queues]",
         ]

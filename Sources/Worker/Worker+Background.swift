@@ -11,7 +11,20 @@ extension Worker {
             group.addTask { await self.promoteLoop() }
             group.addTask { await self.every(self.configuration.sweepInterval) { try await self.sweep() } }
             group.addTask { await self.listenForRevokes() }
+            if self.events.sendsTaskEvents {
+                group.addTask { await self.every(0.1) { await self.events.flush() } }
+            }
         }
+    }
+
+    /// The fields of Celery's worker-online/heartbeat/offline events.
+    func workerEventFields() -> JSONObject {
+        var load = [Double](repeating: 0, count: 3)
+        _ = getloadavg(&load, 3)
+        return ["freq": .double(configuration.heartbeatInterval), "active": .int(Int64(active)),
+                "processed": .int(Int64(processed)),
+                "loadavg": .array(load.map { .double(($0 * 100).rounded() / 100) }),
+                "sw_ident": "celeriac", "sw_ver": .string(configuration.softwareVersion), "sw_sys": "Linux"]
     }
 
     /// Revocations as they happen: the revoke script publishes each id, and this worker cancels the
@@ -85,6 +98,7 @@ extension Worker {
         ])
         let (running, prefetched) = state.withLock { ($0.inFlight, Array($0.prefetched.keys)) }
         try await broker.renew(tags: Array(running.keys) + prefetched, now: now)
+        await events.worker("worker-heartbeat", fields: workerEventFields())
         // Prefetched tasks that have been running since the last heartbeat: mark them STARTED now.
         var marks: [(id: String, at: Date)] = []
         for (tag, item) in running {

@@ -145,7 +145,18 @@ extension Worker {
         let now = Date()
         let label = "\(message.task)[\(message.id)]"
         let tag = message.deliveryTag
+        if events.sendsTaskEvents {
+            events.task("task-received", [
+                "uuid": .string(message.id), "name": .string(message.task),
+                "args": message.headers["argsrepr"] ?? .string(PythonRepr.tuple(message.args)),
+                "kwargs": message.headers["kwargsrepr"] ?? .string(PythonRepr.dict(message.kwargs)),
+                "root_id": message.headers["root_id"] ?? .null, "parent_id": message.headers["parent_id"] ?? .null,
+                "retries": .int(Int64(message.retries)), "eta": message.headers["eta"] ?? .null,
+                "expires": message.headers["expires"] ?? .null,
+            ])
+        }
         if let expires = message.expires, expires < now {
+            events.task("task-revoked", ["uuid": .string(message.id), "terminated": false, "signum": nil, "expired": true])
             logger.info("Discarding revoked task: \(label)")
             await finish(message, document: .revoked(taskID: message.id, reason: "expired"), record: [("finished_at", CeleryDate.format(now))])
             await slots.release()
@@ -155,6 +166,7 @@ extension Worker {
         var revoked = state.withLock { $0.revokedTags.remove(tag) != nil }
         if !revoked, fetched.record == .untouched { revoked = await isRevoked(message.id) }
         if revoked {
+            events.task("task-revoked", ["uuid": .string(message.id), "terminated": false, "signum": nil, "expired": false])
             logger.info("Discarding revoked task: \(label)")
             await finish(message, document: .revoked(taskID: message.id, reason: "revoked"), record: [("finished_at", CeleryDate.format(now))])
             await slots.release()
@@ -192,6 +204,7 @@ extension Worker {
             logger.warning("Task \(label): could not update its record: \(error)")
         } }
         logger.info("Task \(label) received")
+        events.task("task-started", ["uuid": .string(message.id)])
         // A prefetched task's record says RECEIVED: the next heartbeat marks it STARTED if it is still
         // running (fast tasks go straight to their result, saving a write per task), and the final
         // record write carries the real started_at either way.

@@ -52,6 +52,8 @@ extension Worker {
                         writeDocument: !message.ignoreResult,
                         record: [("finished_at", finished), ("runtime", String(seconds)), startedField])
             logger.info("Task \(label) succeeded in \(seconds)s: \(PythonRepr.repr(value))")
+            events.task("task-succeeded", ["uuid": .string(message.id), "result": .string(PythonRepr.repr(value)),
+                                           "runtime": .double(seconds)])
         case .failure(let retry as Retry):
             await retryLater(message, retry: retry, label: label)
         case .failure(let error) where definition.options.retry?.retryOn(error) == true
@@ -66,6 +68,8 @@ extension Worker {
                         message: message, writeDocument: true,
                         record: [("finished_at", finished), ("runtime", String(seconds)), ("error", info.pythonRepr), startedField])
             logger.error("Task \(label) raised unexpected: \(info.pythonRepr)")
+            events.task("task-failed", ["uuid": .string(message.id), "exception": .string(info.pythonRepr),
+                                        "traceback": .string(traceback)])
         }
     }
 
@@ -160,6 +164,8 @@ extension Worker {
                         message: message, writeDocument: true,
                         record: [("finished_at", CeleryDate.format(Date())), ("error", retry.reason.pythonRepr)])
             logger.error("Task \(label) raised unexpected: \(retry.reason.pythonRepr) (max retries \(limit) exceeded)")
+            events.task("task-failed", ["uuid": .string(message.id), "exception": .string(retry.reason.pythonRepr),
+                                        "traceback": .string(traceback)])
             return
         }
         let due = Date().addingTimeInterval(max(0, retry.after))
@@ -184,6 +190,8 @@ extension Worker {
                     schedule: broker.scheduled(next, at: due))
         if outcome == .stored {
             logger.info("Task \(label) retry: Retry in \(retry.after)s: \(retry.reason.pythonRepr)")
+            events.task("task-retried", ["uuid": .string(message.id), "exception": .string(retry.reason.pythonRepr),
+                                         "traceback": .string(traceback)])
         }
     }
 

@@ -25,6 +25,8 @@ public final class Worker: Service, Sendable {
     /// This process's lease token: the node name plus a random instance id, so a restarted worker
     /// with the same name never passes for its dead predecessor.
     let leaseToken: String
+    /// Monitoring events (Flower, `celery events`).
+    let events: EventDispatcher
     let state = Locked(State())
 
     struct State {
@@ -68,6 +70,8 @@ public final class Worker: Service, Sendable {
         self.logger = logger
         self.slots = AsyncSemaphore(max(1, configuration.concurrency))
         self.leaseToken = configuration.nodeName + "|" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        self.events = EventDispatcher(redis: broker.redis, hostname: configuration.nodeName,
+                                      sendsTaskEvents: configuration.sendTaskEvents)
     }
 
     /// Number of tasks finished since start (for heartbeats and tests).
@@ -103,11 +107,14 @@ public final class Worker: Service, Sendable {
     public func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
+                await events.worker("worker-online", fields: workerEventFields())
                 let background = Task { await self.backgroundLoops() }
                 defer { background.cancel() }
                 await consume()
                 await drain()
                 background.cancel()
+                await events.flush()
+                await events.worker("worker-offline", fields: workerEventFields())
                 await deregister()
                 logger.info("worker: Warm shutdown (MainProcess)")
             } onCancel: {

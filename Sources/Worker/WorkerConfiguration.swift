@@ -29,6 +29,11 @@ public struct WorkerConfiguration: Sendable {
     public var prefetchMultiplier: Int = 4
     /// Retries a task gets when its handler throws `Retry` without a limit. Celery's default 3.
     public var defaultMaxRetries: Int = 3
+    /// Send task events for monitors such as Flower (`-E`). Worker events (online, heartbeat, offline)
+    /// are sent either way, as Celery does. Default false.
+    public var sendTaskEvents = false
+    /// What `worker-heartbeat` events report as `sw_ver`.
+    public var softwareVersion = "0.1.0"
 
     public init() {}
 }

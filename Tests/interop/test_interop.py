@@ -416,3 +416,51 @@ def test_link_error_errback_gets_the_failed_task_id(pyapp, celeriac_worker, r):
     with pytest.raises(TypeError):
         failed.get(timeout=GET_TIMEOUT)
     assert pyapp.app.AsyncResult(errback_id).get(timeout=GET_TIMEOUT) == failed.id + "!"
+
+
+# -- monitoring: Celery events, as Flower reads them ------------------------------------------------
+
+
+def test_events_reach_a_python_event_receiver_the_way_flower_reads_them(pyapp, celeriac_bin, redis_server, r, tmp_path):
+    """With -E our worker's task events, and always its worker events, are what Celery's own event
+    receiver (Flower's) understands: the task shows up SUCCESS with its args and result, the worker online
+    with a heartbeat, then offline."""
+    from celery.events.state import State
+    from conftest import LoggedProcess, child_env
+
+    state = State()
+    types = []
+
+    def on_event(event):
+        types.append(event["type"])
+        state.event(event)
+
+    with pyapp.app.connection_for_read() as connection:
+        receiver = pyapp.app.events.Receiver(connection, handlers={"*": on_event})
+        listener = threading.Thread(target=lambda: receiver.capture(limit=None, timeout=None, wakeup=False), daemon=True)
+        listener.start()
+        wait_for(lambda: r.execute_command("PUBSUB", "NUMPAT") >= 1, 10, "the event receiver's subscription")
+        worker = LoggedProcess("celeriac worker", [celeriac_bin, "worker", "--broker", redis_server.url, "-E",
+                                                   "-n", "ev1@%h", "-l", "info"],
+                               tmp_path / "celeriac-worker.log", env=child_env(redis_server))
+        try:
+            worker.wait_log(" ready.", timeout=20, what="the worker's 'ready.' line")
+            assert "task events: ON" in worker.log()
+            result = pyapp.add.delay(4, 5)
+            assert result.get(timeout=GET_TIMEOUT) == 9
+            wait_for(lambda: result.id in state.tasks and state.tasks[result.id].state == "SUCCESS", 10,
+                     "the task's events")
+            task = state.tasks[result.id]
+            assert task.name == "celery_example_2.add" and task.args == "(4, 5)" and task.result == "9"
+            assert task.runtime is not None and task.runtime >= 0
+            wait_for(lambda: "worker-heartbeat" in types, 10, "a worker-heartbeat event")
+            node = next(w for name, w in state.workers.items() if name.startswith("ev1@"))
+            assert node.alive and node.sw_ident == "celeriac"
+            assert worker.stop(timeout=30) == 0
+            wait_for(lambda: "worker-offline" in types, 10, "the worker-offline event")
+            assert types.index("worker-online") < types.index("task-received") < types.index("task-started") \
+                < types.index("task-succeeded")
+        finally:
+            worker.stop(timeout=30)
+            receiver.should_stop = True
+            listener.join(timeout=10)

@@ -1,0 +1,58 @@
+import Foundation
+import Glibc
+import RedisClient
+import TaskProtocol
+
+/// Celery's monitoring events from one worker, for Flower and `celery events`: worker events
+/// (online, heartbeat, offline) are published at once; task events, with `-E`, are buffered and
+/// flushed together as a `task.multi` batch, as Celery's worker does. Every event carries the
+/// worker's Lamport clock. Monitoring is best effort: a failed publish is dropped, never retried.
+final class EventDispatcher: Sendable {
+    private let redis: RedisClient
+    private let hostname: String
+    private let database: Int
+    private let pid = Int(getpid())
+    let sendsTaskEvents: Bool
+    private let state = Locked<(clock: Int, buffer: [JSONValue])>((0, []))
+
+    init(redis: RedisClient, hostname: String, sendsTaskEvents: Bool) {
+        self.redis = redis
+        self.hostname = hostname
+        self.database = redis.configuration.database
+        self.sendsTaskEvents = sendsTaskEvents
+    }
+
+    private func next() -> Int { state.withLock { $0.clock += 1; return $0.clock } }
+
+    /// `worker-online`, `worker-heartbeat`, `worker-offline`.
+    func worker(_ type: String, fields: JSONObject = [:]) async {
+        let body = CeleryEvent.body(type: type, hostname: hostname, pid: pid, clock: next(), fields: fields)
+        let routingKey = type.replacingOccurrences(of: "-", with: ".")
+        await publish(body, routingKey: routingKey)
+    }
+
+    /// A `task-*` event, buffered until the next `flush` (only with `-E`).
+    func task(_ type: String, _ fields: JSONObject) {
+        guard sendsTaskEvents else { return }
+        state.withLock { s in
+            s.clock += 1
+            s.buffer.append(CeleryEvent.body(type: type, hostname: hostname, pid: pid, clock: s.clock, fields: fields))
+        }
+    }
+
+    /// Publishes the buffered task events as one `task.multi` batch.
+    func flush() async {
+        let batch = state.withLock { s -> [JSONValue] in
+            defer { s.buffer.removeAll(keepingCapacity: true) }
+            return s.buffer
+        }
+        guard !batch.isEmpty else { return }
+        await publish(.array(batch), routingKey: "task.multi")
+    }
+
+    private func publish(_ body: JSONValue, routingKey: String) async {
+        let envelope = CeleryEvent.envelope(body: body, hostname: hostname, routingKey: routingKey)
+        let channel = CeleryEvent.channel(database: database, routingKey: routingKey)
+        _ = try? await redis.send(["PUBLISH", RedisArgument(channel), RedisArgument(envelope)])
+    }
+}
