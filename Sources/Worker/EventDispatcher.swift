@@ -32,8 +32,9 @@ final class EventDispatcher: Sendable {
     }
 
     /// A `task-*` event, buffered until the next `flush` (only with `-E`).
-    func task(_ type: String, _ fields: JSONObject) {
-        guard sendsTaskEvents else { return }
+    func task(_ type: String, _ fields: @autoclosure () -> JSONObject) {
+        guard sendsTaskEvents else { return }  // without -E, not even the fields are built
+        let fields = fields()
         state.withLock { s in
             s.clock += 1
             s.buffer.append(CeleryEvent.body(type: type, hostname: hostname, pid: pid, clock: s.clock, fields: fields))

@@ -145,16 +145,14 @@ extension Worker {
         let now = Date()
         let label = "\(message.task)[\(message.id)]"
         let tag = message.deliveryTag
-        if events.sendsTaskEvents {
-            events.task("task-received", [
-                "uuid": .string(message.id), "name": .string(message.task),
-                "args": message.headers["argsrepr"] ?? .string(PythonRepr.tuple(message.args)),
-                "kwargs": message.headers["kwargsrepr"] ?? .string(PythonRepr.dict(message.kwargs)),
-                "root_id": message.headers["root_id"] ?? .null, "parent_id": message.headers["parent_id"] ?? .null,
-                "retries": .int(Int64(message.retries)), "eta": message.headers["eta"] ?? .null,
-                "expires": message.headers["expires"] ?? .null,
-            ])
-        }
+        events.task("task-received", [
+            "uuid": .string(message.id), "name": .string(message.task),
+            "args": message.headers["argsrepr"] ?? .string(PythonRepr.tuple(message.args)),
+            "kwargs": message.headers["kwargsrepr"] ?? .string(PythonRepr.dict(message.kwargs)),
+            "root_id": message.headers["root_id"] ?? .null, "parent_id": message.headers["parent_id"] ?? .null,
+            "retries": .int(Int64(message.retries)), "eta": message.headers["eta"] ?? .null,
+            "expires": message.headers["expires"] ?? .null,
+        ])
         if let expires = message.expires, expires < now {
             events.task("task-revoked", ["uuid": .string(message.id), "terminated": false, "signum": nil, "expired": true])
             logger.info("Discarding revoked task: \(label)")
