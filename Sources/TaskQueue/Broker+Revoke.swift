@@ -15,10 +15,14 @@ extension Broker {
     /// Revokes a task across all workers: queued or scheduled, it never runs; running, its worker
     /// cancels it as soon as it hears (the revoke channel; its heartbeat checks too). The REVOKED
     /// document is stored at once.
-    public func revoke(_ id: String, now: Date = Date()) async throws -> RevokeOutcome {
-        let known = try await redis.pipeline([["EXISTS", RedisArgument(keys.taskRecord(id))],
-                                              ["EXISTS", RedisArgument(KeySpace.resultKey(id))]])
-        guard known.contains(where: { $0.integer == 1 }) else { return .unknown }
+    /// `evenIfUnknown` revokes an id Redis knows nothing of yet (Celery's broadcast revoke: a Python
+    /// producer's task has no Celeriac record until a worker takes it).
+    public func revoke(_ id: String, evenIfUnknown: Bool = false, now: Date = Date()) async throws -> RevokeOutcome {
+        if !evenIfUnknown {
+            let known = try await redis.pipeline([["EXISTS", RedisArgument(keys.taskRecord(id))],
+                                                  ["EXISTS", RedisArgument(KeySpace.resultKey(id))]])
+            guard known.contains(where: { $0.integer == 1 }) else { return .unknown }
+        }
         let document = ResultDocument.revoked(taskID: id, reason: "revoked", at: now)
         let reply = try await redis.evaluate(Scripts.revoke,
                                              keys: [RedisArgument(keys.revoked), RedisArgument(KeySpace.resultKey(id)),

@@ -12,17 +12,23 @@ final class EventDispatcher: Sendable {
     private let hostname: String
     private let database: Int
     private let pid = Int(getpid())
-    let sendsTaskEvents: Bool
-    private let state = Locked<(clock: Int, buffer: [JSONValue])>((0, []))
+    private let state: Locked<(clock: Int, buffer: [JSONValue], taskEvents: Bool)>
 
     init(redis: RedisClient, hostname: String, sendsTaskEvents: Bool) {
         self.redis = redis
         self.hostname = hostname
         self.database = redis.configuration.database
-        self.sendsTaskEvents = sendsTaskEvents
+        self.state = Locked((0, [], sendsTaskEvents))
     }
 
-    private func next() -> Int { state.withLock { $0.clock += 1; return $0.clock } }
+    /// Whether task events are sent (`-E`, or remote control's `enable_events`/`disable_events`).
+    var sendsTaskEvents: Bool {
+        get { state.withLock { $0.taskEvents } }
+        set { state.withLock { $0.taskEvents = newValue } }
+    }
+
+    /// The Lamport clock, advanced: for events and remote-control replies.
+    func next() -> Int { state.withLock { $0.clock += 1; return $0.clock } }
 
     /// `worker-online`, `worker-heartbeat`, `worker-offline`.
     func worker(_ type: String, fields: JSONObject = [:]) async {
@@ -36,6 +42,7 @@ final class EventDispatcher: Sendable {
         guard sendsTaskEvents else { return }  // without -E, not even the fields are built
         let fields = fields()
         state.withLock { s in
+            guard s.taskEvents else { return }
             s.clock += 1
             s.buffer.append(CeleryEvent.body(type: type, hostname: hostname, pid: pid, clock: s.clock, fields: fields))
         }

@@ -11,9 +11,8 @@ extension Worker {
             group.addTask { await self.promoteLoop() }
             group.addTask { await self.every(self.configuration.sweepInterval) { try await self.sweep() } }
             group.addTask { await self.listenForRevokes() }
-            if self.events.sendsTaskEvents {
-                group.addTask { await self.every(0.1) { await self.events.flush() } }
-            }
+            // Task events can be switched on later (remote control's enable_events, as Flower does).
+            group.addTask { await self.every(0.1) { await self.events.flush() } }
         }
     }
 
@@ -37,8 +36,10 @@ extension Worker {
             do {
                 let connection = try await broker.redis.dedicatedConnection()
                 defer { connection.close() }
-                try await connection.subscribe([broker.keys.revokeChannel]) { [self] _, payload in
-                    revokedNow(String(decoding: payload, as: UTF8.self))
+                // The same connection carries Celery's remote control (`celery inspect`, Flower, Python's revoke).
+                let control = CeleryControl.channel(database: broker.redis.configuration.database)
+                try await connection.subscribe([broker.keys.revokeChannel, control]) { [self] channel, payload in
+                    if channel == control { remoteControl(payload) } else { revokedNow(String(decoding: payload, as: UTF8.self)) }
                 }
                 backoff = 0.1
                 // With no command pending a dead peer goes unnoticed: a PING now and then finds it.

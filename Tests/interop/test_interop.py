@@ -464,3 +464,27 @@ def test_events_reach_a_python_event_receiver_the_way_flower_reads_them(pyapp, c
             worker.stop(timeout=30)
             receiver.should_stop = True
             listener.join(timeout=10)
+
+
+def test_remote_control_inspect_and_revoke_from_python(pyapp, celeriac_worker, r, tmp_path):
+    """`celery inspect` and `app.control` reach our worker through kombu's pidbox: ping, registered,
+    active queues, stats, switching task events on and off, and Python's revoke of a waiting task."""
+    inspect = pyapp.app.control.inspect(timeout=5, limit=1)  # one worker: done at its reply
+    wait_for(lambda: r.execute_command("PUBSUB", "NUMSUB", "/0.celery.pidbox")[1] >= 1, 10,
+             "the worker's remote-control subscription")
+    pong = inspect.ping()
+    node = next(name for name in (pong or {}) if name.startswith("w1@"))
+    assert pong[node] == {"ok": "pong"}
+    assert "celery_example_2.add" in inspect.registered()[node]
+    assert [q["name"] for q in inspect.active_queues()[node]] == ["celery"]
+    assert inspect.stats()[node]["pool"]["max-concurrency"] == 3
+    replies = pyapp.app.control.enable_events(reply=True, timeout=5, limit=1)
+    assert {node: {"ok": "task events enabled"}} in replies
+    replies = pyapp.app.control.disable_events(reply=True, timeout=5, limit=1)
+    assert {node: {"ok": "task events disabled"}} in replies
+    # Python's revoke: a task waiting for its countdown never runs on our worker.
+    waiting = pyapp.add.apply_async((1, 1), countdown=30)
+    wait_for(lambda: r.zcard("celeriac:scheduled") == 1, 10, "the countdown task in the scheduled set")
+    replies = pyapp.app.control.revoke(waiting.id, reply=True, timeout=5, limit=1)
+    assert any(node in reply and "flagged as revoked" in reply[node]["ok"] for reply in replies), replies
+    assert waiting.state == "REVOKED"

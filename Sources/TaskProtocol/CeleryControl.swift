@@ -1,0 +1,61 @@
+import Foundation
+
+/// Celery's remote control (`celery inspect`, `app.control`, Flower), on kombu's pidbox: a request is
+/// PUBLISHed on `/<db>.celery.pidbox` (fanout exchange `celery.pidbox`); a worker answers by LPUSHing
+/// `{"<node>": <reply>}` to the list `<reply routing key>.reply.celery.pidbox`, where the caller waits.
+public enum CeleryControl {
+    public struct Request: Sendable {
+        public var method: String
+        public var arguments: JSONObject
+        /// The nodes asked (nil: every node).
+        public var destination: [String]?
+        public var ticket: String?
+        /// The reply list's routing key (nil: no reply wanted).
+        public var replyTo: String?
+    }
+
+    public static func channel(database: Int) -> String { "/\(database).celery.pidbox" }
+
+    /// The request in a pidbox envelope.
+    public static func request(from envelope: [UInt8]) throws -> Request {
+        func fail(_ field: String, _ reason: String) -> MessageError { MessageError(field: field, reason: reason) }
+        guard case .object(let outer) = try JSONValue.parse(envelope), let encoded = outer["body"]?.stringValue else {
+            throw fail("body", "not a kombu envelope")
+        }
+        let bodyBytes: [UInt8]
+        if outer["properties"]?["body_encoding"]?.stringValue == "base64" {
+            guard let data = Data(base64Encoded: encoded) else { throw fail("body", "not valid base64") }
+            bodyBytes = Array(data)
+        } else {
+            bodyBytes = Array(encoded.utf8)
+        }
+        guard case .object(let body) = try JSONValue.parse(bodyBytes), let method = body["method"]?.stringValue else {
+            throw fail("method", "missing")
+        }
+        let destination = body["destination"]?.arrayValue?.compactMap(\.stringValue)
+        return Request(method: method, arguments: body["arguments"]?.objectValue ?? [:], destination: destination,
+                       ticket: body["ticket"]?.stringValue, replyTo: body["reply_to"]?["routing_key"]?.stringValue)
+    }
+
+    /// The list a reply to `routingKey` goes to.
+    public static func replyList(_ routingKey: String) -> String { routingKey + ".reply.celery.pidbox" }
+
+    /// A reply envelope: `{"<node>": reply}` with the request's ticket and the worker's clock.
+    public static func reply(_ reply: JSONValue, node: String, ticket: String?, clock: Int, routingKey: String) -> [UInt8] {
+        let body = JSONValue.object([node: reply])
+        let envelope: JSONObject = [
+            "body": .string(Data(body.serializedBytes()).base64EncodedString()),
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": ["ticket": ticket.map { .string($0) } ?? .null, "clock": .int(Int64(clock))],
+            "properties": [
+                "delivery_mode": 1,
+                "delivery_info": ["exchange": "reply.celery.pidbox", "routing_key": .string(routingKey)],
+                "priority": 0,
+                "body_encoding": "base64",
+                "delivery_tag": .string(TaskMessage.newID()),
+            ],
+        ]
+        return JSONValue.object(envelope).serializedBytes()
+    }
+}

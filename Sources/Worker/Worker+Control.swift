@@ -1,0 +1,80 @@
+import Foundation
+import Glibc
+import RedisClient
+import TaskProtocol
+import TaskQueue
+
+extension Worker {
+    /// A remote-control request heard on the pidbox channel (reader thread): answered off that thread.
+    func remoteControl(_ envelope: [UInt8]) {
+        let request: CeleryControl.Request
+        do { request = try CeleryControl.request(from: envelope) } catch {
+            logger.warning("remote control: ignored a request that does not parse: \(error)")
+            return
+        }
+        if let destination = request.destination, !destination.contains(configuration.nodeName) { return }
+        Task {
+            guard let reply = await controlReply(request) else { return }
+            guard let routingKey = request.replyTo else { return }
+            let bytes = CeleryControl.reply(reply, node: configuration.nodeName, ticket: request.ticket, clock: events.next(),
+                                            routingKey: routingKey)
+            _ = try? await broker.redis.send(["LPUSH", RedisArgument(CeleryControl.replyList(routingKey)), RedisArgument(bytes)])
+        }
+    }
+
+    /// Celery's control commands that make sense here; nil for those Celery does not answer either.
+    func controlReply(_ request: CeleryControl.Request) async -> JSONValue? {
+        logger.debug("remote control: \(request.method)")
+        switch request.method {
+        case "ping":
+            return ["ok": "pong"]
+        case "registered":
+            return .array(registry.names.map { .string($0) })
+        case "active":
+            return .array(state.withLock { Array($0.inFlight.values) }.map { requestInfo($0.message, acknowledged: true) })
+        case "reserved":
+            let waiting = state.withLock { Array($0.prefetched.values) }.compactMap { try? TaskMessage.decode($0.raw) }
+            return .array(waiting.map { requestInfo($0, acknowledged: false) })
+        case "active_queues":
+            return .array(configuration.queues.map { queue in
+                ["name": .string(queue), "exchange": ["name": .string(queue), "type": "direct"], "routing_key": .string(queue),
+                 "durable": true, "exclusive": false, "auto_delete": false, "no_ack": false]
+            })
+        case "stats":
+            return ["pid": .int(Int64(getpid())), "clock": .int(Int64(events.next())),
+                    "pool": ["implementation": "celeriac (swift tasks)", "max-concurrency": .int(Int64(configuration.concurrency)),
+                             "processes": [.int(Int64(getpid()))]],
+                    "prefetch_count": .int(Int64(configuration.concurrency * configuration.prefetchMultiplier)),
+                    "total": ["processed": .int(Int64(processed))],
+                    "broker": ["transport": "redis", "hostname": .string(broker.redis.configuration.address.description)]]
+        case "conf":
+            return ["worker_prefetch_multiplier": .int(Int64(configuration.prefetchMultiplier)),
+                    "worker_concurrency": .int(Int64(configuration.concurrency))]
+        case "enable_events":
+            events.sendsTaskEvents = true
+            return ["ok": "task events enabled"]
+        case "disable_events":
+            events.sendsTaskEvents = false
+            return ["ok": "task events disabled"]
+        case "revoke":
+            let ids = request.arguments["task_id"].map { $0.arrayValue?.compactMap(\.stringValue) ?? [$0.stringValue].compactMap { $0 } } ?? []
+            var flagged: [String] = []
+            for id in ids where (try? await broker.revoke(id, evenIfUnknown: true)) != nil { flagged.append(id) }
+            return ["ok": .string("tasks \(PythonRepr.repr(.array(flagged.map { .string($0) }))) flagged as revoked")]
+        case "heartbeat", "hello":
+            return nil  // a Python worker's gossip and mingle: nothing to say
+        default:
+            return ["error": .string("No such method: \(request.method)")]
+        }
+    }
+
+    /// Celery's `Request.info()`.
+    private func requestInfo(_ message: TaskMessage, acknowledged: Bool) -> JSONValue {
+        ["id": .string(message.id), "name": .string(message.task), "args": .array(message.args), "kwargs": .object(message.kwargs),
+         "type": .string(message.task), "hostname": .string(configuration.nodeName), "time_start": nil,
+         "acknowledged": .bool(acknowledged),
+         "delivery_info": ["exchange": "", "routing_key": .string(message.queue), "priority": .int(Int64(message.priority ?? 0)),
+                           "redelivered": .bool(message.headers["redelivered"]?.boolValue ?? false)],
+         "worker_pid": .int(Int64(getpid()))]
+    }
+}
