@@ -30,15 +30,17 @@ public struct ResultBackend: Sendable {
     /// Stores `document` (unless a SUCCESS is already stored). `record` holds extra task-record fields
     /// to set at the same time; `ackTag` acks that held message in the same atomic step, fenced by
     /// `leaseToken` when given; `schedule` (a retry's next attempt) is scheduled in that step too.
+    /// `keepHold` checks the lease but leaves the message held (acked by a later `store`).
     @discardableResult
     public func store(_ document: ResultDocument, record: [(String, String)] = [], ackTag: String? = nil,
                       leaseToken: String? = nil, writeDocument: Bool = true,
-                      schedule: Broker.Scheduled? = nil) async throws -> StoreOutcome {
+                      schedule: Broker.Scheduled? = nil, keepHold: Bool = false) async throws -> StoreOutcome {
         var arguments: [RedisArgument] = [RedisArgument(writeDocument ? document.encoded() : []), RedisArgument(resultExpires),
                                           RedisArgument(document.status.rawValue), RedisArgument(ackTag ?? ""),
                                           RedisArgument(leaseToken ?? ""), RedisArgument(document.taskID),
                                           RedisArgument(schedule?.member ?? []),
-                                          RedisArgument(schedule?.due.timeIntervalSince1970 ?? 0)]
+                                          RedisArgument(schedule?.due.timeIntervalSince1970 ?? 0),
+                                          RedisArgument(keepHold ? "1" : "")]
         for (field, value) in record { arguments += [RedisArgument(field), RedisArgument(value)] }
         let reply = try await redis.evaluate(Scripts.storeResult,
                                              keys: [RedisArgument(KeySpace.resultKey(document.taskID)),

@@ -10,16 +10,20 @@ enum Scripts {
     /// A revoked task's outcome is not stored (its REVOKED document stays); returns 2 then.
     /// A retry also schedules its next attempt here (ARGV[7], scored ARGV[8]), so a retry is never
     /// scheduled by a fenced-out worker, nor lost or doubled by a crash between scheduling and ack.
+    /// With ARGV[9] = '1' the lease is checked but the message stays held (a chord part's result is
+    /// stored before the chord hears of it, and acked after).
     /// KEYS: result key, task record, unacked, unacked_index, leases, crash counts, revoked ids, scheduled set.
     /// ARGV: document ('' writes none: ignore_result), ttl seconds, state, delivery tag or '', lease token or '',
-    /// task id, scheduled member or '', its due time, then record field/value pairs.
+    /// task id, scheduled member or '', its due time, keep the hold ('1') or not (''), then record field/value pairs.
     static let storeResult = RedisScript(name: "store_result", source: """
         if ARGV[4] ~= '' then
           if ARGV[5] ~= '' and redis.call('HGET', KEYS[5], ARGV[4]) ~= ARGV[5] then return -1 end
-          redis.call('HDEL', KEYS[3], ARGV[4])
-          redis.call('ZREM', KEYS[4], ARGV[4])
-          redis.call('HDEL', KEYS[5], ARGV[4])
-          redis.call('HDEL', KEYS[6], ARGV[4])
+          if ARGV[9] ~= '1' then
+            redis.call('HDEL', KEYS[3], ARGV[4])
+            redis.call('ZREM', KEYS[4], ARGV[4])
+            redis.call('HDEL', KEYS[5], ARGV[4])
+            redis.call('HDEL', KEYS[6], ARGV[4])
+          end
         end
         if ARGV[3] ~= 'REVOKED' and redis.call('ZSCORE', KEYS[7], ARGV[6]) then return 2 end
         local ttl = tonumber(ARGV[2])
@@ -36,7 +40,7 @@ enum Scripts {
           redis.call('PUBLISH', KEYS[1], ARGV[1])
         end
         local fields = {'state', ARGV[3]}
-        for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+        for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
         redis.call('HSET', KEYS[2], unpack(fields))
         if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
         return 1

@@ -238,18 +238,11 @@ extension Worker {
         }
     }
 
-    /// Stores a document for a message that never ran (revoked, unregistered) and acks it.
+    /// Stores a document for a message that never ran (revoked, unregistered) and acks it, like any
+    /// other outcome (its chord and errbacks hear of it too).
     func finish(_ message: TaskMessage, document: ResultDocument, record: [(String, String)]) async {
-        var document = document
-        if document.groupID == nil { document.groupID = message.groupID }
-        await sendErrbacks(message, document: document)
-        await chordPartReturned(message, document: document)
-        do {
-            try await results.store(document, record: [("name", message.task), ("queue", message.queue)] + record,
-                                    ackTag: message.deliveryTag, leaseToken: leaseToken)
-        } catch {
-            logger.error("Task \(message.task)[\(message.id)]: could not store \(document.status.rawValue): \(error)")
-        }
+        await store(document, message: message, writeDocument: true,
+                    record: [("name", message.task), ("queue", message.queue)] + record)
     }
 
 }

@@ -122,7 +122,16 @@ extension Worker {
         // Errbacks and chord parts go out before the ack: a crash in between repeats them (the chord
         // keys count each part once) rather than losing them.
         await sendErrbacks(message, document: document)
-        await chordPartReturned(message, document: document)
+        if message.chordCallback != nil, document.status.isReady {
+            // A chord part's own result is in before the chord hears of it, as with Celery: whoever
+            // waits on the chord sees the failed part's error, not only the callback's ChordError.
+            let kept = await persistently("storing the result of \(message.task)[\(message.id)]") {
+                try await results.store(document, record: record, ackTag: message.deliveryTag, leaseToken: leaseToken,
+                                        writeDocument: writeDocument, keepHold: true)
+            }
+            if kept == .leaseLost { return kept }
+            await chordPartReturned(message, document: document)
+        }
         return await persistently("storing the result of \(message.task)[\(message.id)]") {
             // With ignore_result the document is not written, but the ack is still fenced.
             let outcome = try await results.store(document, record: record, ackTag: message.deliveryTag,
