@@ -59,7 +59,7 @@ public enum ExampleTasks {
     static func add(_ a: JSONValue, _ b: JSONValue) throws -> JSONValue {
         func number(_ v: JSONValue) -> JSONValue? {
             switch v {
-            case .int, .double: v
+            case .int, .bigInt, .double: v
             case .bool(let flag): .int(flag ? 1 : 0)
             default: nil
             }
@@ -80,6 +80,8 @@ public enum ExampleTasks {
             let (sum, overflow) = i.addingReportingOverflow(j)
             if !overflow { return .int(sum) }
         }
+        // int + int never overflows in Python: past Int64, exact decimal arithmetic.
+        if let i = DecimalInteger(x), let j = DecimalInteger(y) { return (i + j).json }
         return .double(x.doubleValue! + y.doubleValue!)
     }
 
@@ -88,7 +90,7 @@ public enum ExampleTasks {
         switch v {
         case .null: "NoneType"
         case .bool: "bool"
-        case .int: "int"
+        case .int, .bigInt: "int"
         case .double: "float"
         case .string: "str"
         case .array: "list"
@@ -126,4 +128,77 @@ public struct FetchError: CeleryException, CustomStringConvertible {
 extension ExampleTasks {
     /// `celery_example_2.add`'s arithmetic, for tests.
     public static func addForTests(_ a: JSONValue, _ b: JSONValue) throws -> JSONValue { try add(a, b) }
+}
+
+/// A signed integer of any size as decimal digits: just enough arithmetic for Python's `int + int`.
+struct DecimalInteger: Equatable {
+    var negative: Bool
+    /// Least significant digit first, no leading zeros (zero is `[0]`, never negative).
+    var digits: [UInt8]
+
+    init?(_ value: JSONValue) {
+        switch value {
+        case .int(let i): self.init(text: String(i))
+        case .bigInt(let text): self.init(text: text)
+        default: return nil
+        }
+    }
+
+    init?(text: String) {
+        let negative = text.hasPrefix("-")
+        let body = text.utf8.dropFirst(negative ? 1 : 0)
+        guard !body.isEmpty, body.allSatisfy({ (48...57).contains($0) }) else { return nil }
+        self.init(negative: negative, digits: body.reversed().map { $0 - 48 })
+    }
+
+    init(negative: Bool, digits: [UInt8]) {
+        var digits = digits
+        while digits.count > 1, digits.last == 0 { digits.removeLast() }
+        self.digits = digits.isEmpty ? [0] : digits
+        self.negative = negative && self.digits != [0]
+    }
+
+    /// Int when it fits, as Python's json.dumps writes either.
+    var json: JSONValue {
+        let text = (negative ? "-" : "") + String(decoding: digits.reversed().map { $0 + 48 }, as: UTF8.self)
+        return Int64(text).map(JSONValue.int) ?? .bigInt(text)
+    }
+
+    static func + (a: DecimalInteger, b: DecimalInteger) -> DecimalInteger {
+        if a.negative == b.negative { return DecimalInteger(negative: a.negative, digits: addMagnitudes(a.digits, b.digits)) }
+        // Opposite signs: the larger magnitude minus the smaller, with the larger one's sign.
+        let (large, small) = compareMagnitudes(a.digits, b.digits) >= 0 ? (a, b) : (b, a)
+        return DecimalInteger(negative: large.negative, digits: subtractMagnitudes(large.digits, small.digits))
+    }
+
+    private static func addMagnitudes(_ x: [UInt8], _ y: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var carry: UInt8 = 0
+        for k in 0..<max(x.count, y.count) {
+            let sum = (k < x.count ? x[k] : 0) + (k < y.count ? y[k] : 0) + carry
+            out.append(sum % 10)
+            carry = sum / 10
+        }
+        if carry > 0 { out.append(carry) }
+        return out
+    }
+
+    /// x - y for |x| ≥ |y|.
+    private static func subtractMagnitudes(_ x: [UInt8], _ y: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var borrow: Int = 0
+        for k in 0..<x.count {
+            var digit = Int(x[k]) - borrow - Int(k < y.count ? y[k] : 0)
+            borrow = digit < 0 ? 1 : 0
+            if digit < 0 { digit += 10 }
+            out.append(UInt8(digit))
+        }
+        return out
+    }
+
+    private static func compareMagnitudes(_ x: [UInt8], _ y: [UInt8]) -> Int {
+        if x.count != y.count { return x.count < y.count ? -1 : 1 }
+        for k in stride(from: x.count - 1, through: 0, by: -1) where x[k] != y[k] { return x[k] < y[k] ? -1 : 1 }
+        return 0
+    }
 }

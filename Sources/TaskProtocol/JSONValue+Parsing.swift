@@ -194,7 +194,12 @@ private struct JSONParser {
             break
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-        if !isFloat, let i = Int64(text) { return .int(i) }
+        if !isFloat {
+            if let i = Int64(text) { return .int(i) }
+            if text.utf8.dropFirst(text.hasPrefix("-") ? 1 : 0).allSatisfy({ (48...57).contains($0) }), text.count > 1 {
+                return .bigInt(text)
+            }
+        }
         guard let d = Double(text), d.isFinite else { throw JSONParseError(message: "invalid number '\(text)'", offset: start) }
         return .double(d)
     }

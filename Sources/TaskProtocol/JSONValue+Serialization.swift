@@ -21,6 +21,7 @@ extension JSONValue {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .bigInt(let digits): out.append(contentsOf: digits.utf8)
         case .double(let d): out.append(contentsOf: JSONValue.pythonFloat(d).utf8)
         case .string(let s): JSONValue.writeString(s, to: &out)
         case .array(let a):

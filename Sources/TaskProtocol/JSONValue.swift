@@ -6,6 +6,9 @@ public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case int(Int64)
+    /// An integer beyond Int64, as its decimal digits (Python's ints have no size limit): kept exact
+    /// from the JSON text to the JSON text.
+    case bigInt(String)
     case double(Double)
     case string(String)
     case array([JSONValue])
@@ -71,6 +74,7 @@ extension JSONValue {
     public var doubleValue: Double? {
         switch self {
         case .int(let i): Double(i)
+        case .bigInt(let digits): Double(digits)
         case .double(let d): d
         default: nil
         }
@@ -88,7 +92,7 @@ extension JSONValue {
         switch self {
         case .null: "null"
         case .bool: "boolean"
-        case .int, .double: "number"
+        case .int, .bigInt, .double: "number"
         case .string: "string"
         case .array: "array"
         case .object: "object"

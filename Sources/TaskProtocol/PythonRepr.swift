@@ -7,6 +7,7 @@ public enum PythonRepr {
         case .null: return "None"
         case .bool(let b): return b ? "True" : "False"
         case .int(let i): return String(i)
+        case .bigInt(let digits): return digits
         case .double(let d):
             guard d.isFinite else { return d.isNaN ? "nan" : (d < 0 ? "-inf" : "inf") }
             return JSONValue.pythonFloat(d)

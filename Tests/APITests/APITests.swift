@@ -277,4 +277,14 @@ final class APIHarness: @unchecked Sendable {
         #expect(try ExampleTasks.addForTests(true, 1) == 2)
         #expect(throws: ExceptionInfo.self) { try ExampleTasks.addForTests("a", 1) }
     }
+
+    @Test func add_ofIntsIsExactAtAnySize() throws {
+        func big(_ text: String) throws -> JSONValue { try JSONValue.parse(text) }
+        #expect(try ExampleTasks.addForTests(.int(.max), 1) == big("9223372036854775808"))
+        #expect(try ExampleTasks.addForTests(big("100000000000000000000000000000"), 1) == big("100000000000000000000000000001"))
+        #expect(try ExampleTasks.addForTests(big("-100000000000000000000000000000"), big("99999999999999999999999999999")) == -1)
+        #expect(try ExampleTasks.addForTests(big("18446744073709551616"), .int(.min)) == big("9223372036854775808"))
+        #expect(try ExampleTasks.addForTests(.int(.min), -1) == big("-9223372036854775809"))
+        #expect(try ExampleTasks.addForTests(big("18446744073709551616"), 0.5) == .double(18446744073709551616.5))
+    }
 }

@@ -3,6 +3,17 @@ import Testing
 import TaskProtocol
 
 @Suite struct JSONValueTests {
+    @Test func integersBeyondInt64_stayExactDigits() throws {
+        for text in ["9223372036854775808", "-9223372036854775809", "123456789012345678901234567890"] {
+            let value = try JSONValue.parse(text)
+            #expect(value == .bigInt(text))
+            #expect(String(decoding: value.serializedBytes(), as: UTF8.self) == text)
+            #expect(PythonRepr.repr(value) == text)
+        }
+        #expect(try JSONValue.parse("9223372036854775807") == .int(.max))
+        #expect(try JSONValue.parse("1e30") == .double(1e30))
+    }
+
     @Test func serializes_likePythonJsonDumps() {
         let value: JSONValue = ["a": [1, 2.5, "x"], "b": nil, "c": true, "é": "ü😀"]
         #expect(value.serialized() == #"{"a": [1, 2.5, "x"], "b": null, "c": true, "\u00e9": "\u00fc\ud83d\ude00"}"#)

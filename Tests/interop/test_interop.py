@@ -339,7 +339,7 @@ def test_second_signal_or_sigquit_is_a_cold_shutdown_that_hands_the_task_back(
         _assert_handed_back(worker, result, r)
 
 
-# -- canvas, and known divergences from Python Celery (strict xfail: a fix turns them into failures to remove) --
+# -- canvas, and what Python does that a Swift worker must match --
 
 
 def test_chain_continues_on_celeriac_worker(pyapp, celeriac_worker, r):
@@ -358,10 +358,10 @@ def test_link_callback_runs_on_celeriac_worker(pyapp, celeriac_worker, r):
     assert pyapp.app.AsyncResult(callback_id).get(timeout=GET_TIMEOUT) == 102
 
 
-@pytest.mark.xfail(strict=True, reason="ints are Int64 in the worker: 2**62 + 2**62 overflows to a float")
-def test_big_int_sum_stays_an_int(pyapp, celeriac_worker):
-    value = pyapp.add.delay(2**62, 2**62).get(timeout=GET_TIMEOUT)
-    assert value == 2**63 and isinstance(value, int)
+def test_big_ints_stay_exact_ints_like_pythons(pyapp, celeriac_worker):
+    for a, b in [(2**62, 2**62), (10**30, 1), (-(10**25), 10**25 - 7), (2**64, -(2**63))]:
+        value = pyapp.add.delay(a, b).get(timeout=GET_TIMEOUT)
+        assert value == a + b and isinstance(value, int), (a, b, value)
 
 
 def test_group_runs_on_celeriac_worker(pyapp, celeriac_worker, r):
