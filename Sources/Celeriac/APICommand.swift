@@ -81,7 +81,10 @@ struct APICommand: AsyncParsableCommand {
             if count == 1 {
                 logger.info("api: shutting down (finishing in-flight requests)")
                 // Also here: a signal before the group has set up its own handling is not lost.
-                Task { await server.shutdown(grace: grace) }
+                Task {
+                    await api.shutdown()
+                    await server.shutdown(grace: grace)
+                }
             } else {
                 Glibc.exit(1)
             }

@@ -20,15 +20,25 @@ actor ResultWaiter {
     /// Per channel, an UNSUBSCRIBE in flight, which a new SUBSCRIBE must follow on the wire.
     private var unsubscribing: [String: (token: Int, task: Task<Void, Never>)] = [:]
     private var nextToken = 0
+    /// After `close()`: waits return at once (shutdown).
+    private(set) var isClosed = false
 
     init(redis: RedisClient) {
         self.redis = redis
+    }
+
+    /// Releases every waiter and makes later waits return at once (the API is shutting down).
+    func close() {
+        isClosed = true
+        for channel in Array(waiters.keys) { fireAll(channel) }
+        connection?.close()
     }
 
     /// Returns once a result is published for `id`, `timeout` seconds have passed, the calling task is
     /// cancelled, or `isReady` (asked once the subscription is in place, so nothing slips between)
     /// says it already is. Throws only when Redis cannot be reached to subscribe.
     func wait(for id: String, timeout: Double, isReady: @Sendable () async throws -> Bool) async throws {
+        if isClosed { return }
         let channel = KeySpace.resultKey(id)
         let token = nextToken
         nextToken += 1
@@ -69,18 +79,37 @@ actor ResultWaiter {
     private func liveConnection() async throws -> RedisConnection {
         if let connection, !connection.isClosed { return connection }
         if let connecting { return try await connecting.value }
-        if connection != nil {
-            // Every subscription died with the old connection: its waiters look again and return.
-            connection = nil
-            subscriptions.removeAll()
-            for channel in Array(waiters.keys) { fireAll(channel) }
-        }
+        if let connection { lost(connection) }
         let task = Task { try await redis.dedicatedConnection() }
         connecting = task
         defer { connecting = nil }
         let fresh = try await task.value
         connection = fresh
+        Task { await self.watch(fresh) }
         return fresh
+    }
+
+    /// Notices when the subscriber connection dies (a PING now and then finds a dead peer): its waiters
+    /// look again, and wait again on a new connection.
+    private func watch(_ watched: RedisConnection) async {
+        var sincePing = 0.0
+        while !watched.isClosed, !isClosed {
+            try? await Task.sleep(nanoseconds: 200_000_000)
+            sincePing += 0.2
+            if sincePing >= 10 {
+                sincePing = 0
+                if (try? await watched.send(["PING"])) == nil { watched.close(reason: "no answer to PING") }
+            }
+        }
+        lost(watched)
+    }
+
+    private func lost(_ dead: RedisConnection) {
+        guard connection === dead else { return }
+        connection = nil
+        subscriptions.removeAll()
+        unsubscribing.removeAll()
+        for channel in Array(waiters.keys) { fireAll(channel) }
     }
 
     private func leave(_ channel: String, _ token: Int) {

@@ -94,8 +94,10 @@ extension TaskAPI {
             return seconds
         } ?? 0
         var view = try await taskView(id)
-        if wait > 0, !Self.isReady(view) {
-            try await resultWaiter.wait(for: id, timeout: wait) { Self.isReady(try await taskView(id)) }
+        // Not every publish is the end (a RETRY, a STARTED): wait again with the time that is left.
+        let deadline = Date().addingTimeInterval(wait)
+        while !Self.isReady(view), deadline.timeIntervalSinceNow > 0, !Task.isCancelled, await !resultWaiter.isClosed {
+            try await resultWaiter.wait(for: id, timeout: deadline.timeIntervalSinceNow) { Self.isReady(try await taskView(id)) }
             view = try await taskView(id)
         }
         return .json(bytes: view.serializedBytes())

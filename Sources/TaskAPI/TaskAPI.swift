@@ -46,6 +46,12 @@ public struct TaskAPI: Sendable {
         self.resultWaiter = ResultWaiter(redis: broker.redis)
     }
 
+    /// Ends every long poll now with the task's current state, and every later one at once: for a
+    /// shutdown, so in-flight requests finish within the grace period.
+    public func shutdown() async {
+        await resultWaiter.close()
+    }
+
     /// Every route of the API (`openapi.yaml` lists the same set; a test checks it).
     public func router() -> Router {
         var router = Router()

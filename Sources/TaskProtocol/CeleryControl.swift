@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Celery's remote control (`celery inspect`, `app.control`, Flower), on kombu's pidbox: a request is
 /// PUBLISHed on `/<db>.celery.pidbox` (fanout exchange `celery.pidbox`); a worker answers by LPUSHing
@@ -9,6 +12,9 @@ public enum CeleryControl {
         public var arguments: JSONObject
         /// The nodes asked (nil: every node).
         public var destination: [String]?
+        /// Or a pattern the node name must match (`matcher` "glob", the default, or "pcre").
+        public var pattern: String?
+        public var matcher: String?
         public var ticket: String?
         /// The reply list's routing key (nil: no reply wanted).
         public var replyTo: String?
@@ -34,7 +40,18 @@ public enum CeleryControl {
         }
         let destination = body["destination"]?.arrayValue?.compactMap(\.stringValue)
         return Request(method: method, arguments: body["arguments"]?.objectValue ?? [:], destination: destination,
+                       pattern: body["pattern"]?.stringValue, matcher: body["matcher"]?.stringValue,
                        ticket: body["ticket"]?.stringValue, replyTo: body["reply_to"]?["routing_key"]?.stringValue)
+    }
+
+    /// Whether a request is for the node `name` (kombu's destination, pattern and matcher).
+    public static func isAddressed(_ request: Request, to name: String) -> Bool {
+        if let destination = request.destination, !destination.isEmpty { return destination.contains(name) }
+        guard let pattern = request.pattern else { return true }
+        if request.matcher == "pcre" {
+            return name.range(of: pattern, options: .regularExpression) != nil
+        }
+        return fnmatch(pattern, name, 0) == 0
     }
 
     /// The list a reply to `routingKey` goes to.

@@ -10,7 +10,9 @@ public enum CeleryEvent {
                             at date: Date = Date()) -> JSONValue {
         var object: JSONObject = [
             "hostname": .string(hostname),
-            "utcoffset": .double(0),
+            // Celery's utcoffset(): hours west of UTC (time.timezone // 3600), which receivers use
+            // to read `timestamp` (seconds since the epoch, so the same on every host) back.
+            "utcoffset": .int(Int64(-TimeZone.current.secondsFromGMT(for: date) / 3600)),
             "pid": .int(Int64(pid)),
             "clock": .int(Int64(clock)),
         ]

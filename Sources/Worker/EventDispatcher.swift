@@ -43,6 +43,8 @@ final class EventDispatcher: Sendable {
         let fields = fields()
         state.withLock { s in
             guard s.taskEvents else { return }
+            // A monitor is best effort: while Redis is away the buffer keeps the newest 10,000.
+            if s.buffer.count >= 10_000 { s.buffer.removeFirst(s.buffer.count - 9_999) }
             s.clock += 1
             s.buffer.append(CeleryEvent.body(type: type, hostname: hostname, pid: pid, clock: s.clock, fields: fields))
         }

@@ -1,4 +1,5 @@
 import Foundation
+import RedisClient
 import TaskProtocol
 import TaskQueue
 
@@ -13,7 +14,7 @@ extension Worker {
             return
         }
         for errback in errbacks {
-            if await persistently("sending errback \(errback.task)[\(errback.id)]", { try await broker.enqueue(errback) }) != nil {
+            if case .success = await persistently("sending errback \(errback.task)[\(errback.id)]", { try await broker.enqueue(errback) }) {
                 logger.info("Task \(message.task)[\(message.id)]: sent errback \(errback.task)[\(errback.id)]")
             }
         }
@@ -22,13 +23,20 @@ extension Worker {
     /// Celery's chord, from the header's side: each finished header task records its part; the worker
     /// that completes the set sends the callback with the list of results, or, when a part failed or
     /// was revoked, stores a FAILURE `ChordError` for the callback instead, as Celery does.
-    func chordPartReturned(_ message: TaskMessage, document: ResultDocument) async {
-        guard let callback = message.chordCallback, let group = message.groupID, document.status.isReady else { return }
+    /// False when Redis could not be reached (shutting down): the part's message must stay held, so
+    /// that its redelivery records the part again.
+    func chordPartReturned(_ message: TaskMessage, document: ResultDocument) async -> Bool {
+        guard let callback = message.chordCallback, let group = message.groupID, document.status.isReady else { return true }
         let recorded = await persistently("recording chord \(group)'s part \(message.id)") {
             try await broker.chordPartReturned(groupID: group, taskID: message.id, groupIndex: message.groupIndex,
                                                state: document.status, result: document.result)
         }
-        guard case .complete(let parts, let token)? = recorded else { return }
+        let parts: [Broker.ChordPart], token: String
+        switch recorded {
+        case .success(.waiting): return true
+        case .success(.complete(let p, let t)): (parts, token) = (p, t)
+        case .failure(let error): return !Self.isConnectivity(error)
+        }
         let callbackID = callback.objectValue?["options"]?.objectValue?["task_id"]?.stringValue
         if let failed = parts.first(where: { $0.state != .success }) {
             let cause = ExceptionInfo(json: failed.result)?.pythonRepr ?? failed.state.rawValue
@@ -39,18 +47,22 @@ extension Worker {
                 let next = try Canvas.chordCallback(callback, parent: message, results: parts.map(\.result))
                 // While the claim (a few seconds) is held nobody else sends it; past that, a redelivered
                 // part may send it too: at least once.
-                if await persistently("sending chord \(group)'s callback", { try await broker.enqueue(next) }) != nil {
-                    logger.info("Chord \(group) complete: sent \(next.task)[\(next.id)]")
-                } else {
-                    return  // not sent, not marked done: the claim runs out and a redelivered part tries again
+                if case .failure(let error) = await persistently("sending chord \(group)'s callback", { try await broker.enqueue(next) }) {
+                    // Not sent, not marked done: the claim runs out and a redelivered part tries again.
+                    if Self.isConnectivity(error) { return false }
+                    throw error
                 }
+                logger.info("Chord \(group) complete: sent \(next.task)[\(next.id)]")
             } catch {
                 await failChordCallback(callbackID, group: group, ExceptionInfo(type: "ChordError", message: "Callback error: \(error)",
                                                                            module: "celery.exceptions"))
             }
         }
         _ = await persistently("clearing chord \(group)") { try await broker.chordDone(groupID: group, claimToken: token) }
+        return true
     }
+
+    static func isConnectivity(_ error: any Error) -> Bool { (error as? RedisError)?.isConnectivity == true }
 
     /// Stores the FAILURE of a chord callback that will never run.
     private func failChordCallback(_ callbackID: String?, group: String, _ error: ExceptionInfo) async {

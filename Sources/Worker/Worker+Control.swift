@@ -12,13 +12,15 @@ extension Worker {
             logger.warning("remote control: ignored a request that does not parse: \(error)")
             return
         }
-        if let destination = request.destination, !destination.contains(configuration.nodeName) { return }
+        guard CeleryControl.isAddressed(request, to: configuration.nodeName) else { return }
         Task {
             guard let reply = await controlReply(request) else { return }
             guard let routingKey = request.replyTo else { return }
             let bytes = CeleryControl.reply(reply, node: configuration.nodeName, ticket: request.ticket, clock: events.next(),
                                             routingKey: routingKey)
-            _ = try? await broker.redis.send(["LPUSH", RedisArgument(CeleryControl.replyList(routingKey)), RedisArgument(bytes)])
+            // The caller waits seconds at most: a reply nobody collects must not stay forever.
+            let list = RedisArgument(CeleryControl.replyList(routingKey))
+            _ = try? await broker.redis.pipeline([["LPUSH", list, RedisArgument(bytes)], ["EXPIRE", list, "300"]])
         }
     }
 
@@ -61,6 +63,11 @@ extension Worker {
             var flagged: [String] = []
             for id in ids where (try? await broker.revoke(id, evenIfUnknown: true)) != nil { flagged.append(id) }
             return ["ok": .string("tasks \(PythonRepr.repr(.array(flagged.map { .string($0) }))) flagged as revoked")]
+        case "scheduled":
+            return []  // ETA tasks wait in Redis's scheduled set, not in a worker's memory
+        case "revoked":
+            let ids = (try? await broker.redis.send(["ZREVRANGE", RedisArgument(broker.keys.revoked), "0", "9999"]))?.array ?? []
+            return .array(ids.compactMap { $0.string.map(JSONValue.string) })
         case "heartbeat", "hello":
             return nil  // a Python worker's gossip and mingle: nothing to say
         default:

@@ -119,39 +119,46 @@ extension Worker {
         // A group member's document names its group, as a Python worker's does.
         var document = document
         if document.groupID == nil { document.groupID = message.groupID }
-        // Errbacks and chord parts go out before the ack: a crash in between repeats them (the chord
-        // keys count each part once) rather than losing them.
-        await sendErrbacks(message, document: document)
-        if message.chordCallback != nil, document.status.isReady {
-            // A chord part's own result is in before the chord hears of it, as with Celery: whoever
-            // waits on the chord sees the failed part's error, not only the callback's ChordError.
+        let chordPart = message.chordCallback != nil && document.status.isReady
+        let errbacks = document.status == .failure && !((try? Canvas.errbacks(of: message)) ?? []).isEmpty
+        if chordPart || errbacks {
+            // As Celery orders it: the task's own result first (lease-checked, the message still held),
+            // then its errbacks and its chord hear of it, then the ack. A crash in between repeats them
+            // (the chord keys count each part once) rather than losing them.
             let kept = await persistently("storing the result of \(message.task)[\(message.id)]") {
                 try await results.store(document, record: record, ackTag: message.deliveryTag, leaseToken: leaseToken,
                                         writeDocument: writeDocument, keepHold: true)
             }
-            if kept == .leaseLost { return kept }
-            await chordPartReturned(message, document: document)
-        }
-        return await persistently("storing the result of \(message.task)[\(message.id)]") {
-            // With ignore_result the document is not written, but the ack is still fenced.
-            let outcome = try await results.store(document, record: record, ackTag: message.deliveryTag,
-                                                  leaseToken: leaseToken, writeDocument: writeDocument, schedule: schedule)
-            if outcome == .revoked {
-                logger.info("Task \(message.task)[\(message.id)] was revoked; its \(document.status.rawValue) is not stored")
-            } else if outcome == .leaseLost {
-                logger.warning("Task \(message.task)[\(message.id)]: its lease passed to another worker; this attempt's \(document.status.rawValue) is discarded")
+            switch kept {
+            case .success(.leaseLost): return .leaseLost
+            case .success(.revoked): document = .revoked(taskID: message.id, reason: "revoked")
+            case .success: break
+            case .failure: return nil  // still held: redelivered once the lease runs out
             }
-            return outcome
+            if errbacks { await sendErrbacks(message, document: document) }
+            if chordPart, await !chordPartReturned(message, document: document) { return nil }  // still held, as above
         }
+        let outcome = await persistently("storing the result of \(message.task)[\(message.id)]") {
+            // With ignore_result the document is not written, but the ack is still fenced.
+            try await results.store(document, record: record, ackTag: message.deliveryTag,
+                                    leaseToken: leaseToken, writeDocument: writeDocument, schedule: schedule)
+        }
+        guard case .success(let stored) = outcome else { return nil }
+        if stored == .revoked {
+            logger.info("Task \(message.task)[\(message.id)] was revoked; its \(document.status.rawValue) is not stored")
+        } else if stored == .leaseLost {
+            logger.warning("Task \(message.task)[\(message.id)]: its lease passed to another worker; this attempt's \(document.status.rawValue) is discarded")
+        }
+        return stored
     }
 
     /// Runs `body`, trying again while Redis is unreachable: what it writes exists only in this
-    /// worker's memory until then. Gives up (nil, logged) on any other error, or when shutting down.
-    func persistently<T: Sendable>(_ what: String, _ body: () async throws -> T) async -> T? {
+    /// worker's memory until then. Gives up (the error, logged) on any other error, or when shutting down.
+    func persistently<T: Sendable>(_ what: String, _ body: () async throws -> T) async -> Result<T, any Error> {
         var delay = 0.1
         while true {
             do {
-                return try await body()
+                return .success(try await body())
             } catch let error as RedisError where error.isConnectivity && !isStopping {
                 logger.warning("\(what) failed (\(error)); retrying")
                 // Not cancellable: a revoked task's cancellation must not turn this into a busy loop.
@@ -160,7 +167,7 @@ extension Worker {
                 delay = min(delay * 2, 2)
             } catch {
                 logger.error("\(what) failed: \(error)")
-                return nil
+                return .failure(error)
             }
         }
     }

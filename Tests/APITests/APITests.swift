@@ -16,6 +16,7 @@ final class APIHarness: @unchecked Sendable {
     let redis: RedisClient
     let broker: Broker
     let http: HTTPServer
+    let api: TaskAPI
     var worker: Worker?
     var port: Int { http.port }
 
@@ -31,7 +32,7 @@ final class APIHarness: @unchecked Sendable {
         logger.logLevel = .critical
         var configuration = TaskAPI.Configuration()
         configuration.allowUnknownTasks = allowUnknownTasks
-        let api = TaskAPI(broker: broker, results: results, configuration: configuration, logger: logger)
+        api = TaskAPI(broker: broker, results: results, configuration: configuration, logger: logger)
         http = try HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, threads: 1), router: api.router(), logger: logger)
         try http.start()
         if withWorker {
@@ -112,6 +113,22 @@ final class APIHarness: @unchecked Sendable {
             #expect(response.json?["result"] as? Int == index / 4 + 1)
         }
         #expect(Date().timeIntervalSince(start) < 20, "answered on publish, not after the 30 s wait")
+        await h.stop()
+    }
+
+    @Test func longPolls_endAtOnceWhenTheAPIShutsDown() async throws {
+        let h = try await APIHarness(allowUnknownTasks: true, withWorker: false)
+        let accepted = try await h.post("/tasks", #"{"task": "celery_example_2.add", "args": [1, 1]}"#)
+        let id = try #require(accepted.json?["id"] as? String)
+        let start = Date()
+        let poll = Task { try await h.get("/tasks/\(id)?wait=30", timeout: 40) }
+        #expect(await waitUntil(timeout: 10) {
+            (try? await h.redis.send(["PUBSUB", "NUMSUB", RedisArgument(KeySpace.resultKey(id))]))?.array?.last == .integer(1)
+        })
+        await h.api.shutdown()
+        let response = try await poll.value
+        #expect(response.json?["state"] as? String == "PENDING")
+        #expect(Date().timeIntervalSince(start) < 20, "not the 30 s wait")
         await h.stop()
     }
 
