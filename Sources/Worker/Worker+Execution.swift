@@ -48,12 +48,15 @@ extension Worker {
                 logger.error("Task \(label): could not send its chain/callbacks: \(error)")
             }
             // With ignore_result nothing is written, but a chord still gets the value.
-            await store(.success(taskID: message.id, result: value, parentID: message.parentID), message: message,
-                        writeDocument: !message.ignoreResult,
-                        record: [("finished_at", finished), ("runtime", String(seconds)), startedField])
+            let stored = await store(.success(taskID: message.id, result: value, parentID: message.parentID), message: message,
+                                     writeDocument: !message.ignoreResult,
+                                     record: [("finished_at", finished), ("runtime", String(seconds)), startedField])
             logger.info("Task \(label) succeeded in \(seconds)s: \(PythonRepr.repr(value))")
-            events.task("task-succeeded", ["uuid": .string(message.id), "result": .string(PythonRepr.repr(value)),
-                                           "runtime": .double(seconds)])
+            // Monitors hear of the outcome that counts: not of one fenced out or revoked meanwhile.
+            if stored == .stored || stored == .successAlreadyStored {
+                events.task("task-succeeded", ["uuid": .string(message.id), "result": .string(PythonRepr.repr(value)),
+                                               "runtime": .double(seconds)])
+            }
         case .failure(let retry as Retry):
             await retryLater(message, retry: retry, label: label)
         case .failure(let error) where definition.options.retry?.retryOn(error) == true
@@ -64,12 +67,14 @@ extension Worker {
         case .failure(let error):
             let info = ExceptionInfo.from(error)
             let traceback = info.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
-            await store(.failure(taskID: message.id, exception: info, traceback: traceback, parentID: message.parentID),
-                        message: message, writeDocument: true,
-                        record: [("finished_at", finished), ("runtime", String(seconds)), ("error", info.pythonRepr), startedField])
+            let stored = await store(.failure(taskID: message.id, exception: info, traceback: traceback, parentID: message.parentID),
+                                     message: message, writeDocument: true,
+                                     record: [("finished_at", finished), ("runtime", String(seconds)), ("error", info.pythonRepr), startedField])
             logger.error("Task \(label) raised unexpected: \(info.pythonRepr)")
-            events.task("task-failed", ["uuid": .string(message.id), "exception": .string(info.pythonRepr),
-                                        "traceback": .string(traceback)])
+            if stored == .stored {
+                events.task("task-failed", ["uuid": .string(message.id), "exception": .string(info.pythonRepr),
+                                            "traceback": .string(traceback)])
+            }
         }
     }
 
