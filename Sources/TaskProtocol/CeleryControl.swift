@@ -59,20 +59,8 @@ public enum CeleryControl {
 
     /// A reply envelope: `{"<node>": reply}` with the request's ticket and the worker's clock.
     public static func reply(_ reply: JSONValue, node: String, ticket: String?, clock: Int, routingKey: String) -> [UInt8] {
-        let body = JSONValue.object([node: reply])
-        let envelope: JSONObject = [
-            "body": .string(Data(body.serializedBytes()).base64EncodedString()),
-            "content-encoding": "utf-8",
-            "content-type": "application/json",
-            "headers": ["ticket": ticket.map { .string($0) } ?? .null, "clock": .int(Int64(clock))],
-            "properties": [
-                "delivery_mode": 1,
-                "delivery_info": ["exchange": "reply.celery.pidbox", "routing_key": .string(routingKey)],
-                "priority": 0,
-                "body_encoding": "base64",
-                "delivery_tag": .string(TaskMessage.newID()),
-            ],
-        ]
-        return JSONValue.object(envelope).serializedBytes()
+        CeleryEvent.kombuEnvelope(body: .object([node: reply]),
+                                  headers: ["ticket": ticket.map { .string($0) } ?? .null, "clock": .int(Int64(clock))],
+                                  exchange: "reply.celery.pidbox", routingKey: routingKey)
     }
 }

@@ -29,14 +29,19 @@ public enum CeleryEvent {
 
     /// The kombu envelope around an event body (an object, or an array for `task.multi`).
     public static func envelope(body: JSONValue, hostname: String, routingKey: String) -> [UInt8] {
+        kombuEnvelope(body: body, headers: ["hostname": .string(hostname)], exchange: "celeryev", routingKey: routingKey)
+    }
+
+    /// A transient kombu message (events, remote-control replies): JSON body, base64-encoded.
+    static func kombuEnvelope(body: JSONValue, headers: JSONObject, exchange: String, routingKey: String) -> [UInt8] {
         let envelope: JSONObject = [
             "body": .string(Data(body.serializedBytes()).base64EncodedString()),
             "content-encoding": "utf-8",
             "content-type": "application/json",
-            "headers": ["hostname": .string(hostname)],
+            "headers": .object(headers),
             "properties": [
                 "delivery_mode": 1,
-                "delivery_info": ["exchange": "celeryev", "routing_key": .string(routingKey)],
+                "delivery_info": ["exchange": .string(exchange), "routing_key": .string(routingKey)],
                 "priority": 0,
                 "body_encoding": "base64",
                 "delivery_tag": .string(TaskMessage.newID()),
