@@ -70,6 +70,8 @@ public struct TaskAPI: Sendable {
             (.post, "/register", { try await self.guarded { try await self.register($0) }($0) }),
             (.get, "/dead-letters", { try await self.guarded { try await self.deadLetters($0) }($0) }),
             (.post, "/dead-letters/{id}/requeue", { try await self.guarded { try await self.requeue($0) }($0) }),
+            (.get, "/workers", { try await self.guarded { try await self.workers($0) }($0) }),
+            (.get, "/queues", { try await self.guarded { try await self.queues($0) }($0) }),
             (.get, "/healthz", { _ in .json(bytes: Array(#"{"status": "ok"}"#.utf8)) }),
             (.get, "/readyz", { try await self.guarded { try await self.ready($0) }($0) }),
         ]

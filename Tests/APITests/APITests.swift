@@ -153,6 +153,35 @@ final class APIHarness: @unchecked Sendable {
         await h.stop()
     }
 
+    @Test func workersAndQueues_showWhoRunsWhatAndWhatWaits() async throws {
+        let h = try await APIHarness()  // a live worker on `celery`
+        #expect(await waitUntil(timeout: 10) { (try? await h.get("/workers").json?["count"] as? Int) == 1 })
+        let workers = try await h.get("/workers")
+        let worker = try #require((workers.json?["items"] as? [[String: Any]])?.first)
+        #expect(worker["name"] as? String == "api-test@host")
+        #expect(worker["queues"] as? [String] == ["celery"])
+        #expect((worker["tasks"] as? [String])?.contains("celery_example_2.add") == true)
+        #expect(worker["concurrency"] as? Int == 2)
+        // Nobody consumes `other`: what is sent there waits, and shows.
+        for i in 0..<3 {
+            let body = #"{"task": "celery_example_2.add", "args": [\#(i), 1], "queue": "other"}"#
+            #expect(try await h.post("/tasks", body).status == 202)
+        }
+        let later = #"{"task": "celery_example_2.add", "args": [1, 1], "countdown": 3600}"#
+        #expect(try await h.post("/tasks", later).status == 202)
+        #expect(await waitUntil(timeout: 10) {
+            (try? await h.get("/queues?queue=other").json?["scheduled"] as? Int) == 1
+        })
+        let queues = try await h.get("/queues?queue=other")
+        let depths = Dictionary(uniqueKeysWithValues: ((queues.json?["queues"] as? [[String: Any]]) ?? []).compactMap { item in
+            (item["name"] as? String).map { ($0, item["waiting"] as? Int ?? -1) }
+        })
+        #expect(depths == ["celery": 0, "other": 3])
+        #expect(queues.json?["dead_letters"] as? Int == 0)
+        #expect(try await h.get("/queues?queue=").status == 400)
+        await h.stop()
+    }
+
     @Test func unknownID_is404_notPending() async throws {
         let h = try await APIHarness(withWorker: false)
         let response = try await h.get("/tasks/\(TaskMessage.newID())")
