@@ -15,7 +15,7 @@ struct APICommand: AsyncParsableCommand {
     @Option(help: "host:port to listen on (env CELERIAC_BIND; default 127.0.0.1:8080; [::]:8080 for IPv6).")
     var bind: String?
 
-    @Option(help: "Event-loop threads (default: one per core).")
+    @Option(help: "Event-loop threads (env CELERIAC_THREADS; default: one per core).")
     var threads: Int?
 
     @Flag(help: "Accept task names no live worker has registered (env CELERIAC_ALLOW_UNKNOWN_TASKS=1).")
@@ -24,16 +24,16 @@ struct APICommand: AsyncParsableCommand {
     @Option(help: "Base URL used in activation links (env CELERIAC_PUBLIC_URL).")
     var publicURL: String?
 
-    @Option(name: [.customShort("l"), .long], help: "Log level: debug, info, warning, error, critical.")
-    var loglevel: String = "info"
+    @Option(name: [.customShort("l"), .long], help: "Log level: debug, info, warning, error, critical (env CELERIAC_LOGLEVEL; default info).")
+    var loglevel: String?
 
-    @Option(help: "Largest request body in bytes (413 above it).")
-    var maxBodyBytes: Int = 1 << 20
+    @Option(help: "Largest request body in bytes, 413 above it (env CELERIAC_MAX_BODY_BYTES; default 1048576).")
+    var maxBodyBytes: Int?
 
-    @Option(help: "Seconds to finish in-flight requests on SIGTERM.")
-    var grace: Double = 10
+    @Option(help: "Seconds to finish in-flight requests on SIGTERM (env CELERIAC_API_GRACE; default 10).")
+    var grace: Double?
 
-    var bindAddress: String { bind ?? ProcessInfo.processInfo.environment["CELERIAC_BIND"] ?? "127.0.0.1:8080" }
+    var bindAddress: String { bind ?? "127.0.0.1:8080" }
 
     static func split(_ bind: String) -> (host: String, port: Int)? {
         var host: Substring
@@ -51,27 +51,35 @@ struct APICommand: AsyncParsableCommand {
         return (host.isEmpty ? "0.0.0.0" : String(host), port)
     }
 
-    func validate() throws {
+    mutating func validate() throws {
+        try Environment.fill(&bind, "CELERIAC_BIND")
+        try Environment.fill(&threads, "CELERIAC_THREADS")
+        try Environment.fill(&publicURL, "CELERIAC_PUBLIC_URL")
+        try Environment.fill(&loglevel, "CELERIAC_LOGLEVEL")
+        try Environment.fill(&maxBodyBytes, "CELERIAC_MAX_BODY_BYTES")
+        try Environment.fill(&grace, "CELERIAC_API_GRACE")
+        allowUnknownTasks = Environment.flag(allowUnknownTasks, "CELERIAC_ALLOW_UNKNOWN_TASKS")
         if Self.split(bindAddress) == nil { throw ValidationError("--bind '\(bindAddress)' must be host:port") }
-        if LogLevelName.parse(loglevel) == nil { throw ValidationError("-l/--loglevel '\(loglevel)' is not a level") }
+        if LogLevelName.parse(loglevel ?? "info") == nil { throw ValidationError("-l/--loglevel '\(loglevel ?? "")' is not a level") }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
-        if maxBodyBytes < 1 { throw ValidationError("--max-body-bytes must be ≥ 1") }
+        if let maxBodyBytes, maxBodyBytes < 1 { throw ValidationError("--max-body-bytes must be ≥ 1") }
+        if let grace, grace < 0 { throw ValidationError("--grace must be ≥ 0") }
     }
 
     func run() async throws {
         let app = AppHolder.app
         try app.validate()
-        let level = LogLevelName.parse(loglevel)!
+        let level = LogLevelName.parse(loglevel ?? "info")!
         let logger = Logger(label: "celeriac.api") { CeleryLogHandler(label: $0, level: level) }
         let (broker, results) = try brokerOptions.makeBroker()
         var apiConfiguration = TaskAPI.Configuration()
-        let environment = ProcessInfo.processInfo.environment
-        apiConfiguration.allowUnknownTasks = allowUnknownTasks || environment["CELERIAC_ALLOW_UNKNOWN_TASKS"] == "1"
-        apiConfiguration.publicURL = publicURL ?? environment["CELERIAC_PUBLIC_URL"] ?? "http://localhost:8080"
+        apiConfiguration.allowUnknownTasks = allowUnknownTasks
+        apiConfiguration.publicURL = publicURL ?? "http://localhost:8080"
         let api = TaskAPI(broker: broker, results: results, configuration: apiConfiguration, logger: logger)
         let (host, port) = Self.split(bindAddress)!
         var httpConfiguration = HTTPServer.Configuration(host: host, port: port, threads: threads)
-        httpConfiguration.limits.maxBodyBytes = maxBodyBytes
+        httpConfiguration.limits.maxBodyBytes = maxBodyBytes ?? 1 << 20
+        let grace = grace ?? 10
         httpConfiguration.timeouts.shutdownGrace = grace
         let server = try HTTPServer(configuration: httpConfiguration, router: api.router(), logger: logger)
         try server.start()

@@ -20,15 +20,14 @@ struct BrokerOptions: ParsableArguments {
     @Option(help: "Seconds results live in Redis: Celery's result_expires (env CELERIAC_RESULT_EXPIRES).")
     var resultExpires: Int?
 
-    var url: String {
-        broker ?? ProcessInfo.processInfo.environment["REDIS_URL"] ?? "redis://127.0.0.1:6379/0"
-    }
-    var keyPrefix: String { prefix ?? ProcessInfo.processInfo.environment["CELERIAC_PREFIX"] ?? "celeriac:" }
-    var expires: Int {
-        resultExpires ?? ProcessInfo.processInfo.environment["CELERIAC_RESULT_EXPIRES"].flatMap(Int.init) ?? 86400
-    }
+    var url: String { broker ?? "redis://127.0.0.1:6379/0" }
+    var keyPrefix: String { prefix ?? "celeriac:" }
+    var expires: Int { resultExpires ?? 86400 }
 
-    func validate() throws {
+    mutating func validate() throws {
+        try Environment.fill(&broker, "REDIS_URL")
+        try Environment.fill(&prefix, "CELERIAC_PREFIX")
+        try Environment.fill(&resultExpires, "CELERIAC_RESULT_EXPIRES")
         do { _ = try RedisConfiguration(url: url) } catch { throw ValidationError("\(error)") }
         if expires < 0 { throw ValidationError("--result-expires must be ≥ 0") }
     }

@@ -13,59 +13,74 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var brokerOptions: BrokerOptions
 
-    @Option(name: [.customShort("Q"), .long], help: "Comma-separated queues to consume, highest priority first.")
-    var queues: String = "celery"
+    @Option(name: [.customShort("Q"), .long], help: "Comma-separated queues to consume, highest priority first (env CELERIAC_QUEUES; default celery).")
+    var queues: String?
 
-    @Option(name: [.customShort("c"), .long], help: "Tasks run at the same time (default: number of CPUs).")
+    @Option(name: [.customShort("c"), .long], help: "Tasks run at the same time (env CELERIAC_CONCURRENCY; default: number of CPUs).")
     var concurrency: Int?
 
-    @Option(name: [.customShort("l"), .long], help: "Log level: debug, info, warning, error, critical.")
-    var loglevel: String = "info"
+    @Option(name: [.customShort("l"), .long], help: "Log level: debug, info, warning, error, critical (env CELERIAC_LOGLEVEL; default info).")
+    var loglevel: String?
 
-    @Option(name: [.customShort("n"), .long], help: "Node name; %h is the host name, %n its first label, %d the domain.")
-    var hostname: String = "celery@%h"
+    @Option(name: [.customShort("n"), .long], help: "Node name; %h is the host name, %n its first label, %d the domain (env CELERIAC_HOSTNAME; default celery@%h).")
+    var hostname: String?
 
-    @Option(help: "Seconds a held message may go without renewal before it is handed back (kombu visibility_timeout).")
-    var visibilityTimeout: Double = 3600
+    @Option(help: "Seconds a held message may go without renewal before it is handed back (kombu visibility_timeout; env CELERIAC_VISIBILITY_TIMEOUT; default 3600).")
+    var visibilityTimeout: Double?
 
-    @Option(help: "Seconds to let in-flight tasks finish on SIGTERM before handing them back.")
-    var grace: Double = 30
+    @Option(help: "Seconds to let in-flight tasks finish on SIGTERM before handing them back (env CELERIAC_WORKER_GRACE; default 30).")
+    var grace: Double?
 
-    @Option(help: "Seconds this worker's hold on a task lasts without a heartbeat: a killed worker's tasks come back this long after.")
-    var leaseTimeout: Double = 30
+    @Option(help: "Seconds this worker's hold on a task lasts without a heartbeat: a killed worker's tasks come back this long after (env CELERIAC_LEASE_TIMEOUT; default 30).")
+    var leaseTimeout: Double?
 
-    @Option(help: "Times a task's worker may die while running it before the task is dead-lettered as a poison pill.")
-    var maxCrashes: Int = 3
+    @Option(help: "Times a task's worker may die while running it before the task is dead-lettered as a poison pill (env CELERIAC_MAX_CRASHES; default 3).")
+    var maxCrashes: Int?
 
-    @Flag(name: [.customShort("E"), .customLong("task-events")], help: "Send task events, for monitors such as Flower (worker events are always sent).")
+    @Flag(name: [.customShort("E"), .customLong("task-events")], help: "Send task events, for monitors such as Flower; worker events are always sent (env CELERIAC_TASK_EVENTS=1).")
     var taskEvents = false
 
-    @Flag(help: "Print no banner.")
+    @Flag(help: "Print no banner (env CELERIAC_QUIET=1).")
     var quiet = false
 
-    func validate() throws {
+    var level: String { loglevel ?? "info" }
+    var queueNames: [String] {
+        (queues ?? "celery").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    mutating func validate() throws {
+        try Environment.fill(&queues, "CELERIAC_QUEUES")
+        try Environment.fill(&concurrency, "CELERIAC_CONCURRENCY")
+        try Environment.fill(&loglevel, "CELERIAC_LOGLEVEL")
+        try Environment.fill(&hostname, "CELERIAC_HOSTNAME")
+        try Environment.fill(&visibilityTimeout, "CELERIAC_VISIBILITY_TIMEOUT")
+        try Environment.fill(&grace, "CELERIAC_WORKER_GRACE")
+        try Environment.fill(&leaseTimeout, "CELERIAC_LEASE_TIMEOUT")
+        try Environment.fill(&maxCrashes, "CELERIAC_MAX_CRASHES")
+        taskEvents = Environment.flag(taskEvents, "CELERIAC_TASK_EVENTS")
+        quiet = Environment.flag(quiet, "CELERIAC_QUIET")
         if let concurrency, concurrency < 1 { throw ValidationError("-c/--concurrency must be ≥ 1") }
-        if LogLevelName.parse(loglevel) == nil { throw ValidationError("-l/--loglevel '\(loglevel)' is not one of debug, info, warning, error, critical") }
-        if queues.split(separator: ",").isEmpty { throw ValidationError("-Q/--queues needs at least one queue") }
-        if grace < 0 || visibilityTimeout <= 0 { throw ValidationError("--grace must be ≥ 0 and --visibility-timeout > 0") }
-        if leaseTimeout < 3 { throw ValidationError("--lease-timeout must be ≥ 3 s (heartbeats renew leases every 2 s)") }
-        if maxCrashes < 1 { throw ValidationError("--max-crashes must be ≥ 1") }
+        if LogLevelName.parse(level) == nil { throw ValidationError("-l/--loglevel '\(level)' is not one of debug, info, warning, error, critical") }
+        if queueNames.isEmpty { throw ValidationError("-Q/--queues needs at least one queue") }
+        if (grace ?? 30) < 0 || (visibilityTimeout ?? 3600) <= 0 { throw ValidationError("--grace must be ≥ 0 and --visibility-timeout > 0") }
+        if (leaseTimeout ?? 30) < 3 { throw ValidationError("--lease-timeout must be ≥ 3 s (heartbeats renew leases every 2 s)") }
+        if (maxCrashes ?? 3) < 1 { throw ValidationError("--max-crashes must be ≥ 1") }
     }
 
     func run() async throws {
         let app = AppHolder.app
         try app.validate()
-        let level = LogLevelName.parse(loglevel)!
+        let level = LogLevelName.parse(self.level)!
         let logger = Logger(label: "celeriac.worker") { CeleryLogHandler(label: $0, level: level) }
         var configuration = WorkerConfiguration()
-        configuration.queues = queues.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        configuration.queues = queueNames
         configuration.concurrency = concurrency ?? ProcessInfo.processInfo.activeProcessorCount
-        configuration.nodeName = NodeName.expand(hostname)
-        configuration.visibilityTimeout = visibilityTimeout
-        configuration.shutdownGrace = grace
-        configuration.leaseTimeout = leaseTimeout
-        configuration.maxCrashes = maxCrashes
-        configuration.sweepInterval = min(5, leaseTimeout / 3)
+        configuration.nodeName = NodeName.expand(hostname ?? "celery@%h")
+        configuration.visibilityTimeout = visibilityTimeout ?? 3600
+        configuration.shutdownGrace = grace ?? 30
+        configuration.leaseTimeout = leaseTimeout ?? 30
+        configuration.maxCrashes = maxCrashes ?? 3
+        configuration.sweepInterval = min(5, configuration.leaseTimeout / 3)
         configuration.sendTaskEvents = taskEvents
         configuration.softwareVersion = app.version
         let (broker, results) = try brokerOptions.makeBroker()

@@ -6,6 +6,7 @@ the language boundary as exception types, ETA/expiry, and a poison message.
 import contextlib
 import json
 import signal
+import subprocess
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -70,6 +71,28 @@ def test_celeriac_submit_runs_on_python_worker(python_worker, celeriac):
     assert doc["task_id"] == task_id
     python_worker.wait_log(f"Task celery_example_2.add[{task_id}] succeeded", timeout=5,
                            what="the Python worker's success line")
+
+
+def test_every_worker_flag_has_an_environment_fallback(pyapp, celeriac_bin, redis_server, tmp_path):
+    """Configured only through the environment (flags would win): the worker takes REDIS_URL and the
+    CELERIAC_* variables; a bad value is an error naming the variable."""
+    from conftest import LoggedProcess, child_env
+
+    env = child_env(redis_server)
+    env.update({"CELERIAC_CONCURRENCY": "5", "CELERIAC_QUEUES": "envq,celery", "CELERIAC_HOSTNAME": "envw@%h",
+                "CELERIAC_TASK_EVENTS": "1", "CELERIAC_WORKER_GRACE": "7", "CELERIAC_LOGLEVEL": "info"})
+    worker = LoggedProcess("celeriac worker", [celeriac_bin, "worker"], tmp_path / "env-worker.log", env=env)
+    try:
+        worker.wait_log(" ready.", timeout=20, what="the worker's 'ready.' line")
+        log = worker.log()
+        assert "concurrency: 5 (swift tasks)" in log and "task events: ON" in log and "envw@" in log
+        assert ".> envq " in log
+        assert pyapp.add.apply_async((2, 3), queue="envq").get(timeout=GET_TIMEOUT) == 5
+    finally:
+        assert worker.stop(timeout=30) == 0
+    env["CELERIAC_CONCURRENCY"] = "many"
+    done = subprocess.run([celeriac_bin, "worker"], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0 and "CELERIAC_CONCURRENCY='many'" in done.stderr, done.stderr
 
 
 def test_celeriac_result_exits_1_when_none(celeriac):
