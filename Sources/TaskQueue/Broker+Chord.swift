@@ -42,6 +42,24 @@ extension Broker {
         return .complete(parts: parts, claimToken: token)
     }
 
+    /// Sends what a finished task starts: each chord's size first (as Celery's client does before
+    /// the header goes out), then the messages.
+    public func send(_ followUps: Canvas.FollowUps) async throws {
+        if !followUps.chordSizes.isEmpty {
+            var commands: [[RedisArgument]] = []
+            for (group, size) in followUps.chordSizes {
+                // A frozen chord applied again reuses its group id: a new run, so no old 'done' mark.
+                commands.append(["DEL", RedisArgument(KeySpace.groupKey(group, ".c"))])
+                commands.append(["SET", RedisArgument(KeySpace.groupKey(group, ".s")), RedisArgument(size),
+                                 "EX", RedisArgument(max(1, resultExpires))])
+            }
+            for reply in try await redis.pipeline(commands) {
+                if case .error(let message) = reply { throw RedisError.server(command: "SET", message: message) }
+            }
+        }
+        for message in followUps.messages { try await enqueue(message) }
+    }
+
     /// The callback of a complete chord went out: drops the chord's keys, leaving a 'done' mark.
     public func chordDone(groupID: String, claimToken: String, markSeconds: Int = 300) async throws {
         let keys = [".c", ".j", ".t", ".s", ".d"].map { RedisArgument(KeySpace.groupKey(groupID, $0)) }

@@ -8,13 +8,13 @@ extension Worker {
     /// task: a crash in between sends them again rather than never).
     func sendErrbacks(_ message: TaskMessage, document: ResultDocument) async {
         guard document.status == .failure else { return }
-        let errbacks: [TaskMessage]
+        let errbacks: Canvas.FollowUps
         do { errbacks = try Canvas.errbacks(of: message) } catch {
             logger.error("Task \(message.task)[\(message.id)]: could not send its errbacks: \(error)")
             return
         }
-        for errback in errbacks {
-            if case .success = await persistently("sending errback \(errback.task)[\(errback.id)]", { try await broker.enqueue(errback) }) {
+        if case .success = await persistently("sending the errbacks of \(message.task)[\(message.id)]", { try await broker.send(errbacks) }) {
+            for errback in errbacks.messages {
                 logger.info("Task \(message.task)[\(message.id)]: sent errback \(errback.task)[\(errback.id)]")
             }
         }
@@ -47,12 +47,12 @@ extension Worker {
                 let next = try Canvas.chordCallback(callback, parent: message, results: parts.map(\.result))
                 // While the claim (a few seconds) is held nobody else sends it; past that, a redelivered
                 // part may send it too: at least once.
-                if case .failure(let error) = await persistently("sending chord \(group)'s callback", { try await broker.enqueue(next) }) {
+                if case .failure(let error) = await persistently("sending chord \(group)'s callback", { try await broker.send(next) }) {
                     // Not sent, not marked done: the claim runs out and a redelivered part tries again.
                     if Self.isConnectivity(error) { return false }
                     throw error
                 }
-                logger.info("Chord \(group) complete: sent \(next.task)[\(next.id)]")
+                logger.info("Chord \(group) complete: sent \(next.messages.map { "\($0.task)[\($0.id)]" }.joined(separator: ", "))")
             } catch {
                 await failChordCallback(callbackID, group: group, ExceptionInfo(type: "ChordError", message: "Callback error: \(error)",
                                                                            module: "celery.exceptions"))

@@ -43,7 +43,7 @@ extension Worker {
             // Chains and link callbacks go out before the ack: a crash in between re-runs this task
             // (at least once) rather than losing the rest of the chain.
             do {
-                for next in try Canvas.followUps(of: message, result: value) { try await broker.enqueue(next) }
+                try await broker.send(try Canvas.followUps(of: message, result: value))
             } catch {
                 logger.error("Task \(label): could not send its chain/callbacks: \(error)")
             }
@@ -125,7 +125,7 @@ extension Worker {
         var document = document
         if document.groupID == nil { document.groupID = message.groupID }
         let chordPart = message.chordCallback != nil && document.status.isReady
-        let errbacks = document.status == .failure && !((try? Canvas.errbacks(of: message)) ?? []).isEmpty
+        let errbacks = document.status == .failure && !((try? Canvas.errbacks(of: message))?.messages ?? []).isEmpty
         if chordPart || errbacks {
             // As Celery orders it: the task's own result first (lease-checked, the message still held),
             // then its errbacks and its chord hear of it, then the ack. A crash in between repeats them

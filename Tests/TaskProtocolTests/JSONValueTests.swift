@@ -84,32 +84,76 @@ enum TestSupportPaths {
         let body = try #require(try JSONValue.parse(Self.chainBody).arrayValue)
         var first = TaskMessage.make(task: "celery_example_2.add", args: [1, 2], kwargs: [:])
         first.embed = body[2]
-        let next = try Canvas.followUps(of: first, result: 3)
+        let next = try Canvas.followUps(of: first, result: 3).messages
         #expect(next.count == 1)
         let second = try #require(next.first)
         #expect(second.id == "b189b2f7-fa36-4c79-913b-31abe85bd2e0")
         #expect(second.args == [3, 10])
         #expect(second.parentID == first.id)
         #expect(second.rootID == first.id)
-        let third = try #require(try Canvas.followUps(of: second, result: 13).first)
+        let third = try #require(try Canvas.followUps(of: second, result: 13).messages.first)
         #expect(third.id == "d8500c9b-fcec-457d-94aa-06f613053db2")
         #expect(third.args == [5, 5], "immutable signatures do not get the result")
         #expect(third.queue == "q2")
-        #expect(try Canvas.followUps(of: third, result: 10).isEmpty)
+        #expect(try Canvas.followUps(of: third, result: 10).messages.isEmpty)
     }
 
     @Test func linkCallbacks_getTheResult() throws {
         var message = TaskMessage.make(task: "a", args: [], kwargs: [:])
         message.embed = ["callbacks": [["task": "b", "args": [100], "kwargs": [:], "options": [:], "subtask_type": nil, "immutable": false]],
                          "errbacks": nil, "chain": nil, "chord": nil]
-        let sent = try Canvas.followUps(of: message, result: 2)
+        let sent = try Canvas.followUps(of: message, result: 2).messages
         #expect(sent.map(\.task) == ["b"])
         #expect(sent.first?.args == [2, 100])
     }
 
-    @Test func groupsAndChords_areRefused_clearly() {
+    static func sig(_ task: String, _ args: [JSONValue] = [], id: String? = nil, type: String? = nil,
+                    kwargs: JSONObject = [:], options: JSONObject = [:]) -> JSONValue {
+        var options = options
+        if let id { options["task_id"] = .string(id) }
+        return ["task": .string(task), "args": .array(args), "kwargs": .object(kwargs), "options": .object(options),
+                "subtask_type": type.map { .string($0) } ?? .null, "immutable": false]
+    }
+
+    @Test func aGroupInAChain_sendsEachMember_withTheGroupAndTheResult() throws {
         var message = TaskMessage.make(task: "a", args: [], kwargs: [:])
-        message.embed = ["chain": [["task": "celery.group", "args": [], "kwargs": [:], "options": [:], "subtask_type": "group"]]]
+        let group = Self.sig("celery.group", id: "g1", type: "group",
+                             kwargs: ["tasks": [Self.sig("b", [10], id: "b1"), Self.sig("b", [20], id: "b2")]])
+        message.embed = ["callbacks": nil, "errbacks": nil, "chain": [group], "chord": nil]
+        let sent = try Canvas.followUps(of: message, result: 2)
+        #expect(sent.messages.map(\.id) == ["b1", "b2"])
+        #expect(sent.messages.map(\.args) == [[2, 10], [2, 20]])
+        #expect(sent.messages.map(\.groupID) == ["g1", "g1"])
+        #expect(sent.messages.map(\.groupIndex) == [0, 1])
+        #expect(sent.chordSizes.isEmpty)
+    }
+
+    @Test func aChordInAChain_sendsItsHeader_namingTheBody_andCarriesTheRestOfTheChain() throws {
+        var message = TaskMessage.make(task: "a", args: [], kwargs: [:])
+        let header = Self.sig("celery.group", id: "g2", type: "group",
+                              kwargs: ["tasks": [Self.sig("b", [10], id: "h1"), Self.sig("b", [20], id: "h2")]])
+        let chord = Self.sig("celery.chord", id: "g2", type: "chord",
+                             kwargs: ["header": header, "body": Self.sig("sum", id: "body"), "kwargs": [:]])
+        let after = Self.sig("after", id: "after")
+        message.embed = ["callbacks": nil, "errbacks": nil, "chain": [after, chord], "chord": nil]
+        let sent = try Canvas.followUps(of: message, result: 2)
+        #expect(sent.chordSizes.map(\.groupID) == ["g2"])
+        #expect(sent.chordSizes.map(\.size) == [2])
+        #expect(sent.messages.map(\.id) == ["h1", "h2"])
+        #expect(sent.messages.map(\.args) == [[2, 10], [2, 20]])
+        let callback = try #require(sent.messages.first?.chordCallback)
+        #expect(callback["options"]?["task_id"] == "body")
+        #expect(callback["options"]?["group_id"] == "g2")
+        // The chord completes: its body gets the results, and the chain goes on after it.
+        let body = try #require(try Canvas.chordCallback(callback, parent: sent.messages[1], results: [12, 22]).messages.first)
+        #expect(body.id == "body")
+        #expect(body.args == [[12, 22]])
+        #expect(try Canvas.followUps(of: body, result: 34).messages.map(\.id) == ["after"])
+    }
+
+    @Test func unknownCanvasTypes_areRefused_clearly() {
+        var message = TaskMessage.make(task: "a", args: [], kwargs: [:])
+        message.embed = ["chain": [Self.sig("x", type: "chunks")]]
         #expect(throws: Canvas.Unsupported.self) { try Canvas.followUps(of: message, result: 1) }
     }
 }

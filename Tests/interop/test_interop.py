@@ -513,3 +513,17 @@ def test_remote_control_inspect_and_revoke_from_python(pyapp, celeriac_worker, r
     replies = pyapp.app.control.revoke(waiting.id, reply=True, timeout=5, limit=1)
     assert any(node in reply and "flagged as revoked" in reply[node]["ok"] for reply in replies), replies
     assert waiting.state == "REVOKED"
+
+
+def test_groups_and_chords_inside_chains_run_on_celeriac_worker(pyapp, celeriac_worker, r):
+    """A group in a chain (Celery turns `group | task` into a chord) and a chain as a chord's body,
+    all sent on by our worker, read back by Python."""
+    from celery import chain, chord, group
+
+    ending_in_a_group = chain(pyapp.add.s(1, 1), group(pyapp.add.s(10), pyapp.add.s(20))).apply_async()
+    assert ending_in_a_group.get(timeout=GET_TIMEOUT) == [12, 22]
+    through_a_chord = chain(pyapp.add.s(1, 1), group(pyapp.add.s(10), pyapp.add.s(20)), pyapp.xsum.s(),
+                            pyapp.add.s(1000)).apply_async()
+    assert through_a_chord.get(timeout=GET_TIMEOUT) == 1034
+    chained_body = chord([pyapp.add.s(1, 1), pyapp.add.s(2, 2)])(chain(pyapp.xsum.s(), pyapp.add.s(100)))
+    assert chained_body.get(timeout=GET_TIMEOUT) == 106
