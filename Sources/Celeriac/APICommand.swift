@@ -97,7 +97,10 @@ struct APICommand: AsyncParsableCommand {
                 Glibc.exit(1)
             }
         }
-        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // The server may also stop by itself (our signal counter asked it to): that is a normal end.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         signals.cancel()
         broker.redis.close()

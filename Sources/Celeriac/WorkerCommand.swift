@@ -109,8 +109,10 @@ struct WorkerCommand: AsyncParsableCommand {
                 Glibc.exit(1)
             }
         }
-        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint],
-                                 cancellationSignals: [.sigquit], logger: logger)
+        // The worker may also end by itself (our signal counter asked it to): that is a normal end.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [.sigquit], logger: logger))
         logger.info("\(configuration.nodeName) ready.")
         try await group.run()
         signals.cancel()

@@ -527,3 +527,21 @@ def test_groups_and_chords_inside_chains_run_on_celeriac_worker(pyapp, celeriac_
     assert through_a_chord.get(timeout=GET_TIMEOUT) == 1034
     chained_body = chord([pyapp.add.s(1, 1), pyapp.add.s(2, 2)])(chain(pyapp.xsum.s(), pyapp.add.s(100)))
     assert chained_body.get(timeout=GET_TIMEOUT) == 106
+
+
+def test_sigterm_always_ends_worker_and_api_with_exit_0(celeriac_bin, redis_server, r, tmp_path):
+    """A warm shutdown is a success every time, whichever of the signal handlers acts first (once in
+    a few stops the worker used to finish before its service group saw the signal, and exit 1)."""
+    from conftest import LoggedProcess, child_env, free_port
+
+    for i in range(12):
+        worker = LoggedProcess("celeriac worker", [celeriac_bin, "worker", "--quiet", "-n", f"stop{i}@%h"],
+                               tmp_path / f"stop-worker-{i}.log", env=child_env(redis_server))
+        worker.wait_log(" ready.", timeout=20, what="the worker's 'ready.' line")
+        assert worker.stop(timeout=30) == 0, worker.log()[-2000:]
+    for i in range(4):
+        port = free_port()
+        api = LoggedProcess("celeriac api", [celeriac_bin, "api", "--bind", f"127.0.0.1:{port}"],
+                            tmp_path / f"stop-api-{i}.log", env=child_env(redis_server))
+        api.wait_log("listening", timeout=20, what="the API's listening line")
+        assert api.stop(timeout=30) == 0, api.log()[-2000:]
