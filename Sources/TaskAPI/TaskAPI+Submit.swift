@@ -66,18 +66,33 @@ extension TaskAPI {
             throw HTTPError(status: 422, detail: "no live worker has registered task '\(task)' (start one, or run the API with --allow-unknown-tasks)",
                             field: "task")
         }
+        let idempotencyKey = try request.headers["idempotency-key"].map { key -> String in
+            guard (1...200).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                throw HTTPError(status: 400, detail: "Idempotency-Key must be 1 to 200 visible ASCII characters", field: "Idempotency-Key")
+            }
+            return key
+        }
         options.origin = "celeriac-api@\(ProcessInfo.processInfo.hostName)"
         let message = TaskMessage.make(task: task, args: args, kwargs: kwargs, options: options)
-        try await broker.enqueue(message, now: now)
+        var id = message.id
+        if let idempotencyKey {
+            id = try await broker.enqueue(message, idempotencyKey: idempotencyKey, now: now)
+        } else {
+            try await broker.enqueue(message, now: now)
+        }
+        let replayed = id != message.id
+        // A repeat with the same key answers with the task first submitted under it, as it is now.
+        let view: JSONValue? = replayed ? try await taskView(id) : Optional.none
         var response = HTTPResponse.json(status: 202, bytes: JSONValue.object([
-            "id": .string(message.id),
-            "task": .string(task),
-            "state": "PENDING",
-            "queue": .string(options.queue),
-            "eta": options.eta.map { .string(CeleryDate.format($0)) } ?? .null,
-            "status_url": .string("/tasks/\(message.id)"),
+            "id": .string(id),
+            "task": view?["task"] ?? .string(task),
+            "state": view?["state"] ?? "PENDING",
+            "queue": view?["queue"] ?? .string(options.queue),
+            "eta": replayed ? .null : options.eta.map { .string(CeleryDate.format($0)) } ?? .null,
+            "status_url": .string("/tasks/\(id)"),
         ]).serializedBytes())
-        response.headers.add(name: "Location", value: "/tasks/\(message.id)")
+        response.headers.add(name: "Location", value: "/tasks/\(id)")
+        if replayed { response.headers.add(name: "Idempotent-Replayed", value: "true") }
         return response
     }
 

@@ -33,6 +33,20 @@ public struct Broker: Sendable {
         ])
     }
 
+    /// Like `enqueue`, once per idempotency key (kept as long as results): a repeated submission with
+    /// the same key publishes nothing and returns the id of the first. Returns the id that counts.
+    public func enqueue(_ message: TaskMessage, idempotencyKey: String, now: Date = Date()) async throws -> String {
+        let reply = try await redis.evaluate(Scripts.enqueueOnce,
+                                             keys: [RedisArgument(keys.idempotency(idempotencyKey)),
+                                                    RedisArgument(listName(for: message)), RedisArgument(keys.taskRecord(message.id))],
+                                             arguments: [RedisArgument(message.id), RedisArgument(message.encoded()),
+                                                         RedisArgument(message.task), RedisArgument(message.queue),
+                                                         RedisArgument(CeleryDate.format(now)), RedisArgument(message.retries),
+                                                         RedisArgument(max(1, resultExpires))])
+        guard let id = reply.string else { throw RedisError.server(command: "EVALSHA enqueue_once", message: "unexpected reply \(reply)") }
+        return id
+    }
+
     /// The lists a consumer of `queues` pops, every queue's bands in priority order.
     public func consumeLists(queues: [String]) -> [String] {
         queues.flatMap { keys.bands.bands.allLists(queue: $0) }

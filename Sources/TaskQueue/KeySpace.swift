@@ -24,6 +24,8 @@ public struct KeySpace: Sendable, Equatable {
     public func taskRecord(_ id: String) -> String { prefix + "task:" + id }
     /// Sorted set of scheduled messages (ETA, countdown, retries), scored by due time; member `list\nenvelope`.
     public var scheduled: String { prefix + "scheduled" }
+    /// The task id submitted with an idempotency key (`POST /tasks` with `Idempotency-Key`).
+    public func idempotency(_ key: String) -> String { prefix + "idempotency:" + key }
     /// Pub/sub channel on which every revoked task id is published (a channel, not a key).
     public var revokeChannel: String { prefix + "revoke-events" }
     public var deadLetters: String { prefix + "dead" }

@@ -96,6 +96,21 @@ enum Scripts {
         return 1
         """)
 
+    /// Publish a message unless its idempotency key was used already: the key, the LPUSH and the
+    /// PENDING record in one step. KEYS: idempotency key, list, task record.
+    /// ARGV: task id, envelope, task name, queue, submitted at (ISO), retries, ttl.
+    /// Returns the id now stored under the key (the new one, or the one first submitted with it).
+    static let enqueueOnce = RedisScript(name: "enqueue_once", source: """
+        local existing = redis.call('GET', KEYS[1])
+        if existing then return existing end
+        redis.call('LPUSH', KEYS[2], ARGV[2])
+        redis.call('HSET', KEYS[3], 'name', ARGV[3], 'queue', ARGV[4], 'state', 'PENDING', 'submitted_at', ARGV[5],
+                   'retries', ARGV[6])
+        redis.call('EXPIRE', KEYS[3], tonumber(ARGV[7]))
+        redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[7]))
+        return ARGV[1]
+        """)
+
     /// Reliable fetch: pop up to ARGV[3] messages, first lists first, and record that this worker holds
     /// each (kombu's `unacked` + `unacked_index`, and Celeriac's lease) in the same atomic step, so no
     /// crash can lose one between the pop and the hold. A message that will run (no eta/expires, not

@@ -182,6 +182,32 @@ final class APIHarness: @unchecked Sendable {
         await h.stop()
     }
 
+    @Test func idempotencyKey_makesARetriedSubmissionOneTask() async throws {
+        let h = try await APIHarness(allowUnknownTasks: true, withWorker: false)
+        let body = #"{"task": "celery_example_2.add", "args": [2, 2]}"#
+        let headers = [("Content-Type", "application/json"), ("Idempotency-Key", "signup-42")]
+        let first = try await h.post("/tasks", body, headers: headers)
+        #expect(first.status == 202)
+        #expect(first.headers["idempotent-replayed"] == nil)
+        let id = try #require(first.json?["id"] as? String)
+        // The client got no answer (say) and sends it again: same task, nothing new queued.
+        let again = try await h.post("/tasks", body, headers: headers)
+        #expect(again.status == 202)
+        #expect(again.json?["id"] as? String == id)
+        #expect(again.headers["location"] == "/tasks/\(id)")
+        #expect(again.headers["idempotent-replayed"] == "true")
+        #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(1))
+        // Another key, another task; a bad key is refused, naming the header.
+        let other = try await h.post("/tasks", body, headers: [("Content-Type", "application/json"), ("Idempotency-Key", "signup-43")])
+        #expect(other.json?["id"] as? String != id)
+        #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(2))
+        let bad = try await h.post("/tasks", body, headers: [("Content-Type", "application/json"),
+                                                             ("Idempotency-Key", String(repeating: "k", count: 201))])
+        #expect(bad.status == 400)
+        #expect(bad.json?["field"] as? String == "Idempotency-Key")
+        await h.stop()
+    }
+
     @Test func unknownID_is404_notPending() async throws {
         let h = try await APIHarness(withWorker: false)
         let response = try await h.get("/tasks/\(TaskMessage.newID())")

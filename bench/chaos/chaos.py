@@ -253,7 +253,10 @@ class Run:
                 try:
                     if conn is None:
                         conn = http.client.HTTPConnection(host, port, timeout=30)
-                    conn.request("POST", "/tasks", body=body, headers={"Content-Type": "application/json"})
+                    # Retries of one submission carry one key: a 503 whose write reached Redis before
+                    # it died must not become a second task when the client tries again.
+                    conn.request("POST", "/tasks", body=body, headers={"Content-Type": "application/json",
+                                                                       "Idempotency-Key": f"chaos-{self.args.seed}-{i}"})
                     response = conn.getresponse()
                     payload = response.read()
                     status = response.status
@@ -635,7 +638,7 @@ def report(run, r, args, lease, redis_server, t0, t_check):
         f"chaos: throughput {len(run.done) / elapsed:.0f} tasks/s end-to-end ({len(run.done)} done in {elapsed:.1f}s, "
         f"99% in {p99:.1f}s); submit {len(ids) / submit_s:.0f}/s over {submit_s:.1f}s",
         f"chaos: left in redis: {', '.join(f'{k} {v}' for k, v in leftovers.items())}; "
-        f"orphans (enqueued, but the client got no 202 and resubmitted) {orphans}",
+        f"orphans (enqueued, but the client never learned the id: its retries carry an Idempotency-Key, so this must be 0) {orphans}",
     ]
     for tid, (want, got) in list(run.wrong.items())[:5]:
         lines.append(f"chaos:   wrong {tid}: want {want}, got {got!r}")
@@ -647,7 +650,7 @@ def report(run, r, args, lease, redis_server, t0, t_check):
         lines.append(f"chaos:   HTTP {status} x{count} to POST /tasks (retried; Redis down should be 503), first body {payload!r}")
     for error in run.errors:
         lines.append(f"chaos:   harness: {error}")
-    ok = not lost and not run.wrong and not run.failed and not run.given_up and not run.errors
+    ok = not lost and not run.wrong and not run.failed and not run.given_up and not run.errors and not orphans
     lines.append("chaos: PASS" if ok else "chaos: FAIL")
     print("\n".join(lines), flush=True)
     if run.errors:
