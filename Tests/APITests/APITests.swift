@@ -55,6 +55,19 @@ final class APIHarness: @unchecked Sendable {
         try await HTTPTestClient.request(port: port, method: "POST", path: path, headers: headers, body: body)
     }
 
+    /// True once a long poll on `id` is subscribed to its result channel (where a worker publishes).
+    func pollIsParked(on id: String) async -> Bool {
+        await waitUntil(timeout: 10) {
+            (try? await self.redis.send(["PUBSUB", "NUMSUB", RedisArgument(KeySpace.resultKey(id))]))?.array?.last == .integer(1)
+        }
+    }
+
+    /// Submits an `add` task (nobody runs it unless the harness has a worker) and returns its id.
+    func submitAdd(_ a: Int, _ b: Int) async throws -> String {
+        let accepted = try await post("/tasks", #"{"task": "celery_example_2.add", "args": [\#(a), \#(b)]}"#)
+        return try #require(accepted.json?["id"] as? String)
+    }
+
     func get(_ path: String, timeout: Double = 10) async throws -> TestHTTPResponse {
         try await HTTPTestClient.request(port: port, method: "GET", path: path, timeout: timeout)
     }
@@ -92,18 +105,13 @@ final class APIHarness: @unchecked Sendable {
         let results = ResultBackend(redis: h.redis)
         // Several clients wait on each of several tasks; nobody runs them yet.
         var ids: [String] = []
-        for i in 0..<3 {
-            let accepted = try await h.post("/tasks", #"{"task": "celery_example_2.add", "args": [\#(i), 1]}"#)
-            ids.append(try #require(accepted.json?["id"] as? String))
-        }
+        for i in 0..<3 { ids.append(try await h.submitAdd(i, 1)) }
         let start = Date()
         let polls = ids.flatMap { id in (0..<4).map { _ in Task { try await h.get("/tasks/\(id)?wait=30", timeout: 40) } } }
         // A worker (here: the result backend, as any Celery worker writes) finishes them.
         for (i, id) in ids.enumerated() {
             // Store only once the polls are parked on their subscriptions, or the test proves nothing.
-            #expect(await waitUntil(timeout: 10) {
-                (try? await h.redis.send(["PUBSUB", "NUMSUB", RedisArgument(KeySpace.resultKey(id))]))?.array?.last == .integer(1)
-            })
+            #expect(await h.pollIsParked(on: id))
             try await results.store(.success(taskID: id, result: .int(Int64(i + 1))))
         }
         for (index, poll) in polls.enumerated() {
@@ -118,13 +126,10 @@ final class APIHarness: @unchecked Sendable {
 
     @Test func longPolls_endAtOnceWhenTheAPIShutsDown() async throws {
         let h = try await APIHarness(allowUnknownTasks: true, withWorker: false)
-        let accepted = try await h.post("/tasks", #"{"task": "celery_example_2.add", "args": [1, 1]}"#)
-        let id = try #require(accepted.json?["id"] as? String)
+        let id = try await h.submitAdd(1, 1)
         let start = Date()
         let poll = Task { try await h.get("/tasks/\(id)?wait=30", timeout: 40) }
-        #expect(await waitUntil(timeout: 10) {
-            (try? await h.redis.send(["PUBSUB", "NUMSUB", RedisArgument(KeySpace.resultKey(id))]))?.array?.last == .integer(1)
-        })
+        #expect(await h.pollIsParked(on: id))
         await h.api.shutdown()
         let response = try await poll.value
         #expect(response.json?["state"] as? String == "PENDING")
@@ -134,8 +139,7 @@ final class APIHarness: @unchecked Sendable {
 
     @Test func longPoll_returnsTheCurrentStateWhenTheWaitRunsOut_andRejectsBadWaits() async throws {
         let h = try await APIHarness(allowUnknownTasks: true, withWorker: false)
-        let accepted = try await h.post("/tasks", #"{"task": "celery_example_2.add", "args": [1, 1]}"#)
-        let id = try #require(accepted.json?["id"] as? String)
+        let id = try await h.submitAdd(1, 1)
         let start = Date()
         let pending = try await h.get("/tasks/\(id)?wait=0.5")
         #expect(pending.status == 200)
