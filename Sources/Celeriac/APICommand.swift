@@ -71,6 +71,17 @@ struct APICommand: AsyncParsableCommand {
         try app.validate()
         let level = LogLevelName.parse(loglevel ?? "info")!
         let logger = Logger(label: "celeriac.api") { CeleryLogHandler(label: $0, level: level) }
+        // From the very start: the first SIGTERM/SIGINT finishes in-flight requests (long polls end at
+        // once), a second ends the process now. Before the server listens there is nothing to finish.
+        let serving = Locked<(HTTPServer, TaskAPI, Double)?>(nil)
+        _ = SignalHandler { _, count in
+            guard count == 1, let (server, api, grace) = serving.withLock({ $0 }) else { Glibc.exit(count == 1 ? 0 : 1) }
+            logger.info("api: shutting down (finishing in-flight requests)")
+            Task {
+                await api.shutdown()
+                await server.shutdown(grace: grace)
+            }
+        }
         let (broker, results) = try brokerOptions.makeBroker()
         var apiConfiguration = TaskAPI.Configuration()
         apiConfiguration.allowUnknownTasks = allowUnknownTasks
@@ -83,26 +94,12 @@ struct APICommand: AsyncParsableCommand {
         httpConfiguration.timeouts.shutdownGrace = grace
         let server = try HTTPServer(configuration: httpConfiguration, router: api.router(), logger: logger)
         try server.start()
+        serving.withLock { $0 = (server, api, grace) }
         logger.info("Celeriac API listening on http://\(host.contains(":") ? "[\(host)]" : host):\(server.port) (redis \(broker.redis.configuration))")
-        // First SIGTERM/SIGINT: the service group shuts the server down gracefully; a second: exit now.
-        let signals = SignalHandler { count in
-            if count == 1 {
-                logger.info("api: shutting down (finishing in-flight requests)")
-                // Also here: a signal before the group has set up its own handling is not lost.
-                Task {
-                    await api.shutdown()
-                    await server.shutdown(grace: grace)
-                }
-            } else {
-                Glibc.exit(1)
-            }
-        }
-        // The server may also stop by itself (our signal counter asked it to): that is a normal end.
+        // A lifecycle group of one: it ends when the server has stopped (after a signal asked it to).
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger))
         try await group.run()
-        signals.cancel()
         broker.redis.close()
         logger.info("api: stopped")
     }

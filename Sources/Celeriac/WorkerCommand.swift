@@ -72,6 +72,25 @@ struct WorkerCommand: AsyncParsableCommand {
         try app.validate()
         let level = LogLevelName.parse(self.level)!
         let logger = Logger(label: "celeriac.worker") { CeleryLogHandler(label: $0, level: level) }
+        // Celery's signals, from the very start: the first SIGTERM/SIGINT is a warm shutdown, a second
+        // one (or SIGQUIT) a cold one, a third ends the process at once. Before the worker exists
+        // nothing is held: stopping then is simply exiting.
+        let running = Locked<Worker?>(nil)
+        _ = SignalHandler { signal, count in
+            guard let worker = running.withLock({ $0 }) else {
+                logger.info("worker: stopped before it started")
+                Glibc.exit(0)
+            }
+            if signal == SIGQUIT || count == 2 {
+                logger.warning("worker: Cold shutdown (MainProcess)")
+                worker.requestColdShutdown()
+            } else if count == 1 {
+                logger.info("worker: Hitting Ctrl+C again will terminate all running tasks!")
+                worker.requestShutdown()
+            } else {
+                Glibc.exit(1)
+            }
+        }
         var configuration = WorkerConfiguration()
         configuration.queues = queueNames
         configuration.concurrency = concurrency ?? ProcessInfo.processInfo.activeProcessorCount
@@ -93,29 +112,12 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         logger.info("Connected to \(redisURL)")
         let worker = Worker(configuration: configuration, registry: app.registry, broker: broker, results: results, logger: logger)
-        // The service group turns the first SIGTERM/SIGINT into a warm shutdown and SIGQUIT into a
-        // cold one (Celery's signals); the counter makes a second SIGTERM/SIGINT cold too, and a
-        // third ends the process at once.
-        let signals = SignalHandler { count in
-            switch count {
-            case 1:
-                logger.info("worker: Hitting Ctrl+C again will terminate all running tasks!")
-                // Also here: a signal before the group has set up its own handling is not lost.
-                worker.requestShutdown()
-            case 2:
-                logger.warning("worker: Cold shutdown (MainProcess)")
-                worker.requestColdShutdown()
-            default:
-                Glibc.exit(1)
-            }
-        }
-        // The worker may also end by itself (our signal counter asked it to): that is a normal end.
+        running.withLock { $0 = worker }
+        // A lifecycle group of one: it ends when the worker does (after a signal asked it to).
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [.sigquit], logger: logger))
+            services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger))
         logger.info("\(configuration.nodeName) ready.")
         try await group.run()
-        signals.cancel()
     }
 }
 
@@ -143,28 +145,6 @@ enum NodeName {
             .replacingOccurrences(of: "%n", with: first)
             .replacingOccurrences(of: "%d", with: domain)
     }
-}
-
-/// SIGINT/SIGTERM through Dispatch, counted (together), beside the `ServiceGroup`'s own handling of
-/// the first one: for what a second or third signal means.
-final class SignalHandler: @unchecked Sendable {
-    private var sources: [any DispatchSourceSignal] = []
-    private let count = Locked(0)
-
-    init(_ handler: @escaping @Sendable (Int) -> Void) {
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [count] in
-                let n = count.withLock { $0 += 1; return $0 }
-                handler(n)
-            }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    func cancel() { sources.forEach { $0.cancel() } }
 }
 
 /// The start-up banner in Celery's shape, so operators find what they expect.

@@ -1,0 +1,46 @@
+import Foundation
+import Glibc
+import RedisClient
+
+/// The write end of the self-pipe: the only thing the C-level handler touches (write(2) is
+/// async-signal-safe).
+nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
+
+/// SIGINT, SIGTERM and SIGQUIT, handled from the first instruction of a command: a C handler installed
+/// synchronously writes the signal's number to a pipe, and one thread hands each to `handle`, in
+/// order. Nothing is ignored or lost in between (a Dispatch source starts listening some time after it
+/// is created, and its `SIG_IGN` drops what comes in that gap). SIGINT and SIGTERM are counted together.
+final class SignalHandler: Sendable {
+    private let count = Locked(0)
+
+    /// `handle(signal, count)`: the count of SIGINT/SIGTERM so far (SIGQUIT does not count).
+    init(_ handle: @escaping @Sendable (_ signal: Int32, _ count: Int) -> Void) {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { fatalError("pipe: \(String(cString: strerror(errno)))") }
+        signalPipeWriteEnd = fds[1]
+        for number in [SIGINT, SIGTERM, SIGQUIT] {
+            signal(number) { received in
+                var byte = UInt8(truncatingIfNeeded: received)
+                _ = write(signalPipeWriteEnd, &byte, 1)
+            }
+        }
+        let readEnd = fds[0]
+        let thread = Thread { [count] in
+            var byte: UInt8 = 0
+            while true {
+                let n = read(readEnd, &byte, 1)
+                if n == 1 {
+                    let number = Int32(byte)
+                    let seen = number == SIGQUIT ? count.withLock { $0 } : count.withLock { $0 += 1; return $0 }
+                    handle(number, seen)
+                } else if n < 0, errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
+        thread.name = "signals"
+        thread.start()
+    }
+}
