@@ -34,6 +34,15 @@ public enum RESPValue: Sendable, Equatable {
     }
 
     public var array: [RESPValue]? { if case .array(let a) = self { a } else { nil } }
+    /// An HGETALL reply as a dictionary (empty for a missing key or anything but field/value pairs).
+    public var fields: [String: String] {
+        var out: [String: String] = [:]
+        guard let items = array else { return out }
+        for k in stride(from: 0, to: items.count - 1, by: 2) {
+            if let key = items[k].string, let value = items[k + 1].string { out[key] = value }
+        }
+        return out
+    }
     public var isNull: Bool { self == .null }
 
     /// Throws the server's error text when this reply is an error.

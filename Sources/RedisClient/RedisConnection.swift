@@ -145,10 +145,18 @@ public final class RedisConnection: @unchecked Sendable {
         }
     }
 
-    /// Returns once the connection has failed or been closed (polls every `interval` seconds).
-    public func waitUntilClosed(interval: Double = 0.2) async {
+    /// Returns once the connection has failed or been closed, or the calling task is cancelled. A
+    /// subscriber has no command pending, so a dead peer would go unnoticed: a PING every `pingEvery`
+    /// seconds finds it (and closes the connection when it gets no answer).
+    public func waitUntilClosed(pingEvery: Double = 10) async {
+        var sincePing = 0.0
         while !isClosed, !Task.isCancelled {
-            try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+            try? await Task.sleep(nanoseconds: 200_000_000)
+            sincePing += 0.2
+            if sincePing >= pingEvery, !Task.isCancelled {
+                sincePing = 0
+                if (try? await send(["PING"])) == nil { close(reason: "no answer to PING") }
+            }
         }
     }
 

@@ -92,15 +92,7 @@ actor ResultWaiter {
     /// Notices when the subscriber connection dies (a PING now and then finds a dead peer): its waiters
     /// look again, and wait again on a new connection.
     private func watch(_ watched: RedisConnection) async {
-        var sincePing = 0.0
-        while !watched.isClosed, !isClosed {
-            try? await Task.sleep(nanoseconds: 200_000_000)
-            sincePing += 0.2
-            if sincePing >= 10 {
-                sincePing = 0
-                if (try? await watched.send(["PING"])) == nil { watched.close(reason: "no answer to PING") }
-            }
-        }
+        await watched.waitUntilClosed()
         lost(watched)
     }
 

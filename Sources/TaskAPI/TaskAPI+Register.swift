@@ -36,7 +36,7 @@ extension TaskAPI {
         let now = Date()
         var options = TaskMessage.Options()
         options.queue = configuration.emailQueue
-        options.origin = "celeriac-api@\(ProcessInfo.processInfo.hostName)"
+        options.origin = origin
         let link = "\(configuration.publicURL)/activate/\(userID)"
         let message = TaskMessage.make(task: "send_activation_email", args: [.string(email), .string(userID), .string(link)],
                                        kwargs: [:], options: options)

@@ -72,7 +72,7 @@ extension TaskAPI {
             }
             return key
         }
-        options.origin = "celeriac-api@\(ProcessInfo.processInfo.hostName)"
+        options.origin = origin
         let message = TaskMessage.make(task: task, args: args, kwargs: kwargs, options: options)
         var id = message.id
         if let idempotencyKey {
@@ -128,14 +128,7 @@ extension TaskAPI {
             ["HGETALL", RedisArgument(broker.keys.taskRecord(id))],
             ["GET", RedisArgument(KeySpace.resultKey(id))],
         ])
-        var fields: [String: String] = [:]
-        if let items = replies[0].array {
-            var i = 0
-            while i + 1 < items.count {
-                if let k = items[i].string, let v = items[i + 1].string { fields[k] = v }
-                i += 2
-            }
-        }
+        let fields = replies[0].fields
         let document = replies[1].bytes.flatMap { ResultDocument(bytes: $0) }
         guard !fields.isEmpty || document != nil else {
             throw HTTPError(status: 404, title: "Not Found", detail: "no task with id '\(id)' was ever submitted (or its record expired)", field: "id")

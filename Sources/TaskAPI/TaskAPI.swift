@@ -36,6 +36,8 @@ public struct TaskAPI: Sendable {
     let logger: Logger
     let knownTasks: KnownTasks
     let resultWaiter: ResultWaiter
+    /// The `origin` header of the messages this API sends (the host name is looked up once).
+    let origin = "celeriac-api@" + ProcessInfo.processInfo.hostName
 
     public init(broker: Broker, results: ResultBackend, configuration: Configuration = Configuration(), logger: Logger) {
         self.broker = broker

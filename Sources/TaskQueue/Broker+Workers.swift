@@ -5,15 +5,11 @@ import TaskProtocol
 extension Broker {
     /// Names of every task that a live worker (heartbeat within `maxAge` seconds) has registered.
     public func registeredTaskNames(maxAge: Double = 10, now: Date = Date()) async throws -> Set<String> {
-        let workers = try await redis.send(["ZRANGE", RedisArgument(keys.workers),
-                                            RedisArgument(now.timeIntervalSince1970 - maxAge), "+inf", "BYSCORE"])
-        let names = (workers.array ?? []).compactMap(\.string)
-        guard !names.isEmpty else { return [] }
-        let replies = try await redis.pipeline(names.map { ["HGET", RedisArgument(keys.worker($0)), "tasks"] })
         var tasks: Set<String> = []
-        for reply in replies {
-            guard let bytes = reply.bytes, let list = (try? JSONValue.parse(bytes))?.arrayValue else { continue }
-            for item in list { if let s = item.stringValue { tasks.insert(s) } }
+        for (_, fields) in try await liveWorkers(maxAge: maxAge, now: now) {
+            for item in fields["tasks"].flatMap({ try? JSONValue.parse($0) })?.arrayValue ?? [] {
+                if let name = item.stringValue { tasks.insert(name) }
+            }
         }
         return tasks
     }
@@ -26,13 +22,8 @@ extension Broker {
         guard !names.isEmpty else { return [] }
         let replies = try await redis.pipeline(names.map { ["HGETALL", RedisArgument(keys.worker($0))] })
         return zip(names, replies).compactMap { name, reply in
-            let items = reply.array ?? []
-            guard !items.isEmpty else { return nil }
-            var fields: [String: String] = [:]
-            for k in stride(from: 0, to: items.count - 1, by: 2) {
-                if let key = items[k].string, let value = items[k + 1].string { fields[key] = value }
-            }
-            return (name, fields)
+            let fields = reply.fields
+            return fields.isEmpty ? nil : (name, fields)
         }
     }
 

@@ -14,7 +14,6 @@ public struct KeySpace: Sendable, Equatable {
     // Celery / kombu
     public static let unacked = "unacked"
     public static let unackedIndex = "unacked_index"
-    public static let unackedMutex = "unacked_mutex"
     public static func resultKey(_ id: String) -> String { "celery-task-meta-" + id }
     /// Celery's group keys: `celery-taskset-meta-<id>` and, for a chord, its `.j` (parts), `.t` (size
     /// adjustment), `.s` (size, set by the client), `.d` (parts seen) and `.c` (callback claim).

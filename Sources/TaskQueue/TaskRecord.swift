@@ -19,27 +19,20 @@ public struct TaskRecord: Sendable, Equatable {
 extension Broker {
     /// The task record, nil when Celeriac never saw the id.
     public func record(_ id: String) async throws -> TaskRecord? {
-        let reply = try await redis.send(["HGETALL", RedisArgument(keys.taskRecord(id))])
-        guard let items = reply.array, !items.isEmpty else { return nil }
-        var fields: [String: String] = [:]
-        var index = 0
-        while index + 1 < items.count {
-            if let k = items[index].string, let v = items[index + 1].string { fields[k] = v }
-            index += 2
-        }
-        return TaskRecord(fields: fields)
+        let fields = try await redis.send(["HGETALL", RedisArgument(keys.taskRecord(id))]).fields
+        return fields.isEmpty ? nil : TaskRecord(fields: fields)
     }
 
     /// Sets record fields (and the state) without touching the result document.
     public func updateRecord(_ id: String, state: TaskState?, fields: [(String, String)],
-                             incrementAttempts: Bool = false) async throws {
+                             attemptsDelta: Int = 0) async throws {
         let key = RedisArgument(keys.taskRecord(id))
         var hset: [RedisArgument] = ["HSET", key]
         if let state { hset += ["state", RedisArgument(state.rawValue)] }
         for (k, v) in fields { hset += [RedisArgument(k), RedisArgument(v)] }
         var commands: [[RedisArgument]] = []
         if hset.count > 2 { commands.append(hset) }
-        if incrementAttempts { commands.append(["HINCRBY", key, "attempts", "1"]) }
+        if attemptsDelta != 0 { commands.append(["HINCRBY", key, "attempts", RedisArgument(attemptsDelta)]) }
         commands.append(["EXPIRE", key, RedisArgument(resultExpires)])
         for reply in try await redis.pipeline(commands) { try reply.throwingError(command: "HSET task record") }
     }

@@ -42,16 +42,8 @@ extension Worker {
                     if channel == control { remoteControl(payload) } else { revokedNow(String(decoding: payload, as: UTF8.self)) }
                 }
                 backoff = 0.1
-                // With no command pending a dead peer goes unnoticed: a PING now and then finds it.
-                var sincePing = 0.0
-                while !Task.isCancelled, !connection.isClosed {
-                    try? await Task.sleep(nanoseconds: 200_000_000)
-                    sincePing += 0.2
-                    if sincePing >= 10, !Task.isCancelled {
-                        sincePing = 0
-                        _ = try await connection.send(["PING"])
-                    }
-                }
+                await connection.waitUntilClosed()
+                if !Task.isCancelled { logger.warning("revoke listener: connection lost; reconnecting") }
             } catch {
                 if Task.isCancelled { break }
                 logger.warning("revoke listener: \(error); retrying in \(String(format: "%.1f", backoff))s")
@@ -110,13 +102,12 @@ extension Worker {
         try await broker.markStarted(marks)
         // Revoked while waiting in the prefetch buffer: discarded when its turn comes.
         let waiting = state.withLock { s in s.prefetched.compactMap { tag, fetched in fetched.taskID.map { (tag, $0) } } }
-        let revokedWaiting = try await broker.revokedAmong(waiting.map(\.1))
-        if !revokedWaiting.isEmpty {
-            state.withLock { s in for (tag, id) in waiting where revokedWaiting.contains(id) { s.revokedTags.insert(tag) } }
+        // One look at the revoked set for both the waiting and the running.
+        let revoked = try await broker.revokedAmong(waiting.map(\.1) + running.values.map(\.message.id))
+        if waiting.contains(where: { revoked.contains($0.1) }) {
+            state.withLock { s in for (tag, id) in waiting where revoked.contains(id) { s.revokedTags.insert(tag) } }
         }
         // Revoked while running: cancel (cooperatively) the handler; its outcome is not stored.
-        let ids = running.values.map(\.message.id)
-        let revoked = try await broker.revokedAmong(ids)
         for item in running.values where revoked.contains(item.message.id) {
             logger.info("Terminating revoked task \(item.message.task)[\(item.message.id)]")
             item.cancel()

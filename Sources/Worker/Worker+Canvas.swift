@@ -4,15 +4,20 @@ import TaskProtocol
 import TaskQueue
 
 extension Worker {
-    /// A task failed for good: its `link_error` errbacks go out (before the ack, like a chain's next
-    /// task: a crash in between sends them again rather than never).
-    func sendErrbacks(_ message: TaskMessage, document: ResultDocument) async {
-        guard document.status == .failure else { return }
-        let errbacks: Canvas.FollowUps
-        do { errbacks = try Canvas.errbacks(of: message) } catch {
+    /// A failed task's `link_error` errbacks, nil when it has none (or they cannot be sent, logged).
+    func errbacks(of message: TaskMessage) -> Canvas.FollowUps? {
+        do {
+            let errbacks = try Canvas.errbacks(of: message)
+            return errbacks.messages.isEmpty ? nil : errbacks
+        } catch {
             logger.error("Task \(message.task)[\(message.id)]: could not send its errbacks: \(error)")
-            return
+            return nil
         }
+    }
+
+    /// A task failed for good: its errbacks go out (before the ack, like a chain's next task: a crash
+    /// in between sends them again rather than never).
+    func send(_ errbacks: Canvas.FollowUps, of message: TaskMessage) async {
         if case .success = await persistently("sending the errbacks of \(message.task)[\(message.id)]", { try await broker.send(errbacks) }) {
             for errback in errbacks.messages {
                 logger.info("Task \(message.task)[\(message.id)]: sent errback \(errback.task)[\(errback.id)]")

@@ -103,13 +103,7 @@ extension Worker {
     }
 
     /// The queue name of a band list (`celery\u{06}\u{16}3` → `celery`).
-    func queueName(of list: String) -> String {
-        // Cheaper than a substring search on every message: the consumed lists are known.
-        for queue in configuration.queues where list == queue || list.hasPrefix(queue + broker.keys.bands.bands.separator) {
-            return queue
-        }
-        return list
-    }
+    func queueName(of list: String) -> String { queueByList[list] ?? list }
 
     /// Returns a prefetched, never-started message to its queue (shutdown).
     func handBack(_ fetched: Broker.Fetched) async {
@@ -121,8 +115,8 @@ extension Worker {
         do {
             try await broker.restore(message, leaseToken: leaseToken)
             if fetched.record != .untouched {
-                try await broker.updateRecord(message.id, state: .pending, fields: [], incrementAttempts: false)
-                _ = try? await broker.redis.send(["HINCRBY", RedisArgument(broker.keys.taskRecord(message.id)), "attempts", "-1"])
+                // Never started: this attempt does not count.
+                try await broker.updateRecord(message.id, state: .pending, fields: [], attemptsDelta: -1)
             }
         } catch {
             logger.error("could not hand back \(message.task)[\(message.id)]: \(error); its lease will")
@@ -197,7 +191,7 @@ extension Worker {
                                           fields: [("name", message.task), ("queue", queue), ("worker", configuration.nodeName),
                                                    ("received_at", CeleryDate.format(now)), ("started_at", CeleryDate.format(now)),
                                                    ("retries", String(message.retries))],
-                                          incrementAttempts: true)
+                                          attemptsDelta: 1)
         } catch {
             logger.warning("Task \(label): could not update its record: \(error)")
         } }

@@ -125,8 +125,8 @@ extension Worker {
         var document = document
         if document.groupID == nil { document.groupID = message.groupID }
         let chordPart = message.chordCallback != nil && document.status.isReady
-        let errbacks = document.status == .failure && !((try? Canvas.errbacks(of: message))?.messages ?? []).isEmpty
-        if chordPart || errbacks {
+        let errbacks = document.status == .failure ? self.errbacks(of: message) : nil
+        if chordPart || errbacks != nil {
             // As Celery orders it: the task's own result first (lease-checked, the message still held),
             // then its errbacks and its chord hear of it, then the ack. A crash in between repeats them
             // (the chord keys count each part once) rather than losing them.
@@ -140,7 +140,7 @@ extension Worker {
             case .success: break
             case .failure: return nil  // still held: redelivered once the lease runs out
             }
-            if errbacks { await sendErrbacks(message, document: document) }
+            if let errbacks { await send(errbacks, of: message) }
             if chordPart, await !chordPartReturned(message, document: document) { return nil }  // still held, as above
         }
         let outcome = await persistently("storing the result of \(message.task)[\(message.id)]") {

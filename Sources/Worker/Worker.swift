@@ -27,6 +27,8 @@ public final class Worker: Service, Sendable {
     let leaseToken: String
     /// Monitoring events (Flower, `celery events`).
     let events: EventDispatcher
+    /// The queue of each consumed list (a queue's priority bands are lists of their own).
+    let queueByList: [String: String]
     let state = Locked(State())
 
     struct State {
@@ -70,6 +72,8 @@ public final class Worker: Service, Sendable {
         self.logger = logger
         self.slots = AsyncSemaphore(max(1, configuration.concurrency))
         self.leaseToken = configuration.nodeName + "|" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        self.queueByList = Dictionary(configuration.queues.flatMap { queue in broker.consumeLists(queues: [queue]).map { ($0, queue) } },
+                                      uniquingKeysWith: { first, _ in first })
         self.events = EventDispatcher(redis: broker.redis, hostname: configuration.nodeName,
                                       sendsTaskEvents: configuration.sendTaskEvents)
     }
