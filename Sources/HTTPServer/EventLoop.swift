@@ -142,13 +142,21 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
             inbox.withLock { inbox in
                 if inbox.items.isEmpty { inbox.sleeping = true } else { timeout = 0 }
             }
+            var ready = 0
             do {
-                try epoll.wait(timeoutMilliseconds: timeout) { token, events in handle(token, events) }
+                ready = try epoll.wait(timeoutMilliseconds: timeout)
             } catch {
                 core.logger.error("event loop \(index): \(error)")
             }
             inbox.withLock { $0.sleeping = false }
+            // The clock is read before dispatch: the wait may have lasted a minute, and a connection
+            // accepted now that took the old time as `idleSince` would be closed at once as past its
+            // header timeout (issue 10).
             now = MonotonicClock.nanoseconds()
+            for i in 0..<ready {
+                let (token, events) = epoll.ready(i)
+                handle(token, events)
+            }
             if now >= nextTimerCheck { checkTimers() }
         }
         exit()
@@ -224,6 +232,8 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
             StreamIO.close(fd)
             return
         }
+        // A new connection's header timeout counts from now, not from when this wake-up began.
+        now = MonotonicClock.nanoseconds()
         let connection = Connection(loop: self, fd: fd, peer: peer, counted: counted)
         do {
             try epoll.add(fd, events: .readable, token: UInt64(fd))

@@ -54,16 +54,21 @@ public final class Epoll {
         _ = try Syscall.run(name()) { epoll_ctl(fd, op, target, &event) }
     }
 
-    /// Waits up to `timeoutMilliseconds` (-1: forever) and calls `body` for each ready registration.
-    /// An interrupted wait (EINTR) returns with no events rather than retrying with a stale timeout.
-    public func wait(timeoutMilliseconds: Int32, _ body: (UInt64, EpollEvents) -> Void) throws {
+    /// Waits up to `timeoutMilliseconds` (-1: forever); returns how many registrations are ready, to
+    /// be read with `ready(_:)` before the next wait. An interrupted wait (EINTR) returns 0 rather than
+    /// retrying with a stale timeout. Dispatch is left to the caller so that it can read the clock
+    /// first: a wait may have lasted minutes, and what it dispatches must not see the old time.
+    public func wait(timeoutMilliseconds: Int32) throws -> Int {
         let count = epoll_wait(fd, events, Int32(capacity), timeoutMilliseconds)
         if count < 0 {
-            if errno == EINTR { return }
+            if errno == EINTR { return 0 }
             throw SocketError("epoll_wait", code: errno)
         }
-        for i in 0..<Int(count) {
-            body(events[i].data.u64, EpollEvents(rawValue: events[i].events))
-        }
+        return Int(count)
+    }
+
+    /// The `index`th registration the last `wait` found ready, and its events.
+    public func ready(_ index: Int) -> (token: UInt64, events: EpollEvents) {
+        (events[index].data.u64, EpollEvents(rawValue: events[index].events))
     }
 }
