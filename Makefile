@@ -45,7 +45,7 @@ run: deps build
 # The Swift tests, then the interop suite against real Python Celery; both run, and both must pass.
 # Everything runs even when one part fails, and any failure fails the target: the Swift tests (unit,
 # live sockets, real redis-server), the interop and end-to-end suite against real Python Celery and
-# the real processes, the OpenAPI spec, a short fuzz run of the HTTP parser, a short chaos run
+# the real processes, the OpenAPI spec, a short fuzz run of each fuzz target, a short chaos run
 # (workers and redis-server killed; nothing accepted may be lost), and the deploy-file linters.
 test: deps
 	swift build --build-tests
@@ -53,7 +53,7 @@ test: deps
 	  status=$${PIPESTATUS[0]}; \
 	  $(MAKE) --no-print-directory test-interop || status=1; \
 	  $(MAKE) --no-print-directory test-spec || status=1; \
-	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20 BUILD_LOCK= || status=1; \
+	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15 BUILD_LOCK= || status=1; \
 	  $(MAKE) --no-print-directory chaos-short BUILD_LOCK= || status=1; \
 	  $(MAKE) --no-print-directory lint-deploy || status=1; \
 	  exit $$status
@@ -71,22 +71,42 @@ test-interop: deps
 # the caller already holds it (a nested flock on the same file from a child would wait forever).
 BUILD_LOCK ?= flock /tmp/celeriac-build.lock
 
-# libFuzzer on the HTTP request parser for FUZZ_SECONDS (bounded; a short run belongs in `make test`).
-# Own scratch path so it never disturbs .build; the corpus grows in .build-fuzz/corpus, crashes land in
-# .build-fuzz/artifacts (replay one with: swift run HTTPParserFuzz <file>).
+# libFuzzer on three targets, FUZZ_SECONDS each (bounded; a short run belongs in `make test`):
+# HTTPParserFuzz (the HTTP/1.1 request parser), APIRequestFuzz (POST /tasks and GET /tasks/{id}
+# validation, no Redis) and MessageFuzz (a worker's decode → validation → ETA/expiry/time-limit plan,
+# and pidbox requests). Own scratch path so it never disturbs .build; each corpus grows in
+# .build-fuzz/corpus/<target>, crashes land in .build-fuzz/artifacts (replay one with: swift run <target> <file>).
 FUZZ_SECONDS ?= 20
 FUZZ_DIR := $(CURDIR)/.build-fuzz
+FUZZ_TARGETS := HTTPParserFuzz APIRequestFuzz MessageFuzz
+# Seeds and dictionary of each target.
+FUZZ_SEEDS_HTTPParserFuzz := Tests/Fixtures/http-parser-corpus
+FUZZ_DICT_HTTPParserFuzz := Tests/Fixtures/http-parser.dict
+FUZZ_SEEDS_APIRequestFuzz := Tests/Fixtures/api-request-corpus
+FUZZ_DICT_APIRequestFuzz := Tests/Fixtures/api-request.dict
+FUZZ_SEEDS_MessageFuzz := Tests/Fixtures/celery-vectors
+FUZZ_DICT_MessageFuzz := Tests/Fixtures/celery-message.dict
 # One -sanitize=fuzzer,address: SwiftPM's `--sanitize fuzzer --sanitize address` emits the two flags in
 # a random order and swiftc keeps the last, so half the builds had no coverage (or no ASan).
 fuzz:
-	$(BUILD_LOCK) swift build -c release --product HTTPParserFuzz --scratch-path $(FUZZ_DIR) \
-	  --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xswiftc -DFUZZING
-	@nm $(FUZZ_DIR)/release/HTTPParserFuzz | grep -q __sancov_gen_ || { echo "fuzz: HTTPParserFuzz has no coverage instrumentation" >&2; exit 1; }
-	@nm $(FUZZ_DIR)/release/HTTPParserFuzz | grep -q __asan_report || { echo "fuzz: HTTPParserFuzz has no AddressSanitizer" >&2; exit 1; }
-	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
-	SWIFT_BACKTRACE=enable=no $(FUZZ_DIR)/release/HTTPParserFuzz $(FUZZ_DIR)/corpus Tests/Fixtures/http-parser-corpus \
-	  -dict=Tests/Fixtures/http-parser.dict -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
-	  -artifact_prefix=$(FUZZ_DIR)/artifacts/ -print_final_stats=1
+	@for t in $(FUZZ_TARGETS); do \
+	  $(BUILD_LOCK) swift build -c release --product $$t --scratch-path $(FUZZ_DIR) \
+	    --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xswiftc -DFUZZING || exit 1; \
+	  nm $(FUZZ_DIR)/release/$$t | grep -q __sancov_gen_ || { echo "fuzz: $$t has no coverage instrumentation" >&2; exit 1; }; \
+	  nm $(FUZZ_DIR)/release/$$t | grep -q __asan_report || { echo "fuzz: $$t has no AddressSanitizer" >&2; exit 1; }; \
+	done
+	@mkdir -p $(FUZZ_DIR)/artifacts $(addprefix $(FUZZ_DIR)/corpus/,$(FUZZ_TARGETS))
+	@status=0; for t in $(FUZZ_TARGETS); do \
+	  case $$t in HTTPParserFuzz) seeds="$(FUZZ_SEEDS_HTTPParserFuzz)"; dict="$(FUZZ_DICT_HTTPParserFuzz)";; \
+	    APIRequestFuzz) seeds="$(FUZZ_SEEDS_APIRequestFuzz)"; dict="$(FUZZ_DICT_APIRequestFuzz)";; \
+	    MessageFuzz) seeds="$(FUZZ_SEEDS_MessageFuzz)"; dict="$(FUZZ_DICT_MessageFuzz)";; esac; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  SWIFT_BACKTRACE=enable=no $(FUZZ_DIR)/release/$$t $(FUZZ_DIR)/corpus/$$t $$seeds \
+	    -dict=$$dict -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=4096 \
+	    -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- -print_final_stats=1 2>&1 \
+	    | grep -E "(INITED cov|^Done|stat::number_of_executed_units|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)|ERROR|Fatal|precondition" ; \
+	  [ $${PIPESTATUS[0]} -eq 0 ] || { echo "fuzz: $$t FAILED" >&2; status=1; }; \
+	done; exit $$status
 
 # Release hello-worlds of HTTPServer and Hummingbird 2 under wrk -t2 -c64 -d10s: req/s, p99, RSS, ratios.
 bench-http:

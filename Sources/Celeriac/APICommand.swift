@@ -61,9 +61,9 @@ struct APICommand: AsyncParsableCommand {
         allowUnknownTasks = Environment.flag(allowUnknownTasks, "CELERIAC_ALLOW_UNKNOWN_TASKS")
         if Self.split(bindAddress) == nil { throw ValidationError("--bind '\(bindAddress)' must be host:port") }
         if LogLevelName.parse(loglevel ?? "info") == nil { throw ValidationError("-l/--loglevel '\(loglevel ?? "")' is not a level") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
-        if let maxBodyBytes, maxBodyBytes < 1 { throw ValidationError("--max-body-bytes must be ≥ 1") }
-        if let grace, grace < 0 { throw ValidationError("--grace must be ≥ 0") }
+        try Environment.check(threads, 1...256, "--threads")
+        try Environment.check(maxBodyBytes, 1...(1 << 30), "--max-body-bytes")
+        try Environment.check(grace, 0...3_600, "--grace")
     }
 
     func run() async throws {

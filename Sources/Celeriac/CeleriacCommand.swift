@@ -29,11 +29,12 @@ struct BrokerOptions: ParsableArguments {
         try Environment.fill(&prefix, "CELERIAC_PREFIX")
         try Environment.fill(&resultExpires, "CELERIAC_RESULT_EXPIRES")
         do { _ = try RedisConfiguration(url: url) } catch { throw ValidationError("\(error)") }
-        if expires < 0 { throw ValidationError("--result-expires must be ≥ 0") }
+        try Environment.check(resultExpires, 0...Int(TimeBounds.maxSecondsAhead), "--result-expires")
     }
 }
 
 import RedisClient
+import TaskProtocol
 import TaskQueue
 
 extension BrokerOptions {

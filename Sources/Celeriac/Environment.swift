@@ -16,4 +16,16 @@ enum Environment {
     static func flag(_ flag: Bool, _ name: String) -> Bool {
         flag || ["1", "true", "yes", "on"].contains(ProcessInfo.processInfo.environment[name]?.lowercased() ?? "")
     }
+
+    /// A numeric flag (or its variable) must lie in `range`: checked before it becomes a count, a
+    /// duration or a timer, so that `--grace 1e300` is an error naming the flag, not a trap later.
+    static func check<T: Comparable & CustomStringConvertible>(_ value: T?, _ range: ClosedRange<T>, _ flag: String) throws {
+        guard let value else { return }
+        if let number = value as? Double, !number.isFinite {
+            throw ValidationError("\(flag) must be a finite number from \(range.lowerBound) to \(range.upperBound), not \(value)")
+        }
+        guard range.contains(value) else {
+            throw ValidationError("\(flag) must be from \(range.lowerBound) to \(range.upperBound), not \(value)")
+        }
+    }
 }

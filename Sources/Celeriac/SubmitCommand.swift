@@ -18,6 +18,12 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "Priority 0-9 (on Redis 0 is served first).") var priority: Int?
     @Option(help: "Wait this many seconds for the result and print it.") var wait: Double?
 
+    func validate() throws {
+        try Environment.check(countdown, 0...TimeBounds.maxSecondsAhead, "--countdown")
+        try Environment.check(priority, 0...9, "--priority")
+        try Environment.check(wait, 0...86_400, "--wait")
+    }
+
     func run() async throws {
         var parsedArgs: [JSONValue] = []
         for (index, text) in args.enumerated() {

@@ -4,6 +4,7 @@ import Glibc
 import Logging
 import RedisClient
 import ServiceLifecycle
+import TaskProtocol
 import TaskQueue
 import Worker
 
@@ -59,12 +60,14 @@ struct WorkerCommand: AsyncParsableCommand {
         try Environment.fill(&maxCrashes, "CELERIAC_MAX_CRASHES")
         taskEvents = Environment.flag(taskEvents, "CELERIAC_TASK_EVENTS")
         quiet = Environment.flag(quiet, "CELERIAC_QUIET")
-        if let concurrency, concurrency < 1 { throw ValidationError("-c/--concurrency must be ≥ 1") }
+        try Environment.check(concurrency, 1...10_000, "-c/--concurrency")
         if LogLevelName.parse(level) == nil { throw ValidationError("-l/--loglevel '\(level)' is not one of debug, info, warning, error, critical") }
         if queueNames.isEmpty { throw ValidationError("-Q/--queues needs at least one queue") }
-        if (grace ?? 30) < 0 || (visibilityTimeout ?? 3600) <= 0 { throw ValidationError("--grace must be ≥ 0 and --visibility-timeout > 0") }
-        if (leaseTimeout ?? 30) < 3 { throw ValidationError("--lease-timeout must be ≥ 3 s (heartbeats renew leases every 2 s)") }
-        if (maxCrashes ?? 3) < 1 { throw ValidationError("--max-crashes must be ≥ 1") }
+        try Environment.check(grace, 0...86_400, "--grace")
+        try Environment.check(visibilityTimeout, 1...TimeBounds.maxSecondsAhead, "--visibility-timeout")
+        // At least 3 s: heartbeats renew leases every 2 s.
+        try Environment.check(leaseTimeout, 3...86_400, "--lease-timeout")
+        try Environment.check(maxCrashes, 1...1_000, "--max-crashes")
     }
 
     func run() async throws {

@@ -1,3 +1,4 @@
+import FuzzSupport
 import HTTPServer
 #if canImport(Glibc)
 import Glibc
@@ -59,20 +60,6 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
 #if !FUZZING
 @main
 enum Replay {
-    static func main() {
-        for path in CommandLine.arguments.dropFirst() {
-            guard let file = fopen(path, "rb") else { continue }
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = fread(&buffer, 1, buffer.count, file)
-                if n <= 0 { break }
-                bytes.append(contentsOf: buffer[0..<n])
-            }
-            fclose(file)
-            check(bytes)
-            print("\(path): ok")
-        }
-    }
+    static func main() { replayFiles(CommandLine.arguments.dropFirst(), check) }
 }
 #endif

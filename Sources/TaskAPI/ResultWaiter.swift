@@ -1,4 +1,5 @@
 import Foundation
+import TaskProtocol
 import RedisClient
 import TaskQueue
 
@@ -57,7 +58,7 @@ actor ResultWaiter {
         }
         if try await isReady() { return }
         let timer = Task { [weak self] in
-            try? await Task.sleep(nanoseconds: UInt64(max(0, timeout) * 1e9))
+            try? await Task.sleep(nanoseconds: TimeBounds.nanoseconds(max(0, timeout)))
             await self?.fire(channel, token: token)
         }
         defer { timer.cancel() }

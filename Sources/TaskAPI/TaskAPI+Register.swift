@@ -21,7 +21,7 @@ extension TaskAPI {
 
     /// `POST /register {"email": …}`: 201 at once with the user id and the email task's id; a worker sends it.
     func register(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let body = try Self.jsonObject(request)
+        let body = try Submission.jsonObject(request)
         for key in body.keys where key != "email" {
             throw HTTPError(status: 422, detail: "unknown field '\(key)'", field: key)
         }

@@ -5,77 +5,20 @@ import TaskProtocol
 import TaskQueue
 
 extension TaskAPI {
-    /// The fields `POST /tasks` accepts; anything else is a 422 naming the field.
-    static let submitFields: Set<String> = ["task", "args", "kwargs", "queue", "countdown", "eta", "expires", "priority"]
-
     /// `POST /tasks`: validates, publishes a Celery message, and answers 202 only once Redis has it.
     func submit(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let body = try Self.jsonObject(request)
-        for key in body.keys where !Self.submitFields.contains(key) {
-            throw HTTPError(status: 422, detail: "unknown field '\(key)'", field: key)
-        }
-        guard let taskValue = body["task"], !taskValue.isNull else {
-            throw HTTPError(status: 422, detail: "'task' is required: the registered task name", field: "task")
-        }
-        guard let task = taskValue.stringValue, !task.isEmpty, task.count <= 256 else {
-            throw HTTPError(status: 422, detail: "'task' must be a non-empty string of at most 256 characters", field: "task")
-        }
-        let args: [JSONValue]
-        switch body["args"] {
-        case nil, .null?: args = []
-        case .array(let a)?: args = a
-        case let other?: throw HTTPError(status: 422, detail: "'args' must be an array, got \(other.typeName)", field: "args")
-        }
-        let kwargs: JSONObject
-        switch body["kwargs"] {
-        case nil, .null?: kwargs = [:]
-        case .object(let o)?: kwargs = o
-        case let other?: throw HTTPError(status: 422, detail: "'kwargs' must be an object, got \(other.typeName)", field: "kwargs")
-        }
-        var options = TaskMessage.Options()
-        switch body["queue"] {
-        case nil, .null?: break
-        case .string(let q)? where Self.isValidQueue(q): options.queue = q
-        default: throw HTTPError(status: 422, detail: "'queue' must be a non-empty string of at most 200 printable characters", field: "queue")
-        }
         let now = Date()
-        let countdown = try Self.optionalNumber(body, "countdown", min: 0)
-        let eta = try Self.optionalDate(body, "eta")
-        if countdown != nil && eta != nil {
-            throw HTTPError(status: 422, detail: "give either 'countdown' or 'eta', not both", field: "eta")
-        }
-        if let countdown, countdown > 0 { options.eta = now.addingTimeInterval(countdown) }
-        if let eta { options.eta = eta }
-        switch body["expires"] {
-        case nil, .null?: break
-        case .string(let s)?:
-            guard let date = CeleryDate.parse(s) else {
-                throw HTTPError(status: 422, detail: "'expires' must be seconds from now or an ISO-8601 date-time", field: "expires")
-            }
-            options.expires = date
-        case let v? where v.doubleValue != nil && v.doubleValue! > 0:
-            options.expires = now.addingTimeInterval(v.doubleValue!)
-        default: throw HTTPError(status: 422, detail: "'expires' must be positive seconds from now or an ISO-8601 date-time", field: "expires")
-        }
-        switch body["priority"] {
-        case nil, .null?: break
-        case .int(let p)? where (0...9).contains(p): options.priority = Int(p)
-        default: throw HTTPError(status: 422, detail: "'priority' must be an integer 0-9 (on Redis 0 is served first)", field: "priority")
-        }
+        let submission = try Submission(request, now: now)
+        let task = submission.task
+        var options = submission.options
         if !configuration.allowUnknownTasks, !(try await knownTasks.contains(task)) {
             throw HTTPError(status: 422, detail: "no live worker has registered task '\(task)' (start one, or run the API with --allow-unknown-tasks)",
                             field: "task")
         }
-        let idempotencyKey = try request.headers["idempotency-key"].map { key -> String in
-            guard (1...200).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-                throw HTTPError(status: 400, detail: "Idempotency-Key must be 1 to 200 visible ASCII characters", field: "Idempotency-Key")
-            }
-            return key
-        }
         options.origin = origin
-        let message = TaskMessage.make(task: task, args: args, kwargs: kwargs, options: options)
+        let message = TaskMessage.make(task: task, args: submission.args, kwargs: submission.kwargs, options: options)
         var id = message.id
-        if let idempotencyKey {
+        if let idempotencyKey = submission.idempotencyKey {
             id = try await broker.enqueue(message, idempotencyKey: idempotencyKey, now: now)
         } else {
             try await broker.enqueue(message, now: now)
@@ -101,13 +44,7 @@ extension TaskAPI {
     /// is published), or after S seconds with the state it has then.
     func status(_ request: HTTPRequest) async throws -> HTTPResponse {
         let id = try Self.taskID(request)
-        let wait = try request.query["wait"].map { text -> Double in
-            guard let seconds = Double(text), seconds >= 0, seconds <= configuration.maxWaitSeconds else {
-                throw HTTPError(status: 422, title: "Unprocessable Content",
-                                detail: "wait must be a number of seconds from 0 to \(configuration.maxWaitSeconds), not '\(text)'", field: "wait")
-            }
-            return seconds
-        } ?? 0
+        let wait = try Self.waitSeconds(request, max: configuration.maxWaitSeconds)
         var view = try await taskView(id)
         // Not every publish is the end (a RETRY, a STARTED): wait again with the time that is left.
         let deadline = Date().addingTimeInterval(wait)
@@ -170,7 +107,7 @@ extension TaskAPI {
     // MARK: request parsing
 
     /// The `{id}` path parameter, checked: 1-200 printable ASCII characters.
-    static func taskID(_ request: HTTPRequest) throws -> String {
+    public static func taskID(_ request: HTTPRequest) throws -> String {
         let id = request.pathParameters["id"] ?? ""
         guard !id.isEmpty, id.count <= 200, id.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
             throw HTTPError(status: 400, detail: "a task id is 1-200 printable ASCII characters", field: "id")
@@ -178,43 +115,13 @@ extension TaskAPI {
         return id
     }
 
-    /// The body as a JSON object, or a 4xx naming what is wrong.
-    static func jsonObject(_ request: HTTPRequest) throws -> JSONObject {
-        if let type = request.headers["content-type"]?.lowercased() {
-            let base = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-            // curl -d sends form-urlencoded by default; we read the bytes as JSON all the same.
-            guard base == "application/json" || base.hasSuffix("+json") || base == "application/x-www-form-urlencoded" else {
-                throw HTTPError(status: 415, detail: "send the body as application/json, not \(base)", field: "Content-Type")
-            }
+    /// `?wait=S` of a status request: seconds from 0 to `max`, else a 422 naming `wait`.
+    public static func waitSeconds(_ request: HTTPRequest, max: Double) throws -> Double {
+        guard let text = request.query["wait"] else { return 0 }
+        guard let seconds = Double(text), TimeBounds.isDelay(seconds, atMost: max) else {
+            throw HTTPError(status: 422, title: "Unprocessable Content",
+                            detail: "wait must be a number of seconds from 0 to \(max), not '\(text)'", field: "wait")
         }
-        guard !request.body.isEmpty else { throw HTTPError(status: 400, detail: "the request body is empty; send a JSON object", field: "body") }
-        let value: JSONValue
-        do { value = try JSONValue.parse(request.body) } catch {
-            throw HTTPError(status: 400, detail: "the body is not valid JSON: \(error)", field: "body")
-        }
-        guard let object = value.objectValue else {
-            throw HTTPError(status: 422, detail: "the body must be a JSON object, got \(value.typeName)", field: "body")
-        }
-        return object
-    }
-
-    static func optionalNumber(_ body: JSONObject, _ field: String, min: Double) throws -> Double? {
-        guard let value = body[field], !value.isNull else { return nil }
-        guard let d = value.doubleValue, d >= min, d.isFinite else {
-            throw HTTPError(status: 422, detail: "'\(field)' must be a number ≥ \(Int(min))", field: field)
-        }
-        return d
-    }
-
-    static func optionalDate(_ body: JSONObject, _ field: String) throws -> Date? {
-        guard let value = body[field], !value.isNull else { return nil }
-        guard let text = value.stringValue, let date = CeleryDate.parse(text) else {
-            throw HTTPError(status: 422, detail: "'\(field)' must be an ISO-8601 date-time such as 2026-11-25T12:00:00+00:00", field: field)
-        }
-        return date
-    }
-
-    static func isValidQueue(_ q: String) -> Bool {
-        !q.isEmpty && q.count <= 200 && q.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7F }
+        return seconds
     }
 }

@@ -48,6 +48,8 @@ public enum CeleryControl {
     public static func isAddressed(_ request: Request, to name: String) -> Bool {
         if let destination = request.destination, !destination.isEmpty { return destination.contains(name) }
         guard let pattern = request.pattern else { return true }
+        // Anyone who can PUBLISH sends these: a long pattern (a regex that backtracks for minutes) is not for us.
+        guard pattern.utf8.count <= 256 else { return false }
         if request.matcher == "pcre" {
             return name.range(of: pattern, options: .regularExpression) != nil
         }

@@ -5,8 +5,10 @@ import Foundation
 /// strings (read as UTC, as Celery does with its default `timezone`).
 public enum CeleryDate {
     /// Formats `date` with microseconds and `+00:00`.
+    /// Never traps: a date outside years 1 to 9999 (or NaN) is written as the nearest end of that range.
     public static func format(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970
+        let raw = date.timeIntervalSince1970
+        let seconds = raw.isNaN ? 0 : min(max(raw, earliest), latest)
         var whole = Int(seconds.rounded(.down))
         var micros = Int(((seconds - Double(whole)) * 1_000_000).rounded())
         if micros >= 1_000_000 { whole += 1; micros -= 1_000_000 }
@@ -22,6 +24,10 @@ public enum CeleryDate {
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
             + String(repeating: "0", count: 6 - us.count) + us + "+00:00"
     }
+
+    /// 0001-01-01T00:00:00 and 9999-12-31T23:59:59, the range Python's datetime can hold.
+    static let earliest: Double = -62_135_596_800
+    static let latest: Double = 253_402_300_799
 
     /// Parses an ISO-8601 date-time; nil when it is not one.
     public static func parse(_ text: String) -> Date? {

@@ -85,7 +85,29 @@ extension TaskMessage {
                 }
             }
         }
+        try validateNumbers(headers, fail)
         return TaskMessage(headers: headers, properties: properties, args: args, kwargs: kwargs, embed: parts[2],
                            contentType: contentType, contentEncoding: object["content-encoding"]?.stringValue ?? "utf-8")
+    }
+
+    /// The numbers a producer can put in headers, checked before any of them becomes a timer or is
+    /// counted on: `timelimit` is `[hard, soft]`, each null or seconds in `0...TimeBounds.maxTimeLimit`
+    /// (0 and null mean "the task's own limit", as in Celery); `retries` is a count up to `TimeBounds.maxRetries`.
+    static func validateNumbers(_ headers: JSONObject, _ fail: (String, String) -> MessageError) throws(MessageError) {
+        if let value = headers["timelimit"], !value.isNull {
+            guard let pair = value.arrayValue, pair.count <= 2 else {
+                throw fail("headers.timelimit", "expected [hard, soft] (null or seconds), got \(value.serialized())")
+            }
+            for item in pair where !item.isNull {
+                guard let seconds = item.doubleValue, TimeBounds.isDelay(seconds, atMost: TimeBounds.maxTimeLimit) else {
+                    throw fail("headers.timelimit", "each limit must be null or seconds from 0 to \(Int(TimeBounds.maxTimeLimit)), got \(value.serialized())")
+                }
+            }
+        }
+        if let value = headers["retries"], !value.isNull {
+            guard case .int(let count) = value, (0...TimeBounds.maxRetries).contains(count) else {
+                throw fail("headers.retries", "must be an integer from 0 to \(TimeBounds.maxRetries), got \(value.serialized())")
+            }
+        }
     }
 }

@@ -57,6 +57,25 @@ public struct TaskOptions: Sendable {
     }
 }
 
+extension TaskOptions {
+    /// Time limits and retry delays become timers and dates: out of range is a start-up error, not a trap later.
+    func validate(task: String) throws {
+        for (name, value) in [("softTimeLimit", softTimeLimit), ("timeLimit", timeLimit)] {
+            if let value, !(TimeBounds.isDelay(value, atMost: TimeBounds.maxTimeLimit) && value > 0) {
+                throw RegistryError("task '\(task)': \(name) must be above 0 and at most \(Int(TimeBounds.maxTimeLimit)) s, not \(value)")
+            }
+        }
+        if let retry {
+            guard (0...Int(TimeBounds.maxRetries)).contains(retry.maxRetries) else {
+                throw RegistryError("task '\(task)': maxRetries must be from 0 to \(TimeBounds.maxRetries), not \(retry.maxRetries)")
+            }
+            guard TimeBounds.isDelay(retry.baseDelay), TimeBounds.isDelay(retry.maxDelay) else {
+                throw RegistryError("task '\(task)': retry delays must be seconds from 0 to ten years")
+            }
+        }
+    }
+}
+
 /// Celery's `autoretry_for` + `retry_backoff`: which errors retry, how often, how long between.
 public struct RetryPolicy: Sendable {
     /// Retries after the first attempt. Default 3 (Celery's `max_retries`).
@@ -102,6 +121,7 @@ public struct TaskRegistry: Sendable {
         guard Set(definition.parameters).count == definition.parameters.count else {
             throw RegistryError("task '\(definition.name)' has duplicate parameter names")
         }
+        try definition.options.validate(task: definition.name)
         definitions[definition.name] = definition
     }
 

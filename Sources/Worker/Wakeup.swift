@@ -1,3 +1,5 @@
+import TaskProtocol
+
 /// Wakes the consumer when a watched list gets a message, without ever taking the message.
 ///
 /// The consumer fetches with an atomic Lua script (pop + hold in one step), which cannot block. So
@@ -23,7 +25,7 @@ actor Wakeup {
         watchers.removeAll()
         waiting.forEach { $0.resume() }
         let timer = Task {
-            try? await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+            try? await Task.sleep(nanoseconds: TimeBounds.nanoseconds(timeout))
             self.timeOut(generation: mine)
         }
         await withCheckedContinuation { consumer = $0 }

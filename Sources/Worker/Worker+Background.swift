@@ -47,7 +47,7 @@ extension Worker {
             } catch {
                 if Task.isCancelled { break }
                 logger.warning("revoke listener: \(error); retrying in \(String(format: "%.1f", backoff))s")
-                try? await Task.sleep(nanoseconds: UInt64(backoff * 1e9))
+                try? await Task.sleep(nanoseconds: TimeBounds.nanoseconds(backoff))
                 backoff = min(backoff * 2, 5)
             }
         }
@@ -70,7 +70,7 @@ extension Worker {
             do { try await body() } catch {
                 if !Task.isCancelled { logger.warning("background: \(error)") }
             }
-            try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+            try? await Task.sleep(nanoseconds: TimeBounds.nanoseconds(interval))
         }
     }
 
@@ -126,7 +126,7 @@ extension Worker {
             } catch {
                 if !Task.isCancelled { logger.warning("scheduler: \(error)") }
             }
-            try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
+            try? await Task.sleep(nanoseconds: TimeBounds.nanoseconds(wait))
         }
     }
 

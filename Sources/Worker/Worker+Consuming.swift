@@ -98,7 +98,7 @@ extension Worker {
     func pause(_ seconds: Double) async {
         let end = Date().addingTimeInterval(seconds)
         while !isStopping, Date() < end {
-            try? await Task.sleep(nanoseconds: UInt64(min(0.05, max(0, end.timeIntervalSinceNow)) * 1e9))
+            try? await Task.sleep(nanoseconds: TimeBounds.nanoseconds(min(0.05, max(0, end.timeIntervalSinceNow))))
         }
     }
 
@@ -147,7 +147,9 @@ extension Worker {
             "retries": .int(Int64(message.retries)), "eta": message.headers["eta"] ?? .null,
             "expires": message.headers["expires"] ?? .null,
         ])
-        if let expires = message.expires, expires < now {
+        let plan = ExecutionPlan(message: message, now: now, defaultSoft: registry[message.task]?.options.softTimeLimit,
+                                 defaultHard: registry[message.task]?.options.timeLimit)
+        if plan.start == .expired {
             events.task("task-revoked", ["uuid": .string(message.id), "terminated": false, "signum": nil, "expired": true])
             logger.info("Discarding revoked task: \(label)")
             await finish(message, document: .revoked(taskID: message.id, reason: "expired"), record: [("finished_at", CeleryDate.format(now))])
@@ -172,7 +174,7 @@ extension Worker {
             await slots.release()
             return
         }
-        if let eta = message.eta, eta.timeIntervalSince(now) > 0.005 {
+        if case .at(let eta) = plan.start {
             do {
                 if try await broker.schedule(message, at: eta, releasingHold: tag, leaseToken: leaseToken) {
                     logger.info("Task \(label) received (eta \(CeleryDate.format(eta))): scheduled")
@@ -203,7 +205,7 @@ extension Worker {
         state.withLock { $0.inFlight[tag] = InFlight(message: message, task: nil,
                                                       unmarkedStart: fetched.record == .received ? now : nil) }
         let task = Task {
-            await self.execute(message, definition: definition)
+            await self.execute(message, definition: definition, plan: plan)
             self.state.withLock {
                 $0.inFlight[tag] = nil
                 $0.processed += 1

@@ -8,7 +8,7 @@ import TaskQueue
 extension Worker {
     // MARK: executing
 
-    func execute(_ message: TaskMessage, definition: TaskDefinition) async {
+    func execute(_ message: TaskMessage, definition: TaskDefinition, plan: ExecutionPlan) async {
         let label = "\(message.task)[\(message.id)]"
         var taskLogger = logger
         taskLogger[metadataKey: "task.id"] = .string(message.id)
@@ -19,9 +19,7 @@ extension Worker {
                                       taskName: message.task)
         let clock = ContinuousClock()
         let started = clock.now
-        let limits = message.timeLimits
-        let outcome = await runWithLimits(soft: limits.soft ?? definition.options.softTimeLimit,
-                                          hard: limits.hard ?? definition.options.timeLimit, tag: message.deliveryTag) {
+        let outcome = await runWithLimits(soft: plan.softLimit, hard: plan.hardLimit, tag: message.deliveryTag) {
             try arguments.validate()
             return try await definition.handler(arguments, context)
         }
@@ -89,7 +87,7 @@ extension Worker {
         let softFired = Locked(false)
         let softTimer = soft.map { seconds in
             Task {
-                try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+                try await Task.sleep(nanoseconds: TimeBounds.nanoseconds(seconds))
                 softFired.withLock { $0 = true }
                 handler.cancel()
             }
@@ -104,7 +102,7 @@ extension Worker {
             }
             if let hard {
                 Task {
-                    try? await Task.sleep(nanoseconds: UInt64(hard * 1e9))
+                    try? await Task.sleep(nanoseconds: TimeBounds.nanoseconds(hard))
                     handler.cancel()
                     first.withLock { $0.take() }?.resume(returning: .failure(
                         ExceptionInfo(type: "TimeLimitExceeded", message: [.double(hard)], module: "celery.exceptions")))
@@ -168,7 +166,7 @@ extension Worker {
                 logger.warning("\(what) failed (\(error)); retrying")
                 // Not cancellable: a revoked task's cancellation must not turn this into a busy loop.
                 let wait = delay
-                await Task.detached { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }.value
+                await Task.detached { try? await Task.sleep(nanoseconds: TimeBounds.nanoseconds(wait)) }.value
                 delay = min(delay * 2, 2)
             } catch {
                 logger.error("\(what) failed: \(error)")
@@ -189,7 +187,9 @@ extension Worker {
                                         "traceback": .string(traceback)])
             return
         }
-        let due = Date().addingTimeInterval(max(0, retry.after))
+        // A handler's countdown is clamped, not trusted: NaN or a century must not reach a date.
+        let after = TimeBounds.isDelay(retry.after) ? retry.after : (retry.after > 0 ? TimeBounds.maxSecondsAhead : 0)
+        let due = Date().addingTimeInterval(after)
         var options = TaskMessage.Options()
         options.queue = message.queue
         options.eta = due
@@ -210,7 +210,7 @@ extension Worker {
                     message: message, writeDocument: true, record: [("retries", String(message.retries + 1))],
                     schedule: broker.scheduled(next, at: due))
         if outcome == .stored {
-            logger.info("Task \(label) retry: Retry in \(retry.after)s: \(retry.reason.pythonRepr)")
+            logger.info("Task \(label) retry: Retry in \(after)s: \(retry.reason.pythonRepr)")
             events.task("task-retried", ["uuid": .string(message.id), "exception": .string(retry.reason.pythonRepr),
                                          "traceback": .string(traceback)])
         }

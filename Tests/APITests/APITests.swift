@@ -264,6 +264,43 @@ final class APIHarness: @unchecked Sendable {
         await h.stop()
     }
 
+    /// Issue 10: numbers that used to reach a trapping conversion (`Int(1e19)` in the date formatter)
+    /// and kill the API with one request. Each is a 422 naming the field, and the API answers after them.
+    static let hostileNumbers: [(String, String)] = [
+        (#"{"task": "celery_example_2.add", "args": [1, 2], "expires": 1e19}"#, "expires"),
+        (#"{"task": "celery_example_2.add", "args": [1, 2], "countdown": 1e300}"#, "countdown"),
+        (#"{"task": "celery_example_2.add", "expires": 1.7976931348623157e308}"#, "expires"),
+        (#"{"task": "celery_example_2.add", "expires": -1}"#, "expires"),
+        (#"{"task": "celery_example_2.add", "expires": 0}"#, "expires"),
+        (#"{"task": "celery_example_2.add", "countdown": 315360001}"#, "countdown"),
+        (#"{"task": "celery_example_2.add", "countdown": 99999999999999999999999}"#, "countdown"),
+        (#"{"task": "celery_example_2.add", "countdown": "5"}"#, "countdown"),
+        (#"{"task": "celery_example_2.add", "eta": "9999-12-31T23:59:59+00:00"}"#, "eta"),
+        (#"{"task": "celery_example_2.add", "expires": "9999-12-31T23:59:59Z"}"#, "expires"),
+        (#"{"task": "celery_example_2.add", "priority": 99999999999999999999}"#, "priority"),
+        (#"{"task": "celery_example_2.add", "priority": 1e300}"#, "priority"),
+    ]
+
+    @Test func hostileNumbers_areRejected_andTheAPIStaysUp() async throws {
+        let h = try await APIHarness(allowUnknownTasks: true, withWorker: false)
+        for (body, field) in Self.hostileNumbers {
+            let response = try await h.post("/tasks", body)
+            #expect(response.status == 422, "\(body) → \(response.text)")
+            #expect(response.headers["content-type"] == "application/problem+json", "\(body)")
+            #expect(response.json?["field"] as? String == field, "\(body) → \(response.text)")
+        }
+        for wait in ["1e300", "nan", "-1", "inf", "61"] {
+            let response = try await h.get("/tasks/x?wait=\(wait)")
+            #expect(response.status == 422, "wait=\(wait) → \(response.text)")
+            #expect(response.json?["field"] as? String == "wait", "wait=\(wait)")
+        }
+        // An ETA long past is due at once, and a far (but in range) expiry is fine: both accepted.
+        let past = try await h.post("/tasks", #"{"task": "celery_example_2.add", "args": [1, 2], "eta": "0001-01-01T00:00:00+00:00", "expires": 315360000}"#)
+        #expect(past.status == 202, "\(past.text)")
+        #expect(try await h.get("/healthz").status == 200)
+        await h.stop()
+    }
+
     @Test func oversizedBody_is413() async throws {
         let h = try await APIHarness(withWorker: false)
         let big = #"{"task": "x", "args": [""# + String(repeating: "a", count: 2 << 20) + #""]}"#

@@ -225,6 +225,23 @@ import TestSupport
         }
     }
 
+    /// Issue 10: a loop that slept past the header timeout took its stale clock as the new connection's
+    /// `idleSince` and closed it at once (curl: empty reply). The idle period is the scenario itself.
+    @Test func server_answersNewConnections_afterIdlingPastTheHeaderTimeout_onEveryLoop() async throws {
+        try await withServer(.testing(), configure: { $0.threads = 2; $0.timeouts.header = 0.3 }) { server in
+            let first = try TestClient(port: server.port)
+            try first.send("GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            #expect(try await first.readResponse().status == 200)
+            #expect(await waitUntil { server.connectionCount == 0 })
+            try await Task.sleep(nanoseconds: 900_000_000)  // both loops asleep, no timers: three header timeouts
+            // Sixteen connections at once spread over both loops (SO_REUSEPORT); each loop's first accept
+            // after the long wait is the one that used to be closed.
+            let clients = try (0..<16).map { _ in try TestClient(port: server.port) }
+            for client in clients { try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n") }
+            for client in clients { #expect(try await client.readResponse(timeout: 5).status == 200) }
+        }
+    }
+
     @Test func server_timesOutSlowBodies_with408_andIdleConnections() async throws {
         try await withServer(.testing(), configure: { $0.timeouts.body = 0.3; $0.timeouts.idle = 0.3 }) { server in
             let slow = try TestClient(port: server.port)

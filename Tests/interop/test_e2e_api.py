@@ -227,6 +227,10 @@ BAD_INPUTS = [
     ('{"task": "celery_example_2.add", "queue": ""}', 422, "queue"),
     ('{"task": "celery_example_2.add", "colour": "blue"}', 422, "colour"),
     ('{"task": "no.worker.has.this"}', 422, "task"),
+    # Issue 10: each of these killed the API process (a trapping Double-to-Int conversion).
+    ('{"task": "celery_example_2.add", "args": [1, 2], "expires": 1e19}', 422, "expires"),
+    ('{"task": "celery_example_2.add", "args": [1, 2], "countdown": 1e300}', 422, "countdown"),
+    ('{"task": "celery_example_2.add", "eta": "9999-12-31T23:59:59+00:00"}', 422, "eta"),
     ('', 400, "body"),
 ]
 

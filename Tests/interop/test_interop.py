@@ -204,6 +204,21 @@ def test_countdown_runs_after_the_delay(pyapp, celeriac_worker, r):
     assert done >= datetime.fromtimestamp(started + 1.0, timezone.utc)
 
 
+@pytest.mark.parametrize("limits", [dict(time_limit=1e300), dict(soft_time_limit=1e19), dict(time_limit=-5)])
+def test_a_message_with_an_out_of_range_time_limit_fails_and_the_worker_lives(pyapp, celeriac_worker, r, limits):
+    """Issue 10: Python sends time limits as floats in the `timelimit` header; one out of range used to
+    kill the worker (a trapping conversion to a timer). Now it is a FAILURE InvalidTaskError plus a
+    dead letter naming the header, and the same worker process runs the next task."""
+    pid = celeriac_worker.proc.pid
+    result = pyapp.add.apply_async((1, 2), **limits)
+    with pytest.raises(Exception) as raised:
+        result.get(timeout=GET_TIMEOUT)
+    assert type(raised.value).__name__ == "InvalidTaskError", raised.value
+    assert "headers.timelimit" in str(raised.value)
+    assert pyapp.add.delay(2, 3).get(timeout=GET_TIMEOUT) == 5
+    assert celeriac_worker.proc.poll() is None and celeriac_worker.proc.pid == pid, "the worker died"
+
+
 def test_expired_message_is_revoked(pyapp, celeriac_worker, r):
     expires = datetime.now(timezone.utc) - timedelta(seconds=60)
     result = pyapp.add.apply_async((1, 2), expires=expires)
