@@ -28,19 +28,16 @@ struct BrokerOptions: ParsableArguments {
         try Environment.fill(&broker, "REDIS_URL")
         try Environment.fill(&prefix, "CELERIAC_PREFIX")
         try Environment.fill(&resultExpires, "CELERIAC_RESULT_EXPIRES")
-        do { _ = try RedisConfiguration(url: url) } catch { throw ValidationError("\(error)") }
+        do { try Broker.validate(url: url) } catch { throw ValidationError("\(error)") }
         if expires < 0 { throw ValidationError("--result-expires must be ≥ 0") }
     }
 }
 
-import RedisClient
 import TaskQueue
 
 extension BrokerOptions {
     func makeBroker() throws -> (Broker, ResultBackend) {
-        let redis = RedisClient(configuration: try RedisConfiguration(url: url))
-        let keys = KeySpace(prefix: keyPrefix)
-        return (Broker(redis: redis, keys: keys, resultExpires: expires),
-                ResultBackend(redis: redis, keys: keys, resultExpires: expires))
+        let broker = try Broker(url: url, keys: KeySpace(prefix: keyPrefix), resultExpires: expires)
+        return (broker, ResultBackend(sharing: broker))
     }
 }
