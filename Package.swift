@@ -59,6 +59,8 @@ let package = Package(
         .target(name: "TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "TaskProtocolTests", dependencies: ["TaskProtocol", "TestSupport"],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "TaskQueueTests", dependencies: ["TaskQueue", "TaskProtocol", "RedisClient", "TestSupport"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "HTTPServerTests",

@@ -10,7 +10,7 @@ struct ChordDone: ScriptCall {
     var keys: [RedisArgument] { [claim, parts, sizeAdjustment, size, seen].map { RedisArgument($0) } }
     var arguments: [RedisArgument] { [RedisArgument(claimToken), RedisArgument(markSeconds)] }
 
-    static let script = RedisScript(name: "chord_done", source: """
+    static let script = RedisScript(name: "chord_done", source: KeyTypes.guarding("szssS") + """
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
         redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
         redis.call('SET', KEYS[1], 'done', 'EX', tonumber(ARGV[2]))

@@ -23,7 +23,7 @@ struct ChordPartReturn: ScriptCall {
          RedisArgument(groupExpiry), RedisArgument(claimSeconds), RedisArgument(claimToken)]
     }
 
-    static let script = RedisScript(name: "chord_part_return", source: """
+    static let script = RedisScript(name: "chord_part_return", source: KeyTypes.guarding("zssS-s") + """
         if redis.call('GET', KEYS[6]) == 'done' then return {-1} end
         local seen = ARGV[1] .. ':' .. ARGV[3]
         if redis.call('SISMEMBER', KEYS[4], seen) == 0 then

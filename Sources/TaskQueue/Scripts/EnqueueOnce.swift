@@ -27,7 +27,7 @@ struct EnqueueOnce: ScriptCall {
                 RedisArgument(record.count)] + record + hashPairs.flatMap { [RedisArgument($0.0), RedisArgument($0.1)] }
     }
 
-    static let script = RedisScript(name: "enqueue_once", source: """
+    static let script = RedisScript(name: "enqueue_once", source: KeyTypes.guarding("slhh") + """
         local existing = redis.call('GET', KEYS[1])
         if existing then return existing end
         local n = tonumber(ARGV[5])

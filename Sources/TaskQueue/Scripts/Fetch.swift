@@ -25,7 +25,7 @@ struct Fetch: ScriptCall {
     var keys: [RedisArgument] { ([unacked, unackedIndex, leases, revoked] + lists).map { RedisArgument($0) } }
     var arguments: [RedisArgument] { [RedisArgument(now), RedisArgument(leaseToken), RedisArgument(count)] }
 
-    static let script = RedisScript(name: "fetch", source: """
+    static let script = RedisScript(name: "fetch", source: KeyTypes.guarding("hzhzl") + """
         local out = {}
         local want = tonumber(ARGV[3]) * 8
         local i = 5

@@ -30,7 +30,7 @@ struct PromoteDue: ScriptCall {
         }
     }
 
-    static let script = RedisScript(name: "promote_due", source: """
+    static let script = RedisScript(name: "promote_due", source: KeyTypes.guarding("zl") + """
         local moved = 0
         for i = 1, #ARGV, 2 do
           local member = ARGV[i + 1]

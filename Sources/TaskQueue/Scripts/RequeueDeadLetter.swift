@@ -14,7 +14,7 @@ struct RequeueDeadLetter: ScriptCall {
     var keys: [RedisArgument] { [RedisArgument(deadLetters), RedisArgument(list)] }
     var arguments: [RedisArgument] { [RedisArgument(entry), RedisArgument(message)] }
 
-    static let script = RedisScript(name: "requeue_dead_letter", source: """
+    static let script = RedisScript(name: "requeue_dead_letter", source: KeyTypes.guarding("ll") + """
         if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
         redis.call('LPUSH', KEYS[2], ARGV[2])
         return 1

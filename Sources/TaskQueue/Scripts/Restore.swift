@@ -17,7 +17,7 @@ struct Restore: ScriptCall {
     var keys: [RedisArgument] { [unacked, unackedIndex, list, leases].map { RedisArgument($0) } }
     var arguments: [RedisArgument] { [RedisArgument(tag), RedisArgument(envelope), RedisArgument(leaseToken)] }
 
-    static let script = RedisScript(name: "restore", source: """
+    static let script = RedisScript(name: "restore", source: KeyTypes.guarding("hzlh") + """
         if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
         if ARGV[3] ~= '' and redis.call('HGET', KEYS[4], ARGV[1]) ~= ARGV[3] then return 0 end
         redis.call('HDEL', KEYS[1], ARGV[1])

@@ -60,7 +60,7 @@ struct RestoreStale: ScriptCall {
         return out
     }
 
-    static let script = RedisScript(name: "restore_stale", source: """
+    static let script = RedisScript(name: "restore_stale", source: KeyTypes.guarding("hzhhl-") + """
         local restored = 0
         local orphans = tonumber(ARGV[3])
         for i = 4, 3 + orphans do

@@ -21,7 +21,7 @@ struct Revoke: ScriptCall {
             + [RedisArgument](pairs: recordUpdate.pairs)
     }
 
-    static let script = RedisScript(name: "revoke", source: """
+    static let script = RedisScript(name: "revoke", source: KeyTypes.guarding("zsh") + """
         local current = redis.call('GET', KEYS[2])
         if current then
           local ok, doc = pcall(cjson.decode, current)

@@ -17,7 +17,7 @@ struct ScheduleHeld: ScriptCall {
     var keys: [RedisArgument] { [scheduled, unacked, unackedIndex, leases].map { RedisArgument($0) } }
     var arguments: [RedisArgument] { [RedisArgument(due), RedisArgument(member), RedisArgument(tag), RedisArgument(leaseToken)] }
 
-    static let script = RedisScript(name: "schedule_held", source: """
+    static let script = RedisScript(name: "schedule_held", source: KeyTypes.guarding("zhzh") + """
         if redis.call('HGET', KEYS[4], ARGV[3]) ~= ARGV[4] then return -1 end
         redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
         redis.call('HDEL', KEYS[2], ARGV[3])

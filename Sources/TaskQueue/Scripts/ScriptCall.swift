@@ -29,3 +29,30 @@ extension Array where Element == RedisArgument {
         self = pairs.flatMap { [RedisArgument($0.0.rawValue), RedisArgument($0.1)] }
     }
 }
+
+/// The first lines of every script: each key must be absent or of the type the script expects, or
+/// the script stops with a WRONGTYPE error before writing anything (Redis does not roll a script
+/// back, so a type error halfway would leave, say, an ack without its result).
+enum KeyTypes {
+    /// One letter per key in KEYS order — h hash, z sorted set, l list, s string, S set, - any — the
+    /// last letter standing for every further key.
+    static func guarding(_ types: String) -> String {
+        """
+        do
+          local names = {h = 'hash', z = 'zset', l = 'list', s = 'string', S = 'set'}
+          local types = '\(types)'
+          for i = 1, #KEYS do
+            local j = math.min(i, #types)
+            local want = names[string.sub(types, j, j)]
+            if want then
+              local got = redis.call('TYPE', KEYS[i])['ok']
+              if got ~= 'none' and got ~= want then
+                return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want .. '; nothing written')
+              end
+            end
+          end
+        end
+
+        """
+    }
+}

@@ -45,7 +45,7 @@ struct StoreResult: ScriptCall {
             + [RedisArgument](pairs: recordPairs)
     }
 
-    static let script = RedisScript(name: "store_result", source: """
+    static let script = RedisScript(name: "store_result", source: KeyTypes.guarding("shhzhhzz") + """
         if ARGV[4] ~= '' then
           if ARGV[5] ~= '' and redis.call('HGET', KEYS[5], ARGV[4]) ~= ARGV[5] then return -1 end
           if ARGV[9] ~= '1' then

@@ -25,7 +25,7 @@ struct UpdateRecords: ScriptCall {
         }
     }
 
-    static let script = RedisScript(name: "update_records", source: """
+    static let script = RedisScript(name: "update_records", source: KeyTypes.guarding("h") + """
         local ttl = tonumber(ARGV[1])
         local a = 2
         local written = 0
