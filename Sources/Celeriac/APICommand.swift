@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import HTTPServer
 import Logging
-import RedisClient
 import ServiceLifecycle
 import TaskAPI
 
@@ -21,7 +20,7 @@ struct APICommand: AsyncParsableCommand {
     @Flag(help: "Accept task names no live worker has registered (env CELERIAC_ALLOW_UNKNOWN_TASKS=1).")
     var allowUnknownTasks = false
 
-    @Option(help: "Base URL used in activation links (env CELERIAC_PUBLIC_URL).")
+    @Option(help: "Base URL of the API as clients reach it, used in links (env CELERIAC_PUBLIC_URL).")
     var publicURL: String?
 
     @Option(name: [.customShort("l"), .long], help: "Log level: debug, info, warning, error, critical (env CELERIAC_LOGLEVEL; default info).")
@@ -73,7 +72,7 @@ struct APICommand: AsyncParsableCommand {
         let logger = Logger(label: "celeriac.api") { CeleryLogHandler(label: $0, level: level) }
         // From the very start: the first SIGTERM/SIGINT finishes in-flight requests (long polls end at
         // once), a second ends the process now. Before the server listens there is nothing to finish.
-        let serving = Locked<(HTTPServer, TaskAPI, Double)?>(nil)
+        let serving = Protected<(HTTPServer, TaskAPI, Double)?>(nil)
         _ = SignalHandler { _, count in
             guard count == 1, let (server, api, grace) = serving.withLock({ $0 }) else { Glibc.exit(count == 1 ? 0 : 1) }
             logger.info("api: shutting down (finishing in-flight requests)")
@@ -86,7 +85,8 @@ struct APICommand: AsyncParsableCommand {
         var apiConfiguration = TaskAPI.Configuration()
         apiConfiguration.allowUnknownTasks = allowUnknownTasks
         apiConfiguration.publicURL = publicURL ?? "http://localhost:8080"
-        let api = TaskAPI(broker: broker, results: results, configuration: apiConfiguration, logger: logger)
+        let api = TaskAPI(broker: broker, results: results, configuration: apiConfiguration, logger: logger,
+                          appRoutes: app.routes)
         let (host, port) = Self.split(bindAddress)!
         var httpConfiguration = HTTPServer.Configuration(host: host, port: port, threads: threads)
         httpConfiguration.limits.maxBodyBytes = maxBodyBytes ?? 1 << 20
@@ -95,12 +95,12 @@ struct APICommand: AsyncParsableCommand {
         let server = try HTTPServer(configuration: httpConfiguration, router: api.router(), logger: logger)
         try server.start()
         serving.withLock { $0 = (server, api, grace) }
-        logger.info("Celeriac API listening on http://\(host.contains(":") ? "[\(host)]" : host):\(server.port) (redis \(broker.redis.configuration))")
+        logger.info("Celeriac API listening on http://\(host.contains(":") ? "[\(host)]" : host):\(server.port) (redis \(broker.serverDescription))")
         // A lifecycle group of one: it ends when the server has stopped (after a signal asked it to).
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger))
         try await group.run()
-        broker.redis.close()
+        broker.close()
         logger.info("api: stopped")
     }
 }

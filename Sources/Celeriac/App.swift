@@ -1,5 +1,5 @@
 import Foundation
-import RedisClient
+import TaskAPI
 @_exported import TaskProtocol
 @_exported import TaskQueue
 @_exported import Worker
@@ -25,6 +25,7 @@ public final class App: @unchecked Sendable {
     private let lock = NSLock()
     private var _registry = TaskRegistry()
     private var registrationErrors: [String] = []
+    private var _routes: [AppRoute] = []
 
     public init(name: String = "celeriac") {
         self.name = name
@@ -44,6 +45,14 @@ public final class App: @unchecked Sendable {
         }
     }
 
+    /// Adds a route to `myapp api`, next to the generic task API (the shipped binary's `/register`).
+    public func route(_ route: AppRoute) {
+        lock.withLock { _routes.append(route) }
+    }
+
+    /// The routes added so far.
+    public var routes: [AppRoute] { lock.withLock { _routes } }
+
     /// Throws the first registration error (validated at start-up).
     public func validate() throws {
         if let first = lock.withLock({ registrationErrors.first }) { throw RegistryError(first) }
@@ -58,7 +67,7 @@ public final class App: @unchecked Sendable {
 
 /// The app the command line runs (ArgumentParser commands are types, not instances).
 enum AppHolder {
-    static let current = Locked<App?>(nil)
+    static let current = Protected<App?>(nil)
     static var app: App {
         guard let app = current.withLock({ $0 }) else { fatalError("App.main() sets the app before parsing") }
         return app

@@ -28,20 +28,17 @@ struct BrokerOptions: ParsableArguments {
         try Environment.fill(&broker, "REDIS_URL")
         try Environment.fill(&prefix, "CELERIAC_PREFIX")
         try Environment.fill(&resultExpires, "CELERIAC_RESULT_EXPIRES")
-        do { _ = try RedisConfiguration(url: url) } catch { throw ValidationError("\(error)") }
+        do { try Broker.validate(url: url) } catch { throw ValidationError("\(error)") }
         try Environment.check(resultExpires, 0...Int(TimeBounds.maxSecondsAhead), "--result-expires")
     }
 }
 
-import RedisClient
 import TaskProtocol
 import TaskQueue
 
 extension BrokerOptions {
     func makeBroker() throws -> (Broker, ResultBackend) {
-        let redis = RedisClient(configuration: try RedisConfiguration(url: url))
-        let keys = KeySpace(prefix: keyPrefix)
-        return (Broker(redis: redis, keys: keys, resultExpires: expires),
-                ResultBackend(redis: redis, keys: keys, resultExpires: expires))
+        let broker = try Broker(url: url, keys: KeySpace(prefix: keyPrefix), resultExpires: expires)
+        return (broker, ResultBackend(sharing: broker))
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import RedisClient
 
 /// The write end of the self-pipe: the only thing the C-level handler touches (write(2) is
 /// async-signal-safe).
@@ -11,7 +10,7 @@ nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
 /// order. Nothing is ignored or lost in between (a Dispatch source starts listening some time after it
 /// is created, and its `SIG_IGN` drops what comes in that gap). SIGINT and SIGTERM are counted together.
 final class SignalHandler: Sendable {
-    private let count = Locked(0)
+    private let count = Protected(0)
 
     /// `handle(signal, count)`: the count of SIGINT/SIGTERM so far (SIGQUIT does not count).
     init(_ handle: @escaping @Sendable (_ signal: Int32, _ count: Int) -> Void) {

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import RedisClient
 import TaskProtocol
 import TaskQueue
 

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Glibc
 import Logging
-import RedisClient
 import ServiceLifecycle
 import TaskProtocol
 import TaskQueue
@@ -78,7 +77,7 @@ struct WorkerCommand: AsyncParsableCommand {
         // Celery's signals, from the very start: the first SIGTERM/SIGINT is a warm shutdown, a second
         // one (or SIGQUIT) a cold one, a third ends the process at once. Before the worker exists
         // nothing is held: stopping then is simply exiting.
-        let running = Locked<Worker?>(nil)
+        let running = Protected<Worker?>(nil)
         _ = SignalHandler { signal, count in
             guard let worker = running.withLock({ $0 }) else {
                 logger.info("worker: stopped before it started")
@@ -106,10 +105,10 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.sendTaskEvents = taskEvents
         configuration.softwareVersion = app.version
         let (broker, results) = try brokerOptions.makeBroker()
-        let redisURL = broker.redis.configuration.description
+        let redisURL = broker.serverDescription
         if !quiet { Banner.print(app: app, configuration: configuration, transport: redisURL) }
         // Connect before announcing readiness, so a wrong URL fails here and loudly.
-        do { try await broker.redis.send(["PING"]) } catch {
+        do { try await broker.ping() } catch {
             logger.critical("Cannot connect to \(redisURL): \(error)")
             throw ExitCode(1)
         }

@@ -16,6 +16,8 @@ public enum ExampleTasks {
         public var sender: String = "no-reply@celeriac.local"
         /// Seconds `fetch_url` waits for a response.
         public var fetchTimeout: Double = 10
+        /// Queue the activation email task of `POST /register` goes to.
+        public var emailQueue = "celery"
 
         public init(outbox: URL, smtpURL: String? = nil) {
             self.outbox = outbox
@@ -24,8 +26,9 @@ public enum ExampleTasks {
     }
 
     /// Registers `celery_example_2.add`, `celery_example_2.xsum`, `celery_example.fetch_url` and
-    /// `send_activation_email`.
+    /// `send_activation_email`, and the API's `POST /register` example route.
     public static func register(in app: App, settings: Settings) {
+        app.route(Registration.route(emailQueue: settings.emailQueue))
         app.task("celery_example_2.add", parameters: ["a", "b"]) { args, _ in
             try add(try args.value("a"), try args.value("b"))
         }

@@ -1,6 +1,5 @@
 import Foundation
 import TaskProtocol
-import RedisClient
 import TaskQueue
 
 /// Long polling for `GET /tasks/{id}?wait=`: one subscriber connection per API process, subscribed to
@@ -12,9 +11,9 @@ actor ResultWaiter {
         var fired = false
     }
 
-    private let redis: RedisClient
-    private var connection: RedisConnection?
-    private var connecting: Task<RedisConnection, any Error>?
+    private let broker: Broker
+    private var connection: Broker.Subscriber?
+    private var connecting: Task<Broker.Subscriber, any Error>?
     private var waiters: [String: [Int: Waiter]] = [:]
     /// Per channel, the SUBSCRIBE every waiter on it waits for before looking at the result.
     private var subscriptions: [String: Task<Void, any Error>] = [:]
@@ -24,8 +23,8 @@ actor ResultWaiter {
     /// After `close()`: waits return at once (shutdown).
     private(set) var isClosed = false
 
-    init(redis: RedisClient) {
-        self.redis = redis
+    init(broker: Broker) {
+        self.broker = broker
     }
 
     /// Releases every waiter and makes later waits return at once (the API is shutting down).
@@ -77,11 +76,11 @@ actor ResultWaiter {
         }
     }
 
-    private func liveConnection() async throws -> RedisConnection {
+    private func liveConnection() async throws -> Broker.Subscriber {
         if let connection, !connection.isClosed { return connection }
         if let connecting { return try await connecting.value }
         if let connection { lost(connection) }
-        let task = Task { try await redis.dedicatedConnection() }
+        let task = Task { try await broker.subscriber() }
         connecting = task
         defer { connecting = nil }
         let fresh = try await task.value
@@ -92,12 +91,12 @@ actor ResultWaiter {
 
     /// Notices when the subscriber connection dies (a PING now and then finds a dead peer): its waiters
     /// look again, and wait again on a new connection.
-    private func watch(_ watched: RedisConnection) async {
+    private func watch(_ watched: Broker.Subscriber) async {
         await watched.waitUntilClosed()
         lost(watched)
     }
 
-    private func lost(_ dead: RedisConnection) {
+    private func lost(_ dead: Broker.Subscriber) {
         guard connection === dead else { return }
         connection = nil
         subscriptions.removeAll()
@@ -112,7 +111,7 @@ actor ResultWaiter {
         subscriptions[channel] = nil
         if let connection, !connection.isClosed {
             unsubscribing[channel] = (token, Task {
-                _ = try? await connection.send(["UNSUBSCRIBE", RedisArgument(channel)])
+                await connection.unsubscribe(channel)
                 self.unsubscribed(channel, token: token)
             })
         }

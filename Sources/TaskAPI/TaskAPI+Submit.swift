@@ -1,6 +1,5 @@
 import Foundation
 import HTTPServer
-import RedisClient
 import TaskProtocol
 import TaskQueue
 
@@ -61,16 +60,10 @@ extension TaskAPI {
 
     /// The task as `GET /tasks/{id}` shows it; 404 when neither a record nor a result exists.
     func taskView(_ id: String) async throws -> JSONValue {
-        let replies = try await broker.redis.pipeline([
-            ["HGETALL", RedisArgument(broker.keys.taskRecord(id))],
-            ["GET", RedisArgument(KeySpace.resultKey(id))],
-        ])
-        let fields = replies[0].fields
-        let document = replies[1].bytes.flatMap { ResultDocument(bytes: $0) }
-        guard !fields.isEmpty || document != nil else {
+        guard let (record, document) = try await broker.snapshot(id) else {
             throw HTTPError(status: 404, title: "Not Found", detail: "no task with id '\(id)' was ever submitted (or its record expired)", field: "id")
         }
-        return Self.taskView(id: id, record: TaskRecord(fields: fields), document: document)
+        return Self.taskView(id: id, record: record, document: document)
     }
 
     /// The JSON shown for a task. The result document wins when it is final or the record lacks a state.

@@ -1,12 +1,13 @@
 import Foundation
 import HTTPServer
 import Logging
-import RedisClient
+import Synchronization
 import TaskProtocol
 import TaskQueue
 
-/// The HTTP face of Celeriac: submit (`POST /tasks`), poll (`GET /tasks/{id}`), the sign-up example
-/// (`POST /register`), health, and dead letters. Stateless: any number of API nodes share one Redis.
+/// The HTTP face of Celeriac: submit (`POST /tasks`), poll (`GET /tasks/{id}`), revoke, health, workers,
+/// queues and dead letters, plus the routes an app adds (`AppRoute`; the shipped binary's `/register`
+/// example). Stateless: any number of API nodes share one Redis.
 ///
 /// ```swift
 /// let api = TaskAPI(broker: broker, results: results, configuration: .init(), logger: logger)
@@ -21,31 +22,38 @@ public struct TaskAPI: Sendable {
         public var registryCacheSeconds = 1.0
         /// Seconds a client should wait before retrying when Redis is unavailable (`Retry-After`). Default 1.
         public var retryAfterSeconds = 1
-        /// Base URL put in activation links. Default `http://localhost:8080`.
+        /// Base URL of this API as clients reach it (app routes put it in links). Default `http://localhost:8080`.
         public var publicURL = "http://localhost:8080"
-        /// Queue the activation email task goes to. Default `celery`.
-        public var emailQueue = "celery"
         /// Longest `GET /tasks/{id}?wait=` in seconds. Default 60.
         public var maxWaitSeconds = 60.0
+        /// The documented defaults.
         public init() {}
     }
 
+    /// Where tasks go and records are read.
     public let broker: Broker
+    /// Where results are read.
     public let results: ResultBackend
+    /// What the API accepts.
     public let configuration: Configuration
+    /// The app's own routes, served next to the generic ones.
+    public let appRoutes: [AppRoute]
     let logger: Logger
     let knownTasks: KnownTasks
     let resultWaiter: ResultWaiter
     /// The `origin` header of the messages this API sends (the host name is looked up once).
-    let origin = "celeriac-api@" + ProcessInfo.processInfo.hostName
+    public let origin = "celeriac-api@" + ProcessInfo.processInfo.hostName
 
-    public init(broker: Broker, results: ResultBackend, configuration: Configuration = Configuration(), logger: Logger) {
+    /// The API on `broker`, with the app's own `appRoutes` (validated with the rest when routed).
+    public init(broker: Broker, results: ResultBackend, configuration: Configuration = Configuration(), logger: Logger,
+                appRoutes: [AppRoute] = []) {
         self.broker = broker
+        self.appRoutes = appRoutes
         self.results = results
         self.configuration = configuration
         self.logger = logger
         self.knownTasks = KnownTasks(broker: broker, ttl: configuration.registryCacheSeconds)
-        self.resultWaiter = ResultWaiter(redis: broker.redis)
+        self.resultWaiter = ResultWaiter(broker: broker)
     }
 
     /// Ends every long poll now with the task's current state, and every later one at once: for a
@@ -65,11 +73,10 @@ public struct TaskAPI: Sendable {
 
     /// Method, path and handler of each route.
     public var routes: [(method: HTTPMethod, path: String, handler: HTTPHandler)] {
-        [
+        let generic: [(method: HTTPMethod, path: String, handler: HTTPHandler)] = [
             (.post, "/tasks", { try await self.guarded { try await self.submit($0) }($0) }),
             (.get, "/tasks/{id}", { try await self.guarded { try await self.status($0) }($0) }),
             (.delete, "/tasks/{id}", { try await self.guarded { try await self.revoke($0) }($0) }),
-            (.post, "/register", { try await self.guarded { try await self.register($0) }($0) }),
             (.get, "/dead-letters", { try await self.guarded { try await self.deadLetters($0) }($0) }),
             (.post, "/dead-letters/{id}/requeue", { try await self.guarded { try await self.requeue($0) }($0) }),
             (.get, "/workers", { try await self.guarded { try await self.workers($0) }($0) }),
@@ -77,6 +84,10 @@ public struct TaskAPI: Sendable {
             (.get, "/healthz", { _ in .json(bytes: Array(#"{"status": "ok"}"#.utf8)) }),
             (.get, "/readyz", { try await self.guarded { try await self.ready($0) }($0) }),
         ]
+        return generic + appRoutes.map { route in
+            let handler: HTTPHandler = { try await self.guarded { try await route.handler(self, $0) }($0) }
+            return (route.method, route.path, handler)
+        }
     }
 
     /// Turns Redis connectivity failures into `503` + `Retry-After` (never a hang, never a false 2xx).
@@ -84,7 +95,7 @@ public struct TaskAPI: Sendable {
         { request in
             do {
                 return try await handler(request)
-            } catch let error as RedisError where error.isConnectivity {
+            } catch where TaskQueueError.isConnectivity(error) {
                 logger.warning("redis unavailable: \(error)", metadata: ["request.id": .string(request.id)])
                 var response = HTTPResponse.problem(status: 503, title: "Service Unavailable",
                                                     detail: "the task store (Redis) is unavailable; nothing was accepted")
@@ -95,7 +106,7 @@ public struct TaskAPI: Sendable {
     }
 
     func ready(_ request: HTTPRequest) async throws -> HTTPResponse {
-        try await broker.redis.send(["PING"])
+        try await broker.ping()
         return .json(bytes: Array(#"{"status": "ready", "redis": "ok"}"#.utf8))
     }
 
@@ -137,7 +148,7 @@ public struct TaskAPI: Sendable {
 final class KnownTasks: Sendable {
     private let broker: Broker
     private let ttl: Double
-    private let cache = Locked<(names: Set<String>, at: Double)>(([], 0))
+    private let cache = Mutex<(names: Set<String>, at: Double)>(([], 0))
 
     init(broker: Broker, ttl: Double) {
         self.broker = broker

@@ -26,11 +26,12 @@ extension Broker {
                                   result: JSONValue, claimSeconds: Int = 6) async throws -> ChordProgress {
         let part = JSONValue.array([1, .string(taskID), .string(state.rawValue), result]).serialized()
         let token = TaskMessage.newID().replacingOccurrences(of: "-", with: "")
-        let keys = [".j", ".t", ".s", ".d", "", ".c"].map { RedisArgument(KeySpace.groupKey(groupID, $0)) }
-        let reply = try await redis.evaluate(Scripts.chordPartReturn, keys: keys, arguments: [
-            RedisArgument(taskID), RedisArgument(part), RedisArgument(groupIndex.map(String.init) ?? "+inf"),
-            RedisArgument(resultExpires), RedisArgument(resultExpires), RedisArgument(claimSeconds), RedisArgument(token),
-        ])
+        func key(_ suffix: String) -> String { KeySpace.groupKey(groupID, suffix) }
+        let reply = try await ChordPartReturn(parts: key(".j"), sizeAdjustment: key(".t"), size: key(".s"), seen: key(".d"),
+                                              group: key(""), claim: key(".c"), taskID: taskID, part: part,
+                                              index: groupIndex.map(String.init) ?? "+inf", chordExpiry: resultExpires,
+                                              groupExpiry: resultExpires, claimSeconds: claimSeconds,
+                                              claimToken: token).run(on: redis)
         guard let items = reply.array, items.count == 3, items[1].integer == 1, let encoded = items[2].array else { return .waiting }
         let parts = try encoded.map { value -> ChordPart in
             guard let bytes = value.bytes, case .array(let fields) = try JSONValue.parse(bytes), fields.count == 4,
@@ -62,7 +63,8 @@ extension Broker {
 
     /// The callback of a complete chord went out: drops the chord's keys, leaving a 'done' mark.
     public func chordDone(groupID: String, claimToken: String, markSeconds: Int = 300) async throws {
-        let keys = [".c", ".j", ".t", ".s", ".d"].map { RedisArgument(KeySpace.groupKey(groupID, $0)) }
-        _ = try await redis.evaluate(Scripts.chordDone, keys: keys, arguments: [RedisArgument(claimToken), RedisArgument(markSeconds)])
+        func key(_ suffix: String) -> String { KeySpace.groupKey(groupID, suffix) }
+        _ = try await ChordDone(claim: key(".c"), parts: key(".j"), sizeAdjustment: key(".t"), size: key(".s"), seen: key(".d"),
+                                claimToken: claimToken, markSeconds: markSeconds).run(on: redis)
     }
 }

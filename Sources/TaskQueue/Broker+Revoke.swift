@@ -24,12 +24,9 @@ extension Broker {
             guard known.contains(where: { $0.integer == 1 }) else { return .unknown }
         }
         let document = ResultDocument.revoked(taskID: id, reason: "revoked", at: now)
-        let reply = try await redis.evaluate(Scripts.revoke,
-                                             keys: [RedisArgument(keys.revoked), RedisArgument(KeySpace.resultKey(id)),
-                                                    RedisArgument(keys.taskRecord(id))],
-                                             arguments: [RedisArgument(id), RedisArgument(now.timeIntervalSince1970),
-                                                         RedisArgument(document.encoded()), RedisArgument(resultExpires),
-                                                         RedisArgument(CeleryDate.format(now)), RedisArgument(keys.revokeChannel)])
+        let reply = try await Revoke(revoked: keys.revoked, resultKey: KeySpace.resultKey(id), record: keys.taskRecord(id),
+                                     taskID: id, now: now.timeIntervalSince1970, document: document.encoded(), ttl: resultExpires,
+                                     channel: keys.revokeChannel, recordUpdate: .revoked(at: now)).run(on: redis)
         if reply.integer == 1 { return .revoked }
         return .alreadyFinished(reply.string.flatMap(TaskState.init(rawValue:)) ?? .success)
     }
@@ -47,13 +44,9 @@ extension Broker {
                               RedisArgument(now.timeIntervalSince1970 - Double(resultExpires))])
     }
 
-    /// Moves a dead letter's message back to its queue; false when no entry has that id.
-    public func requeueDeadLetter(_ entryID: String) async throws -> Bool {
-        let bands = keys.bands.bands
-        let reply = try await redis.evaluate(Scripts.requeueDeadLetter, keys: [RedisArgument(keys.deadLetters)],
-                                             arguments: [RedisArgument(entryID),
-                                                         RedisArgument(bands.steps.map(String.init).joined(separator: ",")),
-                                                         RedisArgument(bands.separator)])
-        return !reply.isNull
+    /// The most recently revoked ids, newest first (Celery's `inspect revoked`).
+    public func revokedIDs(limit: Int = 10_000) async throws -> [String] {
+        let reply = try await redis.send(["ZREVRANGE", RedisArgument(keys.revoked), "0", RedisArgument(limit - 1)])
+        return (reply.array ?? []).compactMap(\.string)
     }
 }

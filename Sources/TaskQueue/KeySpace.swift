@@ -1,25 +1,34 @@
+import TaskProtocol
+
 /// Every Redis key Celeriac touches, in one place.
 ///
 /// Celery's keys (queues, `unacked`, `celery-task-meta-*`) are fixed by the wire protocol; Celeriac's
 /// own live under `prefix` (default `celeriac:`).
 public struct KeySpace: Sendable, Equatable {
+    /// Prefix of Celeriac's own keys (`celeriac:`); apps put their keys under it too.
     public var prefix: String
-    public var bands: PriorityBandsConfig
+    /// kombu's priority emulation (`priority_steps`, `sep`); must match every producer and consumer.
+    public var bands: PriorityBands
 
-    public init(prefix: String = "celeriac:", bands: PriorityBandsConfig = .init()) {
+    /// Celeriac's keys under `prefix`, queues banded as kombu does by default.
+    public init(prefix: String = "celeriac:", bands: PriorityBands = .kombuDefault) {
         self.prefix = prefix
         self.bands = bands
     }
 
     // Celery / kombu
+    /// kombu's hash delivery tag → `[envelope, exchange, routing key]` of every held message.
     public static let unacked = "unacked"
+    /// kombu's sorted set of held delivery tags, scored by when they were taken (or last renewed).
     public static let unackedIndex = "unacked_index"
+    /// Celery's result document of a task (also the channel it is published on).
     public static func resultKey(_ id: String) -> String { "celery-task-meta-" + id }
     /// Celery's group keys: `celery-taskset-meta-<id>` and, for a chord, its `.j` (parts), `.t` (size
     /// adjustment), `.s` (size, set by the client), `.d` (parts seen) and `.c` (callback claim).
     public static func groupKey(_ id: String, _ suffix: String = "") -> String { "celery-taskset-meta-" + id + suffix }
 
     // Celeriac
+    /// The task record hash (see `TaskRecord`).
     public func taskRecord(_ id: String) -> String { prefix + "task:" + id }
     /// Sorted set of scheduled messages (ETA, countdown, retries), scored by due time; member `list\nenvelope`.
     public var scheduled: String { prefix + "scheduled" }
@@ -27,21 +36,16 @@ public struct KeySpace: Sendable, Equatable {
     public func idempotency(_ key: String) -> String { prefix + "idempotency:" + key }
     /// Pub/sub channel on which every revoked task id is published (a channel, not a key).
     public var revokeChannel: String { prefix + "revoke-events" }
+    /// List of messages that could not be run, newest first.
     public var deadLetters: String { prefix + "dead" }
     /// Sorted set of worker names scored by their last heartbeat.
     public var workers: String { prefix + "workers" }
+    /// A worker's hash: its task names, queues, concurrency, counters and last heartbeat.
     public func worker(_ name: String) -> String { prefix + "worker:" + name }
+    /// Sorted set of revoked task ids, scored by when they were revoked.
     public var revoked: String { prefix + "revoked" }
     /// Hash delivery tag → lease token of the Celeriac worker holding it (absent for Python holders).
     public var leases: String { prefix + "leases" }
     /// Hash delivery tag → how many times its holder died while running it (poison-pill detection).
     public var crashes: String { prefix + "crashes" }
-}
-
-import TaskProtocol
-
-/// kombu's priority emulation settings (`priority_steps`, `sep`); must match every producer and consumer.
-public struct PriorityBandsConfig: Sendable, Equatable {
-    public var bands: PriorityBands
-    public init(bands: PriorityBands = .kombuDefault) { self.bands = bands }
 }

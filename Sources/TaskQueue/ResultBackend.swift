@@ -6,18 +6,27 @@ import TaskProtocol
 /// channel of the same name in one step (a waiting Python `get()` only sees published results), never
 /// overwriting a SUCCESS; Celeriac's task record is updated in the same script.
 public struct ResultBackend: Sendable {
-    public let redis: RedisClient
+    let redis: RedisClient
+    /// Every key name (the task records live under its prefix).
     public let keys: KeySpace
+    /// Seconds a result document lives; Celery's `result_expires` (0: forever).
     public var resultExpires: Int
 
+    /// A backend on an existing client (tests share one client between several backends).
     public init(redis: RedisClient, keys: KeySpace = KeySpace(), resultExpires: Int = 86400) {
         self.redis = redis
         self.keys = keys
         self.resultExpires = resultExpires
     }
 
+    /// The backend on the broker's own Redis, keys and result lifetime (Celeriac keeps both in one Redis).
+    public init(sharing broker: Broker) {
+        self.init(redis: broker.redis, keys: broker.keys, resultExpires: broker.resultExpires)
+    }
+
     /// What `store` did.
     public enum StoreOutcome: Sendable, Equatable {
+        /// The document (and record) were written, and the message acked if asked.
         case stored
         /// A SUCCESS was already stored: nothing written (the ack, if any, was done).
         case successAlreadyStored
@@ -27,28 +36,24 @@ public struct ResultBackend: Sendable {
         case revoked
     }
 
-    /// Stores `document` (unless a SUCCESS is already stored). `record` holds extra task-record fields
-    /// to set at the same time; `ackTag` acks that held message in the same atomic step, fenced by
-    /// `leaseToken` when given; `schedule` (a retry's next attempt) is scheduled in that step too.
-    /// `keepHold` checks the lease but leaves the message held (acked by a later `store`).
+    /// Stores `document` (unless a SUCCESS is already stored). `record` is the record's transition
+    /// written at the same time (the record takes the document's state); `ackTag` acks that held
+    /// message in the same atomic step, fenced by `leaseToken` when given; `schedule` (a retry's
+    /// next attempt) is scheduled in that step too. `keepHold` checks the lease but leaves the
+    /// message held (acked by a later `store`).
     @discardableResult
-    public func store(_ document: ResultDocument, record: [(String, String)] = [], ackTag: String? = nil,
+    public func store(_ document: ResultDocument, record: TaskRecord.Update? = nil, ackTag: String? = nil,
                       leaseToken: String? = nil, writeDocument: Bool = true,
                       schedule: Broker.Scheduled? = nil, keepHold: Bool = false) async throws -> StoreOutcome {
-        var arguments: [RedisArgument] = [RedisArgument(writeDocument ? document.encoded() : []), RedisArgument(resultExpires),
-                                          RedisArgument(document.status.rawValue), RedisArgument(ackTag ?? ""),
-                                          RedisArgument(leaseToken ?? ""), RedisArgument(document.taskID),
-                                          RedisArgument(schedule?.member ?? []),
-                                          RedisArgument(schedule?.due.timeIntervalSince1970 ?? 0),
-                                          RedisArgument(keepHold ? "1" : "")]
-        for (field, value) in record { arguments += [RedisArgument(field), RedisArgument(value)] }
-        let reply = try await redis.evaluate(Scripts.storeResult,
-                                             keys: [RedisArgument(KeySpace.resultKey(document.taskID)),
-                                                    RedisArgument(keys.taskRecord(document.taskID)),
-                                                    RedisArgument(KeySpace.unacked), RedisArgument(KeySpace.unackedIndex),
-                                                    RedisArgument(keys.leases), RedisArgument(keys.crashes),
-                                                    RedisArgument(keys.revoked), RedisArgument(keys.scheduled)],
-                                             arguments: arguments)
+        var update = record ?? TaskRecord.Update([])
+        update.state = document.status
+        let reply = try await StoreResult(
+            resultKey: KeySpace.resultKey(document.taskID), record: keys.taskRecord(document.taskID),
+            unacked: KeySpace.unacked, unackedIndex: KeySpace.unackedIndex, leases: keys.leases, crashes: keys.crashes,
+            revoked: keys.revoked, scheduled: keys.scheduled, document: writeDocument ? document.encoded() : [],
+            ttl: resultExpires, state: document.status.rawValue, tag: ackTag ?? "", leaseToken: leaseToken ?? "",
+            taskID: document.taskID, scheduledMember: schedule?.member ?? [],
+            due: schedule?.due.timeIntervalSince1970 ?? 0, keepHold: keepHold, recordPairs: update.pairs).run(on: redis)
         switch reply.integer {
         case 1: return .stored
         case -1: return .leaseLost

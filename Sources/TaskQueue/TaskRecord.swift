@@ -1,39 +1,35 @@
-import RedisClient
 import TaskProtocol
 
 /// Celeriac's record of a task (hash `celeriac:task:<id>`): what Celery's result document lacks —
 /// name, queue, timestamps, attempts, worker — so `GET /tasks/<id>` can show the whole story.
 public struct TaskRecord: Sendable, Equatable {
+    /// The hash's fields. Their names are part of the API (`GET /tasks/{id}` and tests read them):
+    /// never rename one.
+    public enum Field: String, Sendable, CaseIterable {
+        case name, queue, state, worker, retries, attempts, error, runtime
+        case submittedAt = "submitted_at", receivedAt = "received_at", startedAt = "started_at"
+        case finishedAt = "finished_at", revokedAt = "revoked_at", deadLetter = "dead_letter"
+    }
+
+    /// Every field as stored, by its Redis name.
     public var fields: [String: String]
 
+    /// A record from a hash read back from Redis (HGETALL).
     public init(fields: [String: String]) { self.fields = fields }
 
-    public var name: String? { fields["name"] }
-    public var state: TaskState? { fields["state"].flatMap(TaskState.init(rawValue:)) }
-    public var queue: String? { fields["queue"] }
-    public var worker: String? { fields["worker"] }
-    public var retries: Int { Int(fields["retries"] ?? "") ?? 0 }
-    public var attempts: Int { Int(fields["attempts"] ?? "") ?? 0 }
-}
+    /// The stored value of `field`, if any.
+    public subscript(_ field: Field) -> String? { fields[field.rawValue] }
 
-extension Broker {
-    /// The task record, nil when Celeriac never saw the id.
-    public func record(_ id: String) async throws -> TaskRecord? {
-        let fields = try await redis.send(["HGETALL", RedisArgument(keys.taskRecord(id))]).fields
-        return fields.isEmpty ? nil : TaskRecord(fields: fields)
-    }
-
-    /// Sets record fields (and the state) without touching the result document.
-    public func updateRecord(_ id: String, state: TaskState?, fields: [(String, String)],
-                             attemptsDelta: Int = 0) async throws {
-        let key = RedisArgument(keys.taskRecord(id))
-        var hset: [RedisArgument] = ["HSET", key]
-        if let state { hset += ["state", RedisArgument(state.rawValue)] }
-        for (k, v) in fields { hset += [RedisArgument(k), RedisArgument(v)] }
-        var commands: [[RedisArgument]] = []
-        if hset.count > 2 { commands.append(hset) }
-        if attemptsDelta != 0 { commands.append(["HINCRBY", key, "attempts", RedisArgument(attemptsDelta)]) }
-        commands.append(["EXPIRE", key, RedisArgument(resultExpires)])
-        for reply in try await redis.pipeline(commands) { try reply.throwingError(command: "HSET task record") }
-    }
+    /// The task's registered name.
+    public var name: String? { self[.name] }
+    /// The state the record was last moved to (the result document may be newer; see the task view).
+    public var state: TaskState? { self[.state].flatMap(TaskState.init(rawValue:)) }
+    /// The queue it was submitted to.
+    public var queue: String? { self[.queue] }
+    /// The node that received it last.
+    public var worker: String? { self[.worker] }
+    /// Celery's retry count of the attempt recorded last.
+    public var retries: Int { Int(self[.retries] ?? "") ?? 0 }
+    /// How many times a worker started it (a hand-back at shutdown does not count).
+    public var attempts: Int { Int(self[.attempts] ?? "") ?? 0 }
 }

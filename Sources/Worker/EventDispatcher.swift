@@ -1,24 +1,24 @@
 import Foundation
 import Glibc
-import RedisClient
 import TaskProtocol
+import TaskQueue
 
 /// Celery's monitoring events from one worker, for Flower and `celery events`: worker events
 /// (online, heartbeat, offline) are published at once; task events, with `-E`, are buffered and
 /// flushed together as a `task.multi` batch, as Celery's worker does. Every event carries the
 /// worker's Lamport clock. Monitoring is best effort: a failed publish is dropped, never retried.
 final class EventDispatcher: Sendable {
-    private let redis: RedisClient
+    private let broker: Broker
     private let hostname: String
     private let database: Int
     private let pid = Int(getpid())
-    private let state: Locked<(clock: Int, buffer: [JSONValue], taskEvents: Bool)>
+    private let state: Protected<(clock: Int, buffer: [JSONValue], taskEvents: Bool)>
 
-    init(redis: RedisClient, hostname: String, sendsTaskEvents: Bool) {
-        self.redis = redis
+    init(broker: Broker, hostname: String, sendsTaskEvents: Bool) {
+        self.broker = broker
         self.hostname = hostname
-        self.database = redis.configuration.database
-        self.state = Locked((0, [], sendsTaskEvents))
+        self.database = broker.database
+        self.state = Protected((0, [], sendsTaskEvents))
     }
 
     /// Whether task events are sent (`-E`, or remote control's `enable_events`/`disable_events`).
@@ -63,6 +63,6 @@ final class EventDispatcher: Sendable {
     private func publish(_ body: JSONValue, routingKey: String) async {
         let envelope = CeleryEvent.envelope(body: body, hostname: hostname, routingKey: routingKey)
         let channel = CeleryEvent.channel(database: database, routingKey: routingKey)
-        _ = try? await redis.send(["PUBLISH", RedisArgument(channel), RedisArgument(envelope)])
+        try? await broker.publishEvent(envelope, channel: channel)
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import RedisClient
 import TaskProtocol
 import TaskQueue
 
@@ -34,10 +33,10 @@ extension Worker {
         var backoff = 0.1
         while !Task.isCancelled {
             do {
-                let connection = try await broker.redis.dedicatedConnection()
+                let connection = try await broker.subscriber()
                 defer { connection.close() }
                 // The same connection carries Celery's remote control (`celery inspect`, Flower, Python's revoke).
-                let control = CeleryControl.channel(database: broker.redis.configuration.database)
+                let control = CeleryControl.channel(database: broker.database)
                 try await connection.subscribe([broker.keys.revokeChannel, control]) { [self] channel, payload in
                     if channel == control { remoteControl(payload) } else { revokedNow(String(decoding: payload, as: UTF8.self)) }
                 }
@@ -78,17 +77,10 @@ extension Worker {
     /// renews the hold on the messages it is running.
     func heartbeat() async throws {
         let now = Date()
-        let key = RedisArgument(broker.keys.worker(configuration.nodeName))
-        let tasks = JSONValue.array(registry.names.map { .string($0) }).serialized()
-        let queues = JSONValue.array(configuration.queues.map { .string($0) }).serialized()
         let ttl = Int((configuration.heartbeatInterval * 5).rounded(.up))
-        _ = try await broker.redis.pipeline([
-            ["ZADD", RedisArgument(broker.keys.workers), RedisArgument(now.timeIntervalSince1970), RedisArgument(configuration.nodeName)],
-            ["HSET", key, "tasks", RedisArgument(tasks), "queues", RedisArgument(queues),
-             "concurrency", RedisArgument(configuration.concurrency), "pid", RedisArgument(Int(getpid())),
-             "active", RedisArgument(active), "processed", RedisArgument(processed), "heartbeat", RedisArgument(CeleryDate.format(now))],
-            ["EXPIRE", key, RedisArgument(ttl)],
-        ])
+        try await broker.heartbeat(node: configuration.nodeName, info: Broker.WorkerInfo(
+            tasks: registry.names, queues: configuration.queues, concurrency: configuration.concurrency,
+            pid: Int(getpid()), active: active, processed: processed), ttl: ttl, now: now)
         let (running, prefetched) = state.withLock { ($0.inFlight, Array($0.prefetched.keys)) }
         try await broker.renew(tags: Array(running.keys) + prefetched, now: now)
         await events.worker("worker-heartbeat", fields: workerEventFields())
@@ -143,9 +135,6 @@ extension Worker {
     }
 
     func deregister() async {
-        _ = try? await broker.redis.pipeline([
-            ["ZREM", RedisArgument(broker.keys.workers), RedisArgument(configuration.nodeName)],
-            ["DEL", RedisArgument(broker.keys.worker(configuration.nodeName))],
-        ])
+        try? await broker.deregister(node: configuration.nodeName)
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import RedisClient
 import TaskProtocol
 import TaskQueue
 
@@ -67,7 +66,7 @@ extension Worker {
         return true
     }
 
-    static func isConnectivity(_ error: any Error) -> Bool { (error as? RedisError)?.isConnectivity == true }
+    static func isConnectivity(_ error: any Error) -> Bool { TaskQueueError.isConnectivity(error) }
 
     /// Stores the FAILURE of a chord callback that will never run.
     private func failChordCallback(_ callbackID: String?, group: String, _ error: ExceptionInfo) async {

@@ -1,7 +1,6 @@
 import DequeModule
 import Foundation
 import Logging
-import RedisClient
 import TaskProtocol
 import TaskQueue
 
@@ -61,24 +60,20 @@ extension Worker {
 
     /// One list's watcher: blocks in a content-preserving BLMOVE while the consumer waits (see `Wakeup`).
     func watch(_ list: String, wakeup: Wakeup) async {
-        var connection: RedisConnection?
+        var connection: Broker.ListWatcher?
         var backoff = 0.1
         while !isStopping, !Task.isCancelled {
             await wakeup.demand()
             if isStopping || Task.isCancelled { break }
             do {
                 if connection == nil || connection!.isClosed {
-                    let fresh = try await broker.redis.dedicatedConnection()
+                    let fresh = try await broker.listWatcher()
                     connection = fresh
                     // Registered before the stop check, so shutdown either sees and closes it or is seen here.
                     state.withLock { $0.watcherConnections[list] = fresh }
                     if isStopping { break }
                 }
-                let key = RedisArgument(list)
-                let reply = try await connection!.send(["BLMOVE", key, key, "RIGHT", "RIGHT", RedisArgument(configuration.popTimeout)],
-                                                       extraTimeout: configuration.popTimeout)
-                if case .error(let message) = reply { throw RedisError.server(command: "BLMOVE", message: message) }
-                if !reply.isNull { await wakeup.signal() }
+                if try await connection!.waitForMessage(on: list, timeout: configuration.popTimeout) { await wakeup.signal() }
                 backoff = 0.1
             } catch {
                 connection?.close()
@@ -113,11 +108,8 @@ extension Worker {
             return
         }
         do {
-            try await broker.restore(message, leaseToken: leaseToken)
-            if fetched.record != .untouched {
-                // Never started: this attempt does not count.
-                try await broker.updateRecord(message.id, state: .pending, fields: [], attemptsDelta: -1)
-            }
+            // Never started: if its record counted this attempt, it is taken back.
+            try await broker.restore(message, leaseToken: leaseToken, neverStarted: fetched.record != .untouched)
         } catch {
             logger.error("could not hand back \(message.task)[\(message.id)]: \(error); its lease will")
         }
@@ -152,7 +144,7 @@ extension Worker {
         if plan.start == .expired {
             events.task("task-revoked", ["uuid": .string(message.id), "terminated": false, "signum": nil, "expired": true])
             logger.info("Discarding revoked task: \(label)")
-            await finish(message, document: .revoked(taskID: message.id, reason: "expired"), record: [("finished_at", CeleryDate.format(now))])
+            await finish(message, document: .revoked(taskID: message.id, reason: "expired"), record: .discarded(message, at: now))
             await slots.release()
             return
         }
@@ -162,7 +154,7 @@ extension Worker {
         if revoked {
             events.task("task-revoked", ["uuid": .string(message.id), "terminated": false, "signum": nil, "expired": false])
             logger.info("Discarding revoked task: \(label)")
-            await finish(message, document: .revoked(taskID: message.id, reason: "revoked"), record: [("finished_at", CeleryDate.format(now))])
+            await finish(message, document: .revoked(taskID: message.id, reason: "revoked"), record: .discarded(message, at: now))
             await slots.release()
             return
         }
@@ -170,7 +162,7 @@ extension Worker {
             logger.error("Received unregistered task of type '\(message.task)'.\nThe message has been ignored and discarded.")
             let info = ExceptionInfo(type: "NotRegistered", message: [.string(message.task)], module: "celery.exceptions")
             await finish(message, document: .failure(taskID: message.id, exception: info, traceback: nil, parentID: message.parentID),
-                         record: [("error", info.pythonRepr), ("finished_at", CeleryDate.format(now))])
+                         record: .discarded(message, at: now, error: info.pythonRepr))
             await slots.release()
             return
         }
@@ -189,11 +181,7 @@ extension Worker {
             return
         }
         if fetched.record == .untouched { do {
-            try await broker.updateRecord(message.id, state: .started,
-                                          fields: [("name", message.task), ("queue", queue), ("worker", configuration.nodeName),
-                                                   ("received_at", CeleryDate.format(now)), ("started_at", CeleryDate.format(now)),
-                                                   ("retries", String(message.retries))],
-                                          attemptsDelta: 1)
+            try await broker.recordReceived(message, queue: queue, worker: configuration.nodeName, at: now)
         } catch {
             logger.warning("Task \(label): could not update its record: \(error)")
         } }
@@ -224,21 +212,19 @@ extension Worker {
                 // Whoever waits on this id learns why instead of waiting forever.
                 let info = ExceptionInfo(type: "InvalidTaskError", message: messageError.description, module: "celery.exceptions")
                 try await results.store(.failure(taskID: id, exception: info, traceback: nil),
-                                        record: [("name", messageError.taskName ?? ""), ("queue", queue),
-                                                 ("error", info.pythonRepr), ("dead_letter", "1"),
-                                                 ("finished_at", CeleryDate.format(Date()))])
+                                        record: .deadLettered(name: messageError.taskName, queue: queue,
+                                                              error: info.pythonRepr, at: Date()))
             }
         } catch {
             logger.critical("could not store a malformed message in the dead-letter list: \(error); pushing it back to '\(queue)'")
-            _ = try? await broker.redis.send(["LPUSH", RedisArgument(queue), RedisArgument(raw)])
+            await broker.pushBack(raw: raw, queue: queue)
         }
     }
 
     /// Stores a document for a message that never ran (revoked, unregistered) and acks it, like any
     /// other outcome (its chord and errbacks hear of it too).
-    func finish(_ message: TaskMessage, document: ResultDocument, record: [(String, String)]) async {
-        await store(document, message: message, writeDocument: true,
-                    record: [("name", message.task), ("queue", message.queue)] + record)
+    func finish(_ message: TaskMessage, document: ResultDocument, record: TaskRecord.Update) async {
+        await store(document, message: message, writeDocument: true, record: record)
     }
 
 }

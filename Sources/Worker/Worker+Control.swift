@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import RedisClient
 import TaskProtocol
 import TaskQueue
 
@@ -19,8 +18,7 @@ extension Worker {
             let bytes = CeleryControl.reply(reply, node: configuration.nodeName, ticket: request.ticket, clock: events.next(),
                                             routingKey: routingKey)
             // The caller waits seconds at most: a reply nobody collects must not stay forever.
-            let list = RedisArgument(CeleryControl.replyList(routingKey))
-            _ = try? await broker.redis.pipeline([["LPUSH", list, RedisArgument(bytes)], ["EXPIRE", list, "300"]])
+            try? await broker.sendControlReply(bytes, routingKey: routingKey)
         }
     }
 
@@ -48,7 +46,7 @@ extension Worker {
                              "processes": [.int(Int64(getpid()))]],
                     "prefetch_count": .int(Int64(configuration.concurrency * configuration.prefetchMultiplier)),
                     "total": ["processed": .int(Int64(processed))],
-                    "broker": ["transport": "redis", "hostname": .string(broker.redis.configuration.address.description)]]
+                    "broker": ["transport": "redis", "hostname": .string(broker.serverAddress)]]
         case "conf":
             return ["worker_prefetch_multiplier": .int(Int64(configuration.prefetchMultiplier)),
                     "worker_concurrency": .int(Int64(configuration.concurrency))]
@@ -66,8 +64,7 @@ extension Worker {
         case "scheduled":
             return []  // ETA tasks wait in Redis's scheduled set, not in a worker's memory
         case "revoked":
-            let ids = (try? await broker.redis.send(["ZREVRANGE", RedisArgument(broker.keys.revoked), "0", "9999"]))?.array ?? []
-            return .array(ids.compactMap { $0.string.map(JSONValue.string) })
+            return .array(((try? await broker.revokedIDs(limit: 10_000)) ?? []).map(JSONValue.string))
         case "heartbeat", "hello":
             return nil  // a Python worker's gossip and mingle: nothing to say
         default:

@@ -1,7 +1,6 @@
 import DequeModule
 import Foundation
 import Logging
-import RedisClient
 import TaskProtocol
 import TaskQueue
 
@@ -34,8 +33,7 @@ extension Worker {
         }
         let runtime = clock.now - started
         let seconds = Double(runtime.components.seconds) + Double(runtime.components.attoseconds) / 1e18
-        let finished = CeleryDate.format(Date())
-        let startedField = ("started_at", CeleryDate.format(Date(timeIntervalSinceNow: -seconds)))
+        let finished = Date()
         switch outcome {
         case .success(let value):
             // Chains and link callbacks go out before the ack: a crash in between re-runs this task
@@ -48,7 +46,7 @@ extension Worker {
             // With ignore_result nothing is written, but a chord still gets the value.
             let stored = await store(.success(taskID: message.id, result: value, parentID: message.parentID), message: message,
                                      writeDocument: !message.ignoreResult,
-                                     record: [("finished_at", finished), ("runtime", String(seconds)), startedField])
+                                     record: .finished(at: finished, runtime: seconds))
             logger.info("Task \(label) succeeded in \(seconds)s: \(PythonRepr.repr(value))")
             // Monitors hear of the outcome that counts: not of one fenced out or revoked meanwhile.
             if stored == .stored || stored == .successAlreadyStored {
@@ -67,7 +65,7 @@ extension Worker {
             let traceback = info.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
             let stored = await store(.failure(taskID: message.id, exception: info, traceback: traceback, parentID: message.parentID),
                                      message: message, writeDocument: true,
-                                     record: [("finished_at", finished), ("runtime", String(seconds)), ("error", info.pythonRepr), startedField])
+                                     record: .finished(at: finished, runtime: seconds, error: info.pythonRepr))
             logger.error("Task \(label) raised unexpected: \(info.pythonRepr)")
             if stored == .stored {
                 events.task("task-failed", ["uuid": .string(message.id), "exception": .string(info.pythonRepr),
@@ -84,7 +82,7 @@ extension Worker {
         let handler = Task { try await body() }
         state.withLock { if $0.inFlight[tag] != nil { $0.inFlight[tag]?.handler = handler } }
         guard soft != nil || hard != nil else { return await handler.result }
-        let softFired = Locked(false)
+        let softFired = Protected(false)
         let softTimer = soft.map { seconds in
             Task {
                 try await Task.sleep(nanoseconds: TimeBounds.nanoseconds(seconds))
@@ -93,7 +91,7 @@ extension Worker {
             }
         }
         defer { softTimer?.cancel() }
-        let first = Locked<CheckedContinuation<Result<JSONValue, any Error>, Never>?>(nil)
+        let first = Protected<CheckedContinuation<Result<JSONValue, any Error>, Never>?>(nil)
         let result: Result<JSONValue, any Error> = await withCheckedContinuation { continuation in
             first.withLock { $0 = continuation }
             Task {
@@ -117,7 +115,7 @@ extension Worker {
     }
 
     @discardableResult
-    func store(_ document: ResultDocument, message: TaskMessage, writeDocument: Bool, record: [(String, String)],
+    func store(_ document: ResultDocument, message: TaskMessage, writeDocument: Bool, record: TaskRecord.Update,
                schedule: Broker.Scheduled? = nil) async -> ResultBackend.StoreOutcome? {
         // A group member's document names its group, as a Python worker's does.
         var document = document
@@ -162,7 +160,7 @@ extension Worker {
         while true {
             do {
                 return .success(try await body())
-            } catch let error as RedisError where error.isConnectivity && !isStopping {
+            } catch where TaskQueueError.isConnectivity(error) && !isStopping {
                 logger.warning("\(what) failed (\(error)); retrying")
                 // Not cancellable: a revoked task's cancellation must not turn this into a busy loop.
                 let wait = delay
@@ -181,7 +179,7 @@ extension Worker {
             let traceback = retry.reason.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
             await store(.failure(taskID: message.id, exception: retry.reason, traceback: traceback, parentID: message.parentID),
                         message: message, writeDocument: true,
-                        record: [("finished_at", CeleryDate.format(Date())), ("error", retry.reason.pythonRepr)])
+                        record: .finished(at: Date(), error: retry.reason.pythonRepr))
             logger.error("Task \(label) raised unexpected: \(retry.reason.pythonRepr) (max retries \(limit) exceeded)")
             events.task("task-failed", ["uuid": .string(message.id), "exception": .string(retry.reason.pythonRepr),
                                         "traceback": .string(traceback)])
@@ -207,7 +205,7 @@ extension Worker {
         let traceback = retry.reason.traceback(task: message.task, id: message.id, worker: configuration.nodeName)
         // One atomic, fenced step: RETRY document, next attempt scheduled, this one acked.
         let outcome = await store(.retry(taskID: message.id, exception: retry.reason, traceback: traceback, parentID: message.parentID),
-                    message: message, writeDocument: true, record: [("retries", String(message.retries + 1))],
+                    message: message, writeDocument: true, record: .retried(retries: message.retries + 1),
                     schedule: broker.scheduled(next, at: due))
         if outcome == .stored {
             logger.info("Task \(label) retry: Retry in \(after)s: \(retry.reason.pythonRepr)")

@@ -1,7 +1,6 @@
 import DequeModule
 import Foundation
 import Logging
-import RedisClient
 import ServiceLifecycle
 import TaskProtocol
 import TaskQueue
@@ -29,7 +28,7 @@ public final class Worker: Service, Sendable {
     let events: EventDispatcher
     /// The queue of each consumed list (a queue's priority bands are lists of their own).
     let queueByList: [String: String]
-    let state = Locked(State())
+    let state = Protected(State())
 
     struct State {
         var stopping = false
@@ -37,7 +36,7 @@ public final class Worker: Service, Sendable {
         var processed = 0
         /// The consumer's wakeup and its watchers' blocked connections, which shutdown interrupts.
         var wakeup: Wakeup?
-        var watcherConnections: [String: RedisConnection] = [:]
+        var watcherConnections: [String: Broker.ListWatcher] = [:]
         /// Tags handed back at shutdown: their handlers' late outcomes must not be stored.
         var handedBack: Set<String> = []
         /// Held (leased) messages waiting in the consumer's prefetch buffer.
@@ -74,7 +73,7 @@ public final class Worker: Service, Sendable {
         self.leaseToken = configuration.nodeName + "|" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         self.queueByList = Dictionary(configuration.queues.flatMap { queue in broker.consumeLists(queues: [queue]).map { ($0, queue) } },
                                       uniquingKeysWith: { first, _ in first })
-        self.events = EventDispatcher(redis: broker.redis, hostname: configuration.nodeName,
+        self.events = EventDispatcher(broker: broker, hostname: configuration.nodeName,
                                       sendsTaskEvents: configuration.sendTaskEvents)
     }
 

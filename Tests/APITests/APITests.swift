@@ -32,7 +32,9 @@ final class APIHarness: @unchecked Sendable {
         logger.logLevel = .critical
         var configuration = TaskAPI.Configuration()
         configuration.allowUnknownTasks = allowUnknownTasks
-        api = TaskAPI(broker: broker, results: results, configuration: configuration, logger: logger)
+        // As the shipped binary serves it: with the ExampleTasks' `/register` route.
+        api = TaskAPI(broker: broker, results: results, configuration: configuration, logger: logger,
+                      appRoutes: [Registration.route()])
         http = try HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, threads: 1), router: api.router(), logger: logger)
         try http.start()
         if withWorker {
@@ -370,7 +372,7 @@ final class APIHarness: @unchecked Sendable {
         }
         let api = TaskAPI(broker: Broker(redis: RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1/0"))),
                           results: ResultBackend(redis: RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1/0"))),
-                          logger: Logger(label: "x"))
+                          logger: Logger(label: "x"), appRoutes: [Registration.route()])
         let codeRoutes = Set(api.routes.map { "\($0.method.rawValue) \($0.path)" })
         #expect(!specRoutes.isEmpty)
         #expect(codeRoutes == specRoutes)

@@ -31,7 +31,7 @@ import Testing
 
     static func message(_ headers: JSONObject) -> TaskMessage {
         var message = TaskMessage.make(task: "t", args: [], kwargs: [:])
-        for (key, value) in headers { message.headers[key] = value }
+        for pair in headers.pairs { message.headers[pair.key] = pair.value }
         return message
     }
 
