@@ -151,3 +151,7 @@ bench-submit: apt bench-venv
 	BUILD_LOCK="$(BUILD_LOCK)" bench/submit/run.sh
 bench-idle: apt bench-venv
 	BUILD_LOCK="$(BUILD_LOCK)" bench/idle/run.sh
+# perf profiles of POST /tasks under wrk and of a 20,000-task drain, summarised in bench/profiles/*.txt.
+.PHONY: bench-profile
+bench-profile: apt bench-venv
+	BUILD_LOCK="$(BUILD_LOCK)" bench/profiles/run.sh
