@@ -154,3 +154,24 @@ chaos: deps
 	BUILD_LOCK="$(BUILD_LOCK)" CONFIG=release bench/chaos/run.sh
 chaos-short: deps
 	BUILD_LOCK="$(BUILD_LOCK)" CONFIG=debug bench/chaos/run.sh --short
+
+# Submit and idle benchmarks (issue 15). Flower and its Celery go in a venv of their own, so `make test`
+# never installs Flower. bench-submit: wrk on POST /tasks vs Flower 2.2's POST /api/task/async-apply on
+# the same Redis, plus redis-benchmark's LPUSH rate as the limit; req/s, p50/p99, ratios.
+# bench-idle: an idle worker's CPU and threads (-Q a,b,c -c 8), and submit→start latency p50/p99.
+BENCH_VENV := $(RUN_DIR)/bench-venv
+.PHONY: bench-venv bench-submit bench-idle
+bench-venv: $(BENCH_VENV)/.installed
+$(BENCH_VENV)/.installed: Makefile
+	@mkdir -p $(RUN_DIR)
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q 'celery[redis]==5.7.0' 'flower==2.2.*'
+	@touch $@
+bench-submit: apt bench-venv
+	BUILD_LOCK="$(BUILD_LOCK)" bench/submit/run.sh
+bench-idle: apt bench-venv
+	BUILD_LOCK="$(BUILD_LOCK)" bench/idle/run.sh
+# perf profiles of POST /tasks under wrk and of a 20,000-task drain, summarised in bench/profiles/*.txt.
+.PHONY: bench-profile
+bench-profile: apt bench-venv
+	BUILD_LOCK="$(BUILD_LOCK)" bench/profiles/run.sh
