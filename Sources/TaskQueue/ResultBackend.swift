@@ -34,6 +34,16 @@ public struct ResultBackend: Sendable {
         case leaseLost
         /// The task was revoked: its REVOKED document stays (the ack, if any, was done).
         case revoked
+
+        /// The store scripts' reply code: 1 stored, 0 a SUCCESS already there, -1 lease lost, 2 revoked.
+        init(code: Int64?) {
+            switch code {
+            case 1: self = .stored
+            case -1: self = .leaseLost
+            case 2: self = .revoked
+            default: self = .successAlreadyStored
+            }
+        }
     }
 
     /// Stores `document` (unless a SUCCESS is already stored). `record` is the record's transition
@@ -54,12 +64,7 @@ public struct ResultBackend: Sendable {
             ttl: resultExpires, state: document.status.rawValue, tag: ackTag ?? "", leaseToken: leaseToken ?? "",
             taskID: document.taskID, scheduledMember: schedule?.member ?? [],
             due: schedule?.due.timeIntervalSince1970 ?? 0, keepHold: keepHold, recordPairs: update.pairs).run(on: redis)
-        switch reply.integer {
-        case 1: return .stored
-        case -1: return .leaseLost
-        case 2: return .revoked
-        default: return .successAlreadyStored
-        }
+        return StoreOutcome(code: reply.integer)
     }
 
     /// The stored result document, nil when there is none.

@@ -139,10 +139,20 @@ extension Worker {
             if let errbacks { await send(errbacks, of: message) }
             if chordPart, await !chordPartReturned(message, document: document) { return nil }  // still held, as above
         }
-        let outcome = await persistently("storing the result of \(message.task)[\(message.id)]") {
+        let what = "storing the result of \(message.task)[\(message.id)]"
+        let outcome: Result<ResultBackend.StoreOutcome, any Error>
+        if schedule == nil, !chordPart, errbacks == nil {
+            // A plain completion goes with the others finishing now: one script call, each member
+            // fenced and answered on its own (retried through outages by the batcher's writer).
             // With ignore_result the document is not written, but the ack is still fenced.
-            try await results.store(document, record: record, ackTag: message.deliveryTag,
-                                    leaseToken: leaseToken, writeDocument: writeDocument, schedule: schedule)
+            outcome = await completions.store(ResultBackend.Completion(
+                document, record: record, ackTag: message.deliveryTag, leaseToken: leaseToken, writeDocument: writeDocument))
+            if case .failure(let error) = outcome { logger.error("\(what) failed: \(error)") }
+        } else {
+            outcome = await persistently(what) {
+                try await results.store(document, record: record, ackTag: message.deliveryTag,
+                                        leaseToken: leaseToken, writeDocument: writeDocument, schedule: schedule)
+            }
         }
         guard case .success(let stored) = outcome else { return nil }
         if stored == .revoked {
@@ -153,24 +163,9 @@ extension Worker {
         return stored
     }
 
-    /// Runs `body`, trying again while Redis is unreachable: what it writes exists only in this
-    /// worker's memory until then. Gives up (the error, logged) on any other error, or when shutting down.
+    /// Runs `body`, trying again while Redis is unreachable (see `retryingThroughOutages`).
     func persistently<T: Sendable>(_ what: String, _ body: () async throws -> T) async -> Result<T, any Error> {
-        var delay = 0.1
-        while true {
-            do {
-                return .success(try await body())
-            } catch where TaskQueueError.isConnectivity(error) && !isStopping {
-                logger.warning("\(what) failed (\(error)); retrying")
-                // Not cancellable: a revoked task's cancellation must not turn this into a busy loop.
-                let wait = delay
-                await Task.detached { try? await Task.sleep(nanoseconds: TimeBounds.nanoseconds(wait)) }.value
-                delay = min(delay * 2, 2)
-            } catch {
-                logger.error("\(what) failed: \(error)")
-                return .failure(error)
-            }
-        }
+        await retryingThroughOutages(what, logger: logger, isStopping: { isStopping }, body)
     }
 
     func retryLater(_ message: TaskMessage, retry: Retry, label: String) async {

@@ -28,7 +28,9 @@ public final class Worker: Service, Sendable {
     let events: EventDispatcher
     /// The queue of each consumed list (a queue's priority bands are lists of their own).
     let queueByList: [String: String]
-    let state = Protected(State())
+    let state: Protected<State>
+    /// Writes plain completions that finish close together in one script call (see `store`).
+    let completions: CompletionBatcher
 
     struct State {
         var stopping = false
@@ -75,6 +77,14 @@ public final class Worker: Service, Sendable {
                                       uniquingKeysWith: { first, _ in first })
         self.events = EventDispatcher(broker: broker, hostname: configuration.nodeName,
                                       sendsTaskEvents: configuration.sendTaskEvents)
+        let state = Protected(State())
+        self.state = state
+        self.completions = CompletionBatcher { batch in
+            await retryingThroughOutages("storing \(batch.count) result(s)", logger: logger,
+                                         isStopping: { state.withLock { $0.stopping } }) {
+                try await results.store(batch: batch)
+            }
+        }
     }
 
     /// Number of tasks finished since start (for heartbeats and tests).
