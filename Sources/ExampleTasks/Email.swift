@@ -59,3 +59,43 @@ public struct FileOutbox: EmailDelivery {
         return "written to \(file.path)"
     }
 }
+
+/// Hands emails to a mail provider over SMTP through libcurl (`Outbound.SMTPClient`): STARTTLS or
+/// implicit TLS, AUTH, certificates checked.
+public struct SMTPDelivery: EmailDelivery {
+    /// The configured client (URL with credentials, CA file).
+    public var client: SMTPClient
+
+    /// A delivery through `client`.
+    public init(client: SMTPClient) { self.client = client }
+
+    public func deliver(_ message: EmailMessage) async throws -> String {
+        do {
+            return try await client.send(from: message.from, to: [message.to], message: Array(message.rendered.utf8))
+        } catch let error as OutboundError {
+            throw EmailError(error)
+        }
+    }
+}
+
+/// A failed delivery, stored for Python under smtplib's exception names so the FAILURE says what happened:
+/// `SMTPAuthenticationError` (wrong user name or password), `SSLCertVerificationError` (untrusted server),
+/// `SMTPError` for the rest.
+public struct EmailError: CeleryException, CustomStringConvertible {
+    /// libcurl's failure, classified.
+    public var underlying: OutboundError
+
+    /// Wraps a libcurl failure.
+    public init(_ underlying: OutboundError) { self.underlying = underlying }
+
+    public var exceptionInfo: ExceptionInfo {
+        let type = switch underlying.kind {
+        case .loginDenied: "SMTPAuthenticationError"
+        case .certificate: "SSLCertVerificationError"
+        default: "SMTPError"
+        }
+        return ExceptionInfo(type: type, message: description, module: "celeriac.errors")
+    }
+
+    public var description: String { underlying.description }
+}
