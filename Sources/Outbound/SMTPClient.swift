@@ -39,6 +39,9 @@ public struct SMTPClient: Sendable {
         transfer.set(CURLOPT_URL, url)
         transfer.set(CURLOPT_PROTOCOLS_STR, "smtp,smtps")
         transfer.set(CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue))
+        // A new connection per message, closed after it: never a session left over from a failed login.
+        transfer.set(CURLOPT_FRESH_CONNECT, 1)
+        transfer.set(CURLOPT_FORBID_REUSE, 1)
         transfer.applyCommon(timeout: timeout, connectTimeout: connectTimeout, caFile: caFile)
         transfer.set(CURLOPT_MAIL_FROM, "<\(sender)>")
         transfer.set(CURLOPT_MAIL_RCPT, list: recipients.map { "<\($0)>" })
