@@ -18,8 +18,10 @@ public struct SMTPClient: Sendable {
     /// Checks the URL at once (scheme `smtp` or `smtps`, a host) so a typo fails at start-up.
     public init(url: String, caFile: String? = nil) throws {
         let scheme = url.prefix(while: { $0 != ":" }).lowercased()
-        let host = url.split(separator: "://", maxSplits: 1).dropFirst().first?
-            .split(separator: "@").last?.prefix(while: { $0 != "/" && $0 != ":" }) ?? ""
+        let rest = url.firstRange(of: "://").map { url[$0.upperBound...] } ?? ""
+        let authority = rest.prefix(while: { $0 != "/" && $0 != "?" && $0 != "#" })
+        let hostAndPort = authority.lastIndex(of: "@").map { authority[authority.index(after: $0)...] } ?? authority
+        let host = hostAndPort.hasPrefix("[") ? hostAndPort.prefix(while: { $0 != "]" }) : hostAndPort.prefix(while: { $0 != ":" })
         guard ["smtp", "smtps"].contains(scheme), url.contains("://"), !host.isEmpty else {
             throw OutboundError(.other, operation: "SMTP \(Redacted.url(url))",
                                 detail: "SMTP_URL must be smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465")
