@@ -12,6 +12,8 @@ public enum ExampleTasks {
         public var smtpURL: String?
         /// A PEM CA file trusted for the SMTP server instead of the system's (`SMTP_CA_FILE`; tests, private relays).
         public var smtpCAFile: String?
+        /// Lets `smtp://host:port` (no credentials) go without TLS, for a local catcher (`SMTP_ALLOW_PLAINTEXT=1`).
+        public var smtpAllowPlaintext = false
         /// Sender address of activation emails.
         public var sender: String = "no-reply@celeriac.local"
         /// Seconds `fetch_url` waits for a response.
@@ -35,7 +37,7 @@ public enum ExampleTasks {
         /// The delivery the settings describe; a malformed `SMTP_URL` is an error at start-up.
         func delivery() throws -> any EmailDelivery {
             guard let smtpURL else { return FileOutbox(folder: outbox) }
-            return SMTPDelivery(client: try SMTPClient(url: smtpURL, caFile: smtpCAFile))
+            return SMTPDelivery(client: try SMTPClient(url: smtpURL, caFile: smtpCAFile, allowPlaintext: smtpAllowPlaintext))
         }
     }
 

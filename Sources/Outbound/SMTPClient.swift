@@ -15,8 +15,13 @@ public struct SMTPClient: Sendable {
     /// Seconds to connect (TCP and TLS). Default 10.
     public var connectTimeout: Double = 10
 
-    /// Checks the URL at once (scheme `smtp` or `smtps`, a host) so a typo fails at start-up.
-    public init(url: String, caFile: String? = nil) throws {
+    /// False only for a local catcher without TLS (Mailpit in docker-compose): STARTTLS is then used if
+    /// offered, else the message goes in plaintext. Never allowed with credentials in the URL.
+    public var requiresTLS = true
+
+    /// Checks the URL at once (scheme `smtp` or `smtps`, a host; no credentials without TLS) so a
+    /// mistake fails at start-up.
+    public init(url: String, caFile: String? = nil, allowPlaintext: Bool = false) throws {
         let scheme = url.prefix(while: { $0 != ":" }).lowercased()
         let rest = url.firstRange(of: "://").map { url[$0.upperBound...] } ?? ""
         let authority = rest.prefix(while: { $0 != "/" && $0 != "?" && $0 != "#" })
@@ -26,8 +31,13 @@ public struct SMTPClient: Sendable {
             throw OutboundError(.other, operation: "SMTP \(Redacted.url(url))",
                                 detail: "SMTP_URL must be smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465")
         }
+        if allowPlaintext, authority.contains("@") {
+            throw OutboundError(.other, operation: "SMTP \(Redacted.url(url))",
+                                detail: "credentials are never sent without TLS: drop them or the plaintext option")
+        }
         self.url = url
         self.caFile = caFile
+        self.requiresTLS = !allowPlaintext
     }
 
     /// The URL as errors and receipts show it (no password).
@@ -40,7 +50,7 @@ public struct SMTPClient: Sendable {
         let transfer = try Transfer(operation: "SMTP \(displayURL)", maxResponseBytes: 64 << 10)
         transfer.set(CURLOPT_URL, url)
         transfer.set(CURLOPT_PROTOCOLS_STR, "smtp,smtps")
-        transfer.set(CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue))
+        transfer.set(CURLOPT_USE_SSL, Int((requiresTLS ? CURLUSESSL_ALL : CURLUSESSL_TRY).rawValue))
         // A new connection per message, closed after it: never a session left over from a failed login.
         transfer.set(CURLOPT_FRESH_CONNECT, 1)
         transfer.set(CURLOPT_FORBID_REUSE, 1)

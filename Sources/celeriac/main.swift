@@ -12,6 +12,7 @@ func setting(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty
 let outbox = URL(fileURLWithPath: setting("CELERIAC_OUTBOX") ?? ".run/outbox")
 var settings = ExampleTasks.Settings(outbox: outbox, smtpURL: setting("SMTP_URL"))
 settings.smtpCAFile = setting("SMTP_CA_FILE")
+settings.smtpAllowPlaintext = ["1", "true", "yes", "on"].contains(setting("SMTP_ALLOW_PLAINTEXT")?.lowercased() ?? "")
 if let text = setting("EMAIL_MAX_RETRIES") {
     guard let n = Int(text), (0...100).contains(n) else { fail("EMAIL_MAX_RETRIES must be 0 to 100, not '\(text)'") }
     settings.emailRetry.maxRetries = n

@@ -108,5 +108,10 @@ final class Counter: Sendable {
         for bad in ["http://mail.example.com", "smtp://", "smtp://user:pw@", "mail.example.com:587"] {
             #expect(throws: OutboundError.self, "\(bad)") { try SMTPClient(url: bad) }
         }
+        #expect(try SMTPClient(url: "smtp://mailpit:1025", allowPlaintext: true).requiresTLS == false)
+        #expect(try SMTPClient(url: "smtp://mailpit:1025").requiresTLS)
+        #expect(throws: OutboundError.self, "credentials without TLS") {
+            try SMTPClient(url: "smtp://user:pw@mailpit:1025", allowPlaintext: true)
+        }
     }
 }

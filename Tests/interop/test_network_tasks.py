@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import wait_for
+from conftest import free_port, wait_for
 from mailserver import MailServer
 from test_e2e_api import running_system
 
@@ -174,3 +174,33 @@ def test_an_untrusted_smtp_certificate_is_refused_before_any_login(celeriac_bin,
         assert failed["error"]["type"] == "SSLCertVerificationError", failed["error"]
         assert "certificate" in failed["error"]["message"]
         assert mail.logins == [] and mail.received == []
+
+
+def test_a_server_without_starttls_is_refused_unless_plaintext_is_allowed_for_a_local_catcher(celeriac_bin, tmp_path):
+    from aiosmtpd.controller import Controller
+
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, _server, _session, envelope):
+            received.append(envelope.rcpt_tos)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)  # no TLS at all, like Mailpit by default
+    controller.start()
+    try:
+        with running_system(celeriac_bin, tmp_path, smtp_url=f"smtp://127.0.0.1:{port}",
+                            extra_env={"EMAIL_MAX_RETRIES": "0"}) as running:
+            status, _, body, _ = running["api"].request("POST", "/register", {"email": "tls@example.com"})
+            failed = running["api"].wait_state(body["activation_task_id"], states=("SUCCESS", "FAILURE"), timeout=30)
+            assert failed["state"] == "FAILURE" and "STARTTLS" in failed["error"]["message"], failed
+            assert received == []
+        (tmp_path / "second").mkdir()
+        with running_system(celeriac_bin, tmp_path / "second", smtp_url=f"smtp://127.0.0.1:{port}",
+                            extra_env={"SMTP_ALLOW_PLAINTEXT": "1"}) as running:
+            status, _, body, _ = running["api"].request("POST", "/register", {"email": "catcher@example.com"})
+            assert running["api"].wait_state(body["activation_task_id"])["state"] == "SUCCESS"
+            assert received == [["catcher@example.com"]]
+    finally:
+        controller.stop()
