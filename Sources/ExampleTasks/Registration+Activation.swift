@@ -16,7 +16,7 @@ extension Registration {
             "id": .string(taskID), "state": state.map { .string($0.rawValue) } ?? .null, "url": .string("/tasks/\(taskID)"),
         ])
         return .json(bytes: JSONValue.object([
-            "id": .string(id), "email": .string(user["email"] ?? ""), "status": .string(user["status"] ?? "pending"),
+            "id": .string(id), "email": .string(user["email"] ?? ""), "status": .string(status(of: user)),
             "created_at": user["created_at"].map(JSONValue.string) ?? .null,
             "activated_at": user["activated_at"].map(JSONValue.string) ?? .null,
             "activation_task": task,

@@ -57,7 +57,7 @@ public enum Registration {
     /// A fresh link for a pending user, rate-limited; the user hash records the new task.
     static func resend(to email: String, userID: String, api: TaskAPI, settings: ExampleTasks.Settings) async throws -> HTTPResponse {
         let keys = api.broker.keys
-        guard let user = try await api.broker.appHash(userKey(keys, userID)), user["status"] == "pending" else {
+        guard let user = try await api.broker.appHash(userKey(keys, userID)), status(of: user) == "pending" else {
             throw HTTPError(status: 409, title: "Conflict", detail: "'\(email)' is already registered", field: "email")
         }
         let now = Date()
@@ -99,6 +99,11 @@ public enum Registration {
         let message = TaskMessage.make(task: "send_activation_email", args: [.string(email), .string(userID), .string(link)],
                                        kwargs: [:], options: options)
         return (message, token)
+    }
+
+    /// `pending` or `active`; users written before `status` existed had `active` = 0/1.
+    static func status(of user: [String: String]) -> String {
+        user["status"] ?? (user["active"] == "1" ? "active" : "pending")
     }
 
     static func answer(userID: String, email: String, taskID: String, resent: Bool) -> [UInt8] {
