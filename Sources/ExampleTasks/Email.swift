@@ -44,9 +44,12 @@ public protocol EmailDelivery: Sendable {
 
 /// Writes each email as an `.eml` file (the default when `SMTP_URL` is not set).
 public struct FileOutbox: EmailDelivery {
+    /// Where `.eml` files go (created on first use).
     public var folder: URL
+    /// An outbox writing to `folder`.
     public init(folder: URL) { self.folder = folder }
 
+    /// Writes the message atomically (write, then rename); returns the file's path.
     public func deliver(_ message: EmailMessage) async throws -> String {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let safe = message.to.map { $0.isLetter || $0.isNumber || $0 == "@" || $0 == "." ? $0 : "_" }
@@ -69,6 +72,7 @@ public struct SMTPDelivery: EmailDelivery {
     /// A delivery through `client`.
     public init(client: SMTPClient) { self.client = client }
 
+    /// Submits the message; a libcurl failure becomes an `EmailError` (retried by the task's policy).
     public func deliver(_ message: EmailMessage) async throws -> String {
         do {
             return try await client.send(from: message.from, to: [message.to], message: Array(message.rendered.utf8))
@@ -88,6 +92,7 @@ public struct EmailError: CeleryException, CustomStringConvertible {
     /// Wraps a libcurl failure.
     public init(_ underlying: OutboundError) { self.underlying = underlying }
 
+    /// smtplib's exception name for the kind of failure, in module `celeriac.errors`.
     public var exceptionInfo: ExceptionInfo {
         let type = switch underlying.kind {
         case .loginDenied: "SMTPAuthenticationError"
@@ -97,5 +102,6 @@ public struct EmailError: CeleryException, CustomStringConvertible {
         return ExceptionInfo(type: type, message: description, module: "celeriac.errors")
     }
 
+    /// The call, the cause in plain words, and libcurl's message (never the password).
     public var description: String { underlying.description }
 }

@@ -142,8 +142,11 @@ public enum ExampleTasks {
 
 /// A failed fetch; Python's `get()` raises it as `FetchError` (a class Celery makes on the fly).
 public struct FetchError: CeleryException, CustomStringConvertible {
+    /// The call and why it got no response (libcurl's words).
     public var message: String
+    /// Stored as `celeriac.errors.FetchError`, which Python's `get()` raises.
     public var exceptionInfo: ExceptionInfo { ExceptionInfo(type: "FetchError", message: message, module: "celeriac.errors") }
+    /// The message.
     public var description: String { message }
 }
 
