@@ -19,7 +19,7 @@ FROM ${SWIFT_IMAGE} AS build
 # breaks the build as soon as a point release or security update replaces them in the archive.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libhiredis-dev libnghttp2-dev \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libhiredis-dev libnghttp2-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -30,15 +30,16 @@ RUN swift package resolve
 
 COPY . .
 # --static-swift-stdlib links the Swift runtime and Foundation into the binary; what stays dynamic is
-# glibc, libstdc++, hiredis and (through FoundationNetworking) libcurl — the runtime stage installs those.
+# glibc, libstdc++, hiredis and libcurl (the Outbound module: fetch_url, SMTP) — the runtime stage installs those.
 RUN swift build -c release --static-swift-stdlib --product celeriac \
  && install -D -m 0755 "$(swift build -c release --show-bin-path)/celeriac" /out/celeriac
 
 # ---- runtime -----------------------------------------------------------------------------------------
 FROM debian:bookworm-slim AS runtime
 
-# Run-time libraries only: hiredis (Redis client), libcurl + nghttp2 (FoundationNetworking, used by the
-# fetch_url task), CA certificates for https, tzdata for Foundation's TimeZone, curl for the HEALTHCHECK.
+# Run-time libraries only: hiredis (Redis client), libcurl + nghttp2 (HTTPClient/SMTPClient: fetch_url and
+# the activation email over STARTTLS/TLS), CA certificates for https and smtps, tzdata for Foundation's
+# TimeZone, curl for the HEALTHCHECK.
 # Unpinned for the same reason as above (DL3008).
 # hadolint ignore=DL3008
 RUN apt-get update \

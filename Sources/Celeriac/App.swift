@@ -1,5 +1,7 @@
 import Foundation
 import TaskAPI
+/// Users' tasks get `HTTPClient` and `SMTPClient` (libcurl, no CPU while waiting) with `import Celeriac`.
+@_exported import Outbound
 @_exported import TaskProtocol
 @_exported import TaskQueue
 @_exported import Worker

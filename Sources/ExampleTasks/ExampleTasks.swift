@@ -1,34 +1,56 @@
 import Celeriac
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import Outbound
 
 /// The seed's tasks, under the names the seed's Python producers use.
 public enum ExampleTasks {
-    /// Where activation emails go.
+    /// Where activation emails go, and the registration example's limits.
     public struct Settings: Sendable {
         /// Folder for `.eml` files when no SMTP server is configured.
         public var outbox: URL
-        /// `smtp://host:port`; nil writes to the outbox.
+        /// `smtp://user:pass@host:587` (STARTTLS required) or `smtps://user:pass@host:465`; nil writes to the outbox.
         public var smtpURL: String?
+        /// A PEM CA file trusted for the SMTP server instead of the system's (`SMTP_CA_FILE`; tests, private relays).
+        public var smtpCAFile: String?
+        /// Lets `smtp://host:port` (no credentials) go without TLS, for a local catcher (`SMTP_ALLOW_PLAINTEXT=1`).
+        public var smtpAllowPlaintext = false
         /// Sender address of activation emails.
         public var sender: String = "no-reply@celeriac.local"
         /// Seconds `fetch_url` waits for a response.
         public var fetchTimeout: Double = 10
         /// Queue the activation email task of `POST /register` goes to.
         public var emailQueue = "celery"
+        /// How a failed delivery (server down, wrong password, untrusted certificate) is retried before
+        /// it is a FAILURE. Default: 5 retries, 2 s doubling up to 60 s.
+        public var emailRetry = RetryPolicy(maxRetries: 5, baseDelay: 2, maxDelay: 60)
+        /// How long an activation link works. Default 48 hours.
+        public var activationTTL: Double = 48 * 3600
+        /// Minimum seconds between two activation emails for one pending address. Default 60.
+        public var resendInterval: Int = 60
 
+        /// Settings with the documented defaults.
         public init(outbox: URL, smtpURL: String? = nil) {
             self.outbox = outbox
             self.smtpURL = smtpURL
         }
+
+        /// The delivery the settings describe; a malformed `SMTP_URL` is an error at start-up.
+        func delivery() throws -> any EmailDelivery {
+            guard let smtpURL else { return FileOutbox(folder: outbox) }
+            return SMTPDelivery(client: try SMTPClient(url: smtpURL, caFile: smtpCAFile, allowPlaintext: smtpAllowPlaintext))
+        }
     }
 
     /// Registers `celery_example_2.add`, `celery_example_2.xsum`, `celery_example.fetch_url` and
-    /// `send_activation_email`, and the API's `POST /register` example route.
-    public static func register(in app: App, settings: Settings) {
-        app.route(Registration.route(emailQueue: settings.emailQueue))
+    /// `send_activation_email`, and the registration routes (`POST /register`, `GET /users/{id}`,
+    /// `GET /activate/{token}`). Throws when the email settings are unusable.
+    public static func register(in app: App, settings: Settings) throws {
+        let delivery = try settings.delivery()
+        guard TimeBounds.isDelay(settings.activationTTL, atMost: 365 * 86_400), settings.activationTTL >= 60,
+              (0...86_400).contains(settings.resendInterval), TimeBounds.isDelay(settings.fetchTimeout) else {
+            throw ExceptionInfo(type: "ValueError", message: "activationTTL must be 60 s to 365 days, resendInterval 0 to 86400 s, fetchTimeout a delay")
+        }
+        Registration.routes(settings: settings).forEach(app.route)
         app.task("celery_example_2.add", parameters: ["a", "b"]) { args, _ in
             try add(try args.value("a"), try args.value("b"))
         }
@@ -39,21 +61,23 @@ public enum ExampleTasks {
             }
             return try numbers.reduce(JSONValue.int(0)) { try add($0, $1) }
         }
-        app.task("celery_example.fetch_url", parameters: ["url"]) { args, context in
-            .int(Int64(try await fetchStatus(try args.string("url"), timeout: settings.fetchTimeout)))
+        var http = HTTPClient.Configuration()
+        http.timeout = settings.fetchTimeout
+        let client = HTTPClient(configuration: http)
+        app.task("celery_example.fetch_url", parameters: ["url"]) { args, _ in
+            .int(Int64(try await fetchStatus(try args.string("url"), client: client)))
         }
-        app.task("send_activation_email", parameters: ["email", "user_id", "activation_url"]) { args, context in
+        // Every delivery failure retries per `emailRetry`; the last one is the FAILURE, naming the cause.
+        var retry = settings.emailRetry
+        retry.retryOn = { $0 is EmailError }
+        app.task("send_activation_email", parameters: ["email", "user_id", "activation_url"],
+                 options: TaskOptions(retry: retry)) { args, context in
             let email = try args.string("email")
-            let userID = args.optional("user_id")?.stringValue ?? ""
-            let link = args.optional("activation_url")?.stringValue ?? "http://localhost:8080/activate/\(userID)"
-            let message = EmailMessage.activation(from: settings.sender, to: email, link: link, taskID: context.id)
-            let delivery: any EmailDelivery = try settings.smtpURL.map { try SMTPDelivery(url: $0) } ?? FileOutbox(folder: settings.outbox)
-            do {
-                return .string(try await delivery.deliver(message))
-            } catch let error as SMTPError where error.isTransient {
-                // A relay that is down or busy (4xx): try again with exponential backoff, as Celery's autoretry would.
-                throw Retry(after: min(60, pow(2, Double(context.retries))), reason: error, maxRetries: 5)
+            guard let link = args.optional("activation_url")?.stringValue else {
+                throw ExceptionInfo(type: "ValueError", message: "activation_url is required")
             }
+            let message = EmailMessage.activation(from: settings.sender, to: email, link: link, taskID: context.id)
+            return .string(try await delivery.deliver(message))
         }
     }
 
@@ -101,30 +125,28 @@ public enum ExampleTasks {
         }
     }
 
-    /// An HTTP GET; returns the status code. A network failure is a `FetchError` (that task fails, nothing else).
-    static func fetchStatus(_ text: String, timeout: Double) async throws -> Int {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
+    /// A GET through libcurl (redirects followed, certificates checked); returns the final status code.
+    /// No response at all is a `FetchError` (that task fails, nothing else).
+    static func fetchStatus(_ text: String, client: HTTPClient) async throws -> Int {
+        let scheme = text.prefix(while: { $0 != ":" }).lowercased()
+        guard ["http", "https"].contains(scheme), text.hasPrefix(scheme + "://"), text.count > scheme.count + 3 else {
             throw ExceptionInfo(type: "ValueError", message: "not an http(s) URL: \(text)")
         }
-        var request = URLRequest(url: url)
-        request.timeoutInterval = timeout
-        request.setValue("celeriac/0.1", forHTTPHeaderField: "User-Agent")
         do {
-            let (_, response) = try await URLSession.shared.data(for: request)
-            guard let http = response as? HTTPURLResponse else { throw FetchError(message: "no HTTP response from \(text)") }
-            return http.statusCode
-        } catch let error as FetchError {
-            throw error
-        } catch {
-            throw FetchError(message: "GET \(text): \(error.localizedDescription)")
+            return try await client.get(text).status
+        } catch let error as OutboundError {
+            throw FetchError(message: error.description)
         }
     }
 }
 
 /// A failed fetch; Python's `get()` raises it as `FetchError` (a class Celery makes on the fly).
 public struct FetchError: CeleryException, CustomStringConvertible {
+    /// The call and why it got no response (libcurl's words).
     public var message: String
+    /// Stored as `celeriac.errors.FetchError`, which Python's `get()` raises.
     public var exceptionInfo: ExceptionInfo { ExceptionInfo(type: "FetchError", message: message, module: "celeriac.errors") }
+    /// The message.
     public var description: String { message }
 }
 

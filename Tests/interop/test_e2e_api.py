@@ -72,9 +72,9 @@ def start_redis(tmp_path):
 
 
 @contextlib.contextmanager
-def running_system(celeriac_bin, tmp_path, smtp_url=None):
-    """redis-server + `celeriac api` + `celeriac worker -c 3`, each a real process; emails go to the
-    outbox under tmp_path, or to `smtp_url`."""
+def running_system(celeriac_bin, tmp_path, smtp_url=None, concurrency=3, extra_env=None):
+    """redis-server + `celeriac api` + `celeriac worker -c <concurrency>`, each a real process; emails go
+    to the outbox under tmp_path, or to `smtp_url`; `extra_env` is added to both processes' environment."""
     port, redis_proc, client = start_redis(tmp_path)
     url = f"redis://127.0.0.1:{port}/0"
 
@@ -87,8 +87,9 @@ def running_system(celeriac_bin, tmp_path, smtp_url=None):
     env["CELERIAC_OUTBOX"] = str(tmp_path / "outbox")
     if smtp_url:
         env["SMTP_URL"] = smtp_url
+    env.update(extra_env or {})
     api_port = free_port()
-    worker = LoggedProcess("celeriac worker", [celeriac_bin, "worker", "--broker", url, "-c", "3", "-n", "e2e@%h"],
+    worker = LoggedProcess("celeriac worker", [celeriac_bin, "worker", "--broker", url, "-c", str(concurrency), "-n", "e2e@%h"],
                            tmp_path / "worker.log", env=env, cwd=str(REPO))
     api = LoggedProcess("celeriac api", [celeriac_bin, "api", "--broker", url, "--bind", f"127.0.0.1:{api_port}"],
                         tmp_path / "api.log", env=env, cwd=str(REPO))
@@ -169,16 +170,22 @@ def test_register_answers_at_once_then_the_email_lands_in_the_outbox(system):
     files = wait_for(mail, 10, "the activation email in the outbox")
     message = email.message_from_bytes(files[0].read_bytes())
     assert message["To"] == "ada@example.com"
-    assert body["user_id"] in message.get_payload()
-    status, _, problem, _ = api.request("POST", "/register", {"email": "ADA@example.com"})
-    assert status == 409 and problem["field"] == "email"
+    assert "/activate/" in message.get_payload()
+    # The link's secret is a random token, never the user id.
+    assert body["user_id"] not in message.get_payload()
+    # Pending and emailed a moment ago: a repeat is rate-limited (once activated it is a 409).
+    status, headers, problem, _ = api.request("POST", "/register", {"email": "ADA@example.com"})
+    assert status == 429 and problem["field"] == "email" and int(headers["retry-after"]) > 0
 
 
 @pytest.fixture
-def slow_smtp():
-    """A real SMTP server (aiosmtpd) that takes 0.5 s to accept each message."""
+def slow_smtp(tmp_path):
+    """A real SMTP server (aiosmtpd, STARTTLS required, a self-signed certificate the test trusts)
+    that takes 0.5 s to accept each message."""
     from aiosmtpd.controller import Controller
+    from mailserver import self_signed_certificate, server_tls_context
 
+    cert, key = self_signed_certificate(tmp_path)
     received = []
 
     class Handler:
@@ -188,17 +195,19 @@ def slow_smtp():
             return "250 OK queued"
 
     port = free_port()
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=server_tls_context(cert, key),
+                            require_starttls=True)
     controller.start()
     try:
-        yield port, received
+        yield port, received, cert
     finally:
         controller.stop()
 
 
 def test_register_answers_before_the_slow_smtp_delivery_then_the_email_arrives(celeriac_bin, tmp_path, slow_smtp):
-    smtp_port, received = slow_smtp
-    with running_system(celeriac_bin, tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp_port}") as running:
+    smtp_port, received, cert = slow_smtp
+    with running_system(celeriac_bin, tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp_port}",
+                        extra_env={"SMTP_CA_FILE": str(cert)}) as running:
         api = running["api"]
         api.request("POST", "/register", {"email": "warm@example.com"})
         wait_for(lambda: len(received) >= 1, 15, "the warm-up email over SMTP")
@@ -209,7 +218,7 @@ def test_register_answers_before_the_slow_smtp_delivery_then_the_email_arrives(c
         got = wait_for(lambda: [m for m in received if "grace@example.com" in m[1]], 15, "the email over SMTP")
         assert got[0][3] - start >= 0.5, "the email went out after the answer, from the worker"
         text = got[0][2].decode() if isinstance(got[0][2], bytes) else got[0][2]
-        assert body["user_id"] in text
+        assert "/activate/" in text
         assert api.wait_state(body["activation_task_id"])["result"].startswith("sent via smtp://")
 
 
