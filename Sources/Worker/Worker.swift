@@ -29,11 +29,15 @@ public final class Worker: Service, Sendable {
     /// The queue of each consumed list (a queue's priority bands are lists of their own).
     let queueByList: [String: String]
     let state = Protected(State())
+    /// When this worker was created (`stats`' uptime, as Celery's).
+    let startedAt = Date()
 
     struct State {
         var stopping = false
         var inFlight: [String: InFlight] = [:]
         var processed = 0
+        /// Tasks started, by name (Celery's `stats` `total`).
+        var totals: [String: Int] = [:]
         /// The consumer's wakeup and its watchers' blocked connections, which shutdown interrupts.
         var wakeup: Wakeup?
         var watcherConnections: [String: Broker.ListWatcher] = [:]
