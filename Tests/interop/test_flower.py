@@ -57,6 +57,13 @@ def monitored(celeriac_bin, redis_server, r, tmp_path):
             return http_get(f"http://127.0.0.1:{flower_port}/healthcheck")[0] == 200
 
         wait_for(flower_up, 30, "Flower's /healthcheck")
+
+        def flower_hears_events():
+            status, body = http_get(f"http://127.0.0.1:{flower_port}/workers?json=1")
+            return status == 200 and any(w.get("hostname") == NODE for w in json.loads(body).get("data", []))
+
+        # Its event receiver is subscribed once a heartbeat of ours reached it: no task event can be missed.
+        wait_for(flower_hears_events, 30, "Flower to hear the worker's heartbeat events", interval=0.2)
         yield {"api": API(api_port), "flower": f"http://127.0.0.1:{flower_port}", "env": env, "url": redis_server.url}
     finally:
         for proc in reversed(procs):
