@@ -371,6 +371,19 @@ final class APIHarness: @unchecked Sendable {
         await h.stop()
     }
 
+    @Test func idempotentReplay_answersWithTheFirstTasksStateNow() async throws {
+        let h = try await APIHarness()
+        let body = #"{"task": "celery_example_2.add", "args": [2, 2]}"#
+        let headers = [("Content-Type", "application/json"), ("Idempotency-Key", "replay-1")]
+        let id = try #require(try await h.post("/tasks", body, headers: headers).json?["id"] as? String)
+        #expect(await waitUntil(timeout: 10) { (try? await h.get("/tasks/\(id)").json?["state"] as? String) == "SUCCESS" })
+        let again = try await h.post("/tasks", body, headers: headers)
+        #expect(again.status == 202)
+        #expect(again.json?["id"] as? String == id)
+        #expect(again.json?["state"] as? String == "SUCCESS", "openapi.yaml's TaskAccepted.state allows every state for this")
+        await h.stop()
+    }
+
     @Test func revoke_ofAFinishedTask_is409() async throws {
         let h = try await APIHarness()
         let id = try await h.submitAdd(1, 2)
