@@ -10,7 +10,7 @@ SWIFT_BUILD := swift build -c $(CONFIG)
 REDIS_PORT ?= 6399
 API_BIND ?= 127.0.0.1:8080
 
-.PHONY: deps apt venv build release run test test-swift test-interop test-spec fuzz bench-http bench-drain clean
+.PHONY: deps apt venv build release run test test-swift test-interop test-spec test-contract fuzz bench-http bench-drain clean
 
 deps: apt venv
 
@@ -23,13 +23,14 @@ apt:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-# Python Celery for the interop tests and the benchmark anchor (kombu needs the [redis] extra).
+# Python Celery for the interop tests and the benchmark anchor (kombu needs the [redis] extra), Flower 2.2
+# for the Flower interop tests, Schemathesis 4 for test-contract.
 # Re-run when this Makefile changes, so an existing venv gets packages added to the list.
 venv: $(VENV)/.installed
 $(VENV)/.installed: Makefile
 	@mkdir -p $(RUN_DIR)
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q 'celery[redis]==5.7.0' 'aiosmtpd' 'openapi-spec-validator' 'pytest'
+	$(VENV)/bin/pip install -q 'celery[redis]==5.7.0' 'aiosmtpd' 'openapi-spec-validator' 'pytest' 'flower==2.2.*' 'schemathesis>=4.32,<5'
 	@touch $@
 
 build: apt
@@ -45,7 +46,7 @@ run: deps build
 # The Swift tests, then the interop suite against real Python Celery; both run, and both must pass.
 # Everything runs even when one part fails, and any failure fails the target: the Swift tests (unit,
 # live sockets, real redis-server), the interop and end-to-end suite against real Python Celery and
-# the real processes, the OpenAPI spec, a short fuzz run of each fuzz target, a short chaos run
+# the real processes, the OpenAPI spec and its contract (Schemathesis), a short fuzz run of each fuzz target, a short chaos run
 # (workers and redis-server killed; nothing accepted may be lost), and the deploy-file linters.
 test: deps
 	swift build --build-tests
@@ -53,6 +54,7 @@ test: deps
 	  status=$${PIPESTATUS[0]}; \
 	  $(MAKE) --no-print-directory test-interop || status=1; \
 	  $(MAKE) --no-print-directory test-spec || status=1; \
+	  $(MAKE) --no-print-directory test-contract || status=1; \
 	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15 BUILD_LOCK= || status=1; \
 	  $(MAKE) --no-print-directory chaos-short BUILD_LOCK= || status=1; \
 	  $(MAKE) --no-print-directory lint-deploy || status=1; \
@@ -61,6 +63,12 @@ test: deps
 # openapi.yaml is valid OpenAPI 3.1 (the route/path parity check is a Swift test).
 test-spec: venv
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
+
+# Schemathesis 4 with every check (`--checks all`, bounded: ~40 s) on openapi.yaml against the real
+# `celeriac api` with a real worker and a private redis-server on free ports (Tests/contract/run_schemathesis.py).
+test-contract: deps
+	swift build --product celeriac
+	CELERIAC_BIN=$(CURDIR)/.build/debug/celeriac $(PY) Tests/contract/run_schemathesis.py
 
 # Python Celery 5.7 (producer, worker, result reader) against the celeriac binary on a private redis-server.
 test-interop: deps

@@ -34,7 +34,8 @@ public struct Submission: Sendable {
         guard let taskValue = body["task"], !taskValue.isNull else {
             throw HTTPError(status: 422, detail: "'task' is required: the registered task name", field: "task")
         }
-        guard let task = taskValue.stringValue, !task.isEmpty, task.count <= 256 else {
+        // Counted in code points, as JSON Schema's maxLength counts (not grapheme clusters).
+        guard let task = taskValue.stringValue, !task.isEmpty, task.unicodeScalars.count <= 256 else {
             throw HTTPError(status: 422, detail: "'task' must be a non-empty string of at most 256 characters", field: "task")
         }
         self.task = task
@@ -69,6 +70,8 @@ public struct Submission: Sendable {
         switch body["priority"] {
         case nil, .null?: break
         case .int(let p)? where (0...9).contains(p): options.priority = Int(p)
+        // JSON Schema's integer: 8.0 is one (Python's json.dumps writes floats that way).
+        case .double(let p)? where (0...9).contains(p) && p == p.rounded(): options.priority = Int(p)
         default: throw HTTPError(status: 422, detail: "'priority' must be an integer 0-9 (on Redis 0 is served first)", field: "priority")
         }
     }

@@ -76,7 +76,7 @@ public struct TaskAPI: Sendable {
         let generic: [(method: HTTPMethod, path: String, handler: HTTPHandler)] = [
             (.post, "/tasks", { try await self.guarded { try await self.submit($0) }($0) }),
             (.get, "/tasks/{id}", { try await self.guarded { try await self.status($0) }($0) }),
-            (.delete, "/tasks/{id}", { try await self.guarded { try await self.revoke($0) }($0) }),
+            (.post, "/tasks/{id}/revoke", { try await self.guarded { try await self.revoke($0) }($0) }),
             (.get, "/dead-letters", { try await self.guarded { try await self.deadLetters($0) }($0) }),
             (.post, "/dead-letters/{id}/requeue", { try await self.guarded { try await self.requeue($0) }($0) }),
             (.get, "/workers", { try await self.guarded { try await self.workers($0) }($0) }),
@@ -110,11 +110,13 @@ public struct TaskAPI: Sendable {
         return .json(bytes: Array(#"{"status": "ready", "redis": "ok"}"#.utf8))
     }
 
-    /// `DELETE /tasks/{id}`: revoke; a queued or scheduled task never runs, a running one is cancelled.
+    /// `POST /tasks/{id}/revoke`: a queued or scheduled task never runs, a running one is cancelled.
+    /// A revoke, not a DELETE: the task stays readable as REVOKED, as Celery users expect. Revoking a
+    /// REVOKED task again answers the same 202 (idempotent); any other finished state is a 409.
     func revoke(_ request: HTTPRequest) async throws -> HTTPResponse {
         let id = try Self.taskID(request)
         switch try await broker.revoke(id) {
-        case .revoked:
+        case .revoked, .alreadyFinished(.revoked):
             return .json(status: 202, bytes: JSONValue.object(["id": .string(id), "state": "REVOKED"]).serializedBytes())
         case .alreadyFinished(let state):
             throw HTTPError(status: 409, title: "Conflict", detail: "task '\(id)' already finished with \(state.rawValue)", field: "id")

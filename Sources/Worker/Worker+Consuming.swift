@@ -131,14 +131,6 @@ extension Worker {
         let now = Date()
         let label = "\(message.task)[\(message.id)]"
         let tag = message.deliveryTag
-        events.task("task-received", [
-            "uuid": .string(message.id), "name": .string(message.task),
-            "args": message.headers["argsrepr"] ?? .string(PythonRepr.tuple(message.args)),
-            "kwargs": message.headers["kwargsrepr"] ?? .string(PythonRepr.dict(message.kwargs)),
-            "root_id": message.headers["root_id"] ?? .null, "parent_id": message.headers["parent_id"] ?? .null,
-            "retries": .int(Int64(message.retries)), "eta": message.headers["eta"] ?? .null,
-            "expires": message.headers["expires"] ?? .null,
-        ])
         let plan = ExecutionPlan(message: message, now: now, defaultSoft: registry[message.task]?.options.softTimeLimit,
                                  defaultHard: registry[message.task]?.options.timeLimit)
         if plan.start == .expired {
@@ -160,12 +152,24 @@ extension Worker {
         }
         guard let definition = registry[message.task] else {
             logger.error("Received unregistered task of type '\(message.task)'.\nThe message has been ignored and discarded.")
+            // Celery's consumer (on_unknown_task) sends this one event and no task-received: Flower shows FAILURE.
+            events.task("task-failed", ["uuid": .string(message.id),
+                                        "exception": .string("NotRegistered(\(PythonRepr.repr(.string(message.task))))")])
             let info = ExceptionInfo(type: "NotRegistered", message: [.string(message.task)], module: "celery.exceptions")
             await finish(message, document: .failure(taskID: message.id, exception: info, traceback: nil, parentID: message.parentID),
                          record: .discarded(message, at: now, error: info.pythonRepr))
             await slots.release()
             return
         }
+        // Like Celery's strategy: revoked, expired and unregistered messages never announce a task-received.
+        events.task("task-received", [
+            "uuid": .string(message.id), "name": .string(message.task),
+            "args": message.headers["argsrepr"] ?? .string(PythonRepr.tuple(message.args)),
+            "kwargs": message.headers["kwargsrepr"] ?? .string(PythonRepr.dict(message.kwargs)),
+            "root_id": message.headers["root_id"] ?? .null, "parent_id": message.headers["parent_id"] ?? .null,
+            "retries": .int(Int64(message.retries)), "eta": message.headers["eta"] ?? .null,
+            "expires": message.headers["expires"] ?? .null,
+        ])
         if case .at(let eta) = plan.start {
             do {
                 if try await broker.schedule(message, at: eta, releasingHold: tag, leaseToken: leaseToken) {
@@ -190,8 +194,10 @@ extension Worker {
         // A prefetched task's record says RECEIVED: the next heartbeat marks it STARTED if it is still
         // running (fast tasks go straight to their result, saving a write per task), and the final
         // record write carries the real started_at either way.
-        state.withLock { $0.inFlight[tag] = InFlight(message: message, task: nil,
-                                                      unmarkedStart: fetched.record == .received ? now : nil) }
+        state.withLock {
+            $0.inFlight[tag] = InFlight(message: message, task: nil, unmarkedStart: fetched.record == .received ? now : nil)
+            $0.totals[message.task, default: 0] += 1  // Celery counts a task when it is accepted
+        }
         let task = Task {
             await self.execute(message, definition: definition, plan: plan)
             self.state.withLock {

@@ -34,19 +34,11 @@ extension Worker {
             return .array(state.withLock { Array($0.inFlight.values) }.map { requestInfo($0.message, acknowledged: true) })
         case "reserved":
             let waiting = state.withLock { Array($0.prefetched.values) }.compactMap { try? TaskMessage.decode($0.raw) }
-            return .array(waiting.map { requestInfo($0, acknowledged: false) })
+            return .array(waiting.map { requestInfo($0, acknowledged: false, running: false) })
         case "active_queues":
-            return .array(configuration.queues.map { queue in
-                ["name": .string(queue), "exchange": ["name": .string(queue), "type": "direct"], "routing_key": .string(queue),
-                 "durable": true, "exclusive": false, "auto_delete": false, "no_ack": false]
-            })
+            return .array(configuration.queues.map(queueInfo))
         case "stats":
-            return ["pid": .int(Int64(getpid())), "clock": .int(Int64(events.next())),
-                    "pool": ["implementation": "celeriac (swift tasks)", "max-concurrency": .int(Int64(configuration.concurrency)),
-                             "processes": [.int(Int64(getpid()))]],
-                    "prefetch_count": .int(Int64(configuration.concurrency * configuration.prefetchMultiplier)),
-                    "total": ["processed": .int(Int64(processed))],
-                    "broker": ["transport": "redis", "hostname": .string(broker.serverAddress)]]
+            return stats()
         case "conf":
             return ["worker_prefetch_multiplier": .int(Int64(configuration.prefetchMultiplier)),
                     "worker_concurrency": .int(Int64(configuration.concurrency))]
@@ -62,7 +54,8 @@ extension Worker {
             for id in ids where (try? await broker.revoke(id, evenIfUnknown: true)) != nil { flagged.append(id) }
             return ["ok": .string("tasks \(PythonRepr.repr(.array(flagged.map { .string($0) }))) flagged as revoked")]
         case "scheduled":
-            return []  // ETA tasks wait in Redis's scheduled set, not in a worker's memory
+            // ETA tasks wait in Redis's scheduled set, not in a worker's memory: those bound for its queues.
+            return .array(((try? await scheduled()) ?? []))
         case "revoked":
             return .array(((try? await broker.revokedIDs(limit: 10_000)) ?? []).map(JSONValue.string))
         case "heartbeat", "hello":
@@ -70,15 +63,5 @@ extension Worker {
         default:
             return ["error": .string("No such method: \(request.method)")]
         }
-    }
-
-    /// Celery's `Request.info()`.
-    private func requestInfo(_ message: TaskMessage, acknowledged: Bool) -> JSONValue {
-        ["id": .string(message.id), "name": .string(message.task), "args": .array(message.args), "kwargs": .object(message.kwargs),
-         "type": .string(message.task), "hostname": .string(configuration.nodeName), "time_start": nil,
-         "acknowledged": .bool(acknowledged),
-         "delivery_info": ["exchange": "", "routing_key": .string(message.queue), "priority": .int(Int64(message.priority ?? 0)),
-                           "redelivered": .bool(message.headers["redelivered"]?.boolValue ?? false)],
-         "worker_pid": .int(Int64(getpid()))]
     }
 }

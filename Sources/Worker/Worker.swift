@@ -31,11 +31,15 @@ public final class Worker: Service, Sendable {
     let state: Protected<State>
     /// Writes plain completions that finish close together in one script call (see `store`).
     let completions: CompletionBatcher
+    /// When this worker was created (`stats`' uptime, as Celery's).
+    let startedAt = Date()
 
     struct State {
         var stopping = false
         var inFlight: [String: InFlight] = [:]
         var processed = 0
+        /// Tasks started, by name (Celery's `stats` `total`).
+        var totals: [String: Int] = [:]
         /// The consumer's wakeup and its watchers' blocked connections, which shutdown interrupts.
         var wakeup: Wakeup?
         var watcherConnections: [String: Broker.ListWatcher] = [:]

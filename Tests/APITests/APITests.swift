@@ -363,6 +363,56 @@ final class APIHarness: @unchecked Sendable {
         await h.stop()
     }
 
+    @Test func revoke_isAPostThatKeepsTheTaskReadable_andIsIdempotent() async throws {
+        let h = try await APIHarness(allowUnknownTasks: true, withWorker: false)
+        let id = try await h.submitAdd(1, 2)
+        let revoked = try await h.post("/tasks/\(id)/revoke", "")
+        #expect(revoked.status == 202)
+        #expect(revoked.json?["state"] as? String == "REVOKED")
+        #expect(try await h.get("/tasks/\(id)").json?["state"] as? String == "REVOKED")
+        #expect(try await h.post("/tasks/\(id)/revoke", "").status == 202, "revoking again answers the same")
+        #expect(try await h.post("/tasks/never-submitted/revoke", "").status == 404)
+        // Every id the spec allows (printable ASCII, no space) reaches the lookup instead of a 400.
+        #expect(try await h.post("/tasks/%21~%3F%23/revoke", "").status == 404)
+        #expect(try await h.post("/tasks/a%20b/revoke", "").status == 400)
+        let delete = try await HTTPTestClient.request(port: h.port, method: "DELETE", path: "/tasks/\(id)")
+        #expect(delete.status == 405)
+        await h.stop()
+    }
+
+    @Test func idempotentReplay_answersWithTheFirstTasksStateNow() async throws {
+        let h = try await APIHarness()
+        let body = #"{"task": "celery_example_2.add", "args": [2, 2]}"#
+        let headers = [("Content-Type", "application/json"), ("Idempotency-Key", "replay-1")]
+        let id = try #require(try await h.post("/tasks", body, headers: headers).json?["id"] as? String)
+        #expect(await waitUntil(timeout: 10) { (try? await h.get("/tasks/\(id)").json?["state"] as? String) == "SUCCESS" })
+        let again = try await h.post("/tasks", body, headers: headers)
+        #expect(again.status == 202)
+        #expect(again.json?["id"] as? String == id)
+        #expect(again.json?["state"] as? String == "SUCCESS", "openapi.yaml's TaskAccepted.state allows every state for this")
+        await h.stop()
+    }
+
+    @Test func revoke_ofAFinishedTask_is409() async throws {
+        let h = try await APIHarness()
+        let id = try await h.submitAdd(1, 2)
+        #expect(await waitUntil(timeout: 10) { (try? await h.get("/tasks/\(id)").json?["state"] as? String) == "SUCCESS" })
+        let conflict = try await h.post("/tasks/\(id)/revoke", "")
+        #expect(conflict.status == 409)
+        #expect(conflict.json?["field"] as? String == "id")
+        await h.stop()
+    }
+
+    @Test func submit_takesJSONSchemaIntegers_andCountsLengthsInCodePoints() async throws {
+        let h = try await APIHarness(allowUnknownTasks: true, withWorker: false)
+        #expect(try await h.post("/tasks", #"{"task": "t", "priority": 8.0}"#).status == 202)
+        #expect(try await h.post("/tasks", #"{"task": "t", "priority": 8.5}"#).status == 422)
+        // 200 letters, each with a combining mark: 200 characters but 400 code points (JSON Schema's count).
+        let long = String(repeating: "e\u{301}", count: 200)
+        #expect(try await h.post("/tasks", #"{"task": "\#(long)"}"#).status == 422)
+        await h.stop()
+    }
+
     @Test func routesInCode_matchPathsInOpenAPISpec() throws {
         let spec = try String(contentsOf: RepoPaths.root.appendingPathComponent("openapi.yaml"), encoding: .utf8)
         var specRoutes: Set<String> = []

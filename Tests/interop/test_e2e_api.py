@@ -281,9 +281,14 @@ def test_revoke_and_dead_letters_over_http(system):
     api = system["api"]
     status, _, body, _ = api.request("POST", "/tasks", {"task": "celery_example_2.add", "args": [1, 1], "countdown": 30})
     assert status == 202
-    status, _, revoked, _ = api.request("DELETE", f"/tasks/{body['id']}")
+    status, _, revoked, _ = api.request("POST", f"/tasks/{body['id']}/revoke")
     assert status == 202 and revoked["state"] == "REVOKED"
     assert api.request("GET", f"/tasks/{body['id']}")[2]["state"] == "REVOKED"
+    # Revoke is idempotent, and it is not DELETE: the task stays readable, and DELETE is no route.
+    assert api.request("POST", f"/tasks/{body['id']}/revoke")[:3:2] == (202, {"id": body["id"], "state": "REVOKED"})
+    status, headers, _, _ = api.request("DELETE", f"/tasks/{body['id']}")
+    assert status == 405 and "DELETE" not in headers.get("allow", "")
+    assert api.request("POST", "/tasks/never-submitted/revoke")[0] == 404
     poison = (REPO / "Tests/Fixtures/celery-vectors/handmade-task-v4-POISON-two-element-body.json").read_bytes()
     system["redis"].lpush("celery", poison)
     letters = wait_for(lambda: api.request("GET", "/dead-letters")[2]["items"], 10, "the poison message in /dead-letters")
