@@ -12,17 +12,34 @@ public enum CeleryDate {
         var whole = Int(seconds.rounded(.down))
         var micros = Int(((seconds - Double(whole)) * 1_000_000).rounded())
         if micros >= 1_000_000 { whole += 1; micros -= 1_000_000 }
-        var t = time_t(whole)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
+        // The proleptic Gregorian calendar gmtime uses, without its call (days → civil, H. Hinnant's algorithm).
+        let days = whole >= 0 ? whole / 86_400 : (whole - 86_399) / 86_400
+        let secondOfDay = whole - days * 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        // 2026-11-25T11:12:20.923179+00:00: 32 ASCII bytes.
+        return String(unsafeUninitializedCapacity: 32) { out in
+            func put(_ value: Int, _ width: Int, at end: Int) {
+                var v = value
+                for k in stride(from: end - 1, through: end - width, by: -1) { out[k] = UInt8(48 + v % 10); v /= 10 }
+            }
+            put(year, 4, at: 4); out[4] = UInt8(ascii: "-")
+            put(month, 2, at: 7); out[7] = UInt8(ascii: "-")
+            put(day, 2, at: 10); out[10] = UInt8(ascii: "T")
+            put(secondOfDay / 3600, 2, at: 13); out[13] = UInt8(ascii: ":")
+            put(secondOfDay / 60 % 60, 2, at: 16); out[16] = UInt8(ascii: ":")
+            put(secondOfDay % 60, 2, at: 19); out[19] = UInt8(ascii: ".")
+            put(micros, 6, at: 26)
+            for (k, c) in "+00:00".utf8.enumerated() { out[26 + k] = c }
+            return 32
         }
-        let us = String(micros)
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
-            + String(repeating: "0", count: 6 - us.count) + us + "+00:00"
     }
 
     /// 0001-01-01T00:00:00 and 9999-12-31T23:59:59, the range Python's datetime can hold.

@@ -34,7 +34,12 @@ private struct JSONParser {
     func error(_ message: String) -> JSONParseError { JSONParseError(message: message, offset: index) }
 
     mutating func skipSpace() {
-        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return
+            }
+        }
     }
 
     mutating func parseValue(depth: Int) throws -> JSONValue {
@@ -74,7 +79,7 @@ private struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipSpace()
-            object[key] = try parseValue(depth: depth + 1)
+            object.setParsed(key, try parseValue(depth: depth + 1))
             skipSpace()
             guard index < bytes.count else { throw error("unexpected end of input in object") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -178,7 +183,8 @@ private struct JSONParser {
     mutating func parseNumber() throws -> JSONValue {
         let start = index
         var isFloat = false
-        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let negative = bytes[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
         guard index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else {
             throw error("invalid number")
         }
@@ -192,6 +198,13 @@ private struct JSONParser {
                 continue
             }
             break
+        }
+        // Up to 18 digits always fit an Int64: no String in between (ids, counts, small numbers).
+        let digitCount = index - start - (negative ? 1 : 0)
+        if !isFloat, digitCount <= 18 {
+            var value: Int64 = 0
+            for k in (index - digitCount)..<index { value = value * 10 + Int64(bytes[k] - 48) }
+            return .int(negative ? -value : value)
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         if !isFloat {

@@ -16,30 +16,53 @@ extension JSONValue {
         return out
     }
 
+    /// Appends the serialized bytes to `out` (see `serialized()`): for writers that assemble a document.
     public func write(to out: inout [UInt8]) {
         switch self {
-        case .null: out.append(contentsOf: "null".utf8)
-        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .null: JSONValue.append("null", to: &out)
+        case .bool(let b): JSONValue.append(b ? "true" : "false", to: &out)
+        case .int(let i): JSONValue.writeInt(i, to: &out)
         case .bigInt(let digits): out.append(contentsOf: digits.utf8)
         case .double(let d): out.append(contentsOf: JSONValue.pythonFloat(d).utf8)
         case .string(let s): JSONValue.writeString(s, to: &out)
         case .array(let a):
             out.append(UInt8(ascii: "["))
-            for (i, v) in a.enumerated() {
-                if i > 0 { out.append(contentsOf: ", ".utf8) }
+            var first = true
+            for v in a {
+                if !first { out.append(UInt8(ascii: ",")); out.append(UInt8(ascii: " ")) }
+                first = false
                 v.write(to: &out)
             }
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
-            for (i, pair) in o.pairs.enumerated() {
-                if i > 0 { out.append(contentsOf: ", ".utf8) }
+            var first = true
+            for pair in o.pairs {
+                if !first { out.append(UInt8(ascii: ",")); out.append(UInt8(ascii: " ")) }
+                first = false
                 JSONValue.writeString(pair.key, to: &out)
-                out.append(contentsOf: ": ".utf8)
+                out.append(UInt8(ascii: ":")); out.append(UInt8(ascii: " "))
                 pair.value.write(to: &out)
             }
             out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Appends literal ASCII text (a keyword, a separator, a fixed key) without a String in between.
+    static func append(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// Decimal digits of `i`, as `String(i)` writes them, straight into `out`.
+    static func writeInt(_ i: Int64, to out: inout [UInt8]) {
+        if i < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = i.magnitude
+        if magnitude < 10 { out.append(UInt8(48 + magnitude)); return }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: UInt64.max has 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var k = buffer.count
+            while magnitude > 0 { k -= 1; buffer[k] = UInt8(48 + magnitude % 10); magnitude /= 10 }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[k...]))
         }
     }
 
@@ -55,28 +78,45 @@ extension JSONValue {
 
     static func writeString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for scalar in s.unicodeScalars {
-            switch scalar.value {
-            case 0x22: out.append(contentsOf: "\\\"".utf8)
-            case 0x5C: out.append(contentsOf: "\\\\".utf8)
-            case 0x0A: out.append(contentsOf: "\\n".utf8)
-            case 0x0D: out.append(contentsOf: "\\r".utf8)
-            case 0x09: out.append(contentsOf: "\\t".utf8)
-            case 0x08: out.append(contentsOf: "\\b".utf8)
-            case 0x0C: out.append(contentsOf: "\\f".utf8)
-            case 0x20..<0x7F: out.append(UInt8(scalar.value))
-            case 0x10000...:
-                let v = scalar.value - 0x10000
-                writeEscape(0xD800 + (v >> 10), to: &out)
-                writeEscape(0xDC00 + (v & 0x3FF), to: &out)
-            default: writeEscape(scalar.value, to: &out)
+        // Most strings (ids, names, dates, base64) are printable ASCII with nothing to escape: one copy.
+        var text = s
+        let clean = text.withUTF8 { utf8 -> Int in
+            var i = 0
+            while i < utf8.count {
+                let c = utf8[i]
+                if c < 0x20 || c >= 0x7F || c == 0x22 || c == 0x5C { break }
+                i += 1
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[..<i]))
+            return i
+        }
+        if clean < text.utf8.count {
+            // The clean prefix is ASCII: as many scalars as bytes.
+            for scalar in text.unicodeScalars.dropFirst(clean) { writeScalar(scalar, to: &out) }
         }
         out.append(UInt8(ascii: "\""))
     }
 
+    private static func writeScalar(_ scalar: Unicode.Scalar, to out: inout [UInt8]) {
+        switch scalar.value {
+        case 0x22: append("\\\"", to: &out)
+        case 0x5C: append("\\\\", to: &out)
+        case 0x0A: append("\\n", to: &out)
+        case 0x0D: append("\\r", to: &out)
+        case 0x09: append("\\t", to: &out)
+        case 0x08: append("\\b", to: &out)
+        case 0x0C: append("\\f", to: &out)
+        case 0x20..<0x7F: out.append(UInt8(scalar.value))
+        case 0x10000...:
+            let v = scalar.value - 0x10000
+            writeEscape(0xD800 + (v >> 10), to: &out)
+            writeEscape(0xDC00 + (v & 0x3FF), to: &out)
+        default: writeEscape(scalar.value, to: &out)
+        }
+    }
+
     private static func writeEscape(_ v: UInt32, to out: inout [UInt8]) {
-        out.append(contentsOf: "\\u".utf8)
+        append("\\u", to: &out)
         out.append(hex[Int((v >> 12) & 0xF)])
         out.append(hex[Int((v >> 8) & 0xF)])
         out.append(hex[Int((v >> 4) & 0xF)])

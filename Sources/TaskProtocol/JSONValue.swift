@@ -39,6 +39,16 @@ public struct JSONObject: Sendable, Hashable, ExpressibleByDictionaryLiteral {
         }
     }
 
+    /// The parser's setter: a repeated key keeps its first place and takes the last value, as
+    /// Python's `json.loads` does; without the closure and Optional of the subscript.
+    mutating func setParsed(_ key: String, _ value: JSONValue) {
+        for index in pairs.indices where pairs[index].key == key {
+            pairs[index].value = value
+            return
+        }
+        pairs.append((key: key, value: value))
+    }
+
     public var keys: [String] { pairs.map(\.key) }
     public var count: Int { pairs.count }
 

@@ -129,5 +129,5 @@ extension TaskMessage {
     }
 
     /// A new lowercase UUID4, the form Celery uses for ids and delivery tags.
-    public static func newID() -> String { UUID().uuidString.lowercased() }
+    public static func newID() -> String { RandomUUID.make() }
 }

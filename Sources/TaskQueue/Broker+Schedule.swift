@@ -11,15 +11,18 @@ extension Broker {
         public var due: Date
     }
 
-    /// The scheduled-set entry of `message`, due at `due`.
+    /// The scheduled-set entry of `message`, due at `due`. Made only to be written (a retry's next
+    /// attempt goes in with its result), so this process's promoters hear of `due` here.
     public func scheduled(_ message: TaskMessage, at due: Date) -> Scheduled {
-        Scheduled(member: Array((listName(for: message) + "\n").utf8) + message.encoded(), due: due)
+        scheduleNotices.post(due)
+        return Scheduled(member: Array((listName(for: message) + "\n").utf8) + message.encoded(), due: due)
     }
 
     /// Puts a message in the scheduled set.
     public func schedule(_ message: TaskMessage, at due: Date) async throws {
         let entry = scheduled(message, at: due)
         try await redis.send(["ZADD", RedisArgument(keys.scheduled), RedisArgument(due.timeIntervalSince1970), RedisArgument(entry.member)])
+        scheduleNotices.post(due)
     }
 
     /// Moves a held message (an ETA message received early) to the scheduled set and releases the
@@ -28,6 +31,7 @@ extension Broker {
         let reply = try await ScheduleHeld(scheduled: keys.scheduled, unacked: KeySpace.unacked, unackedIndex: KeySpace.unackedIndex,
                                            leases: keys.leases, due: due.timeIntervalSince1970,
                                            member: scheduled(message, at: due).member, tag: tag, leaseToken: leaseToken).run(on: redis)
+        if reply.integer == 1 { scheduleNotices.post(due) }
         return reply.integer == 1
     }
 

@@ -18,6 +18,8 @@ public struct Broker: Sendable {
     public let keys: KeySpace
     /// Seconds a result document (and Celeriac's task record) lives; Celery's `result_expires`.
     public var resultExpires: Int
+    /// Due times of messages scheduled through this broker (and its copies), for the promoters.
+    public let scheduleNotices = ScheduleNotices()
 
     /// A broker on an existing client (tests share one client between several brokers).
     public init(redis: RedisClient, keys: KeySpace = KeySpace(), resultExpires: Int = 86400) {

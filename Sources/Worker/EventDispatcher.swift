@@ -13,6 +13,8 @@ final class EventDispatcher: Sendable {
     private let database: Int
     private let pid = Int(getpid())
     private let state: Protected<(clock: Int, buffer: [JSONValue], taskEvents: Bool)>
+    /// Rung when the buffer gets its first event: the flusher sleeps until then.
+    private let queued = Alarm()
 
     init(broker: Broker, hostname: String, sendsTaskEvents: Bool) {
         self.broker = broker
@@ -41,12 +43,26 @@ final class EventDispatcher: Sendable {
     func task(_ type: String, _ fields: @autoclosure () -> JSONObject) {
         guard sendsTaskEvents else { return }  // without -E, not even the fields are built
         let fields = fields()
-        state.withLock { s in
-            guard s.taskEvents else { return }
+        let first = state.withLock { s -> Bool in
+            guard s.taskEvents else { return false }
             // A monitor is best effort: while Redis is away the buffer keeps the newest 10,000.
             if s.buffer.count >= 10_000 { s.buffer.removeFirst(s.buffer.count - 9_999) }
             s.clock += 1
             s.buffer.append(CeleryEvent.body(type: type, hostname: hostname, pid: pid, clock: s.clock, fields: fields))
+            return s.buffer.count == 1
+        }
+        if first { queued.ring() }
+    }
+
+    /// Until cancelled: waits for a queued task event, lets 100 ms of them gather (Celery's worker
+    /// flushes its buffer as often), and publishes them as one batch. Idle costs nothing.
+    func flushWhenQueued() async {
+        while !Task.isCancelled {
+            await queued.sleep(upTo: nil)
+            if Task.isCancelled { return }  // the worker's own last flush takes what is left
+            try? await Task.sleep(nanoseconds: 100_000_000)
+            if Task.isCancelled { return }
+            await flush()
         }
     }
 

@@ -10,8 +10,9 @@ extension Worker {
             group.addTask { await self.promoteLoop() }
             group.addTask { await self.every(self.configuration.sweepInterval) { try await self.sweep() } }
             group.addTask { await self.listenForRevokes() }
-            // Task events can be switched on later (remote control's enable_events, as Flower does).
-            group.addTask { await self.every(0.1) { await self.events.flush() } }
+            // Task events can be switched on later (remote control's enable_events, as Flower does):
+            // the flusher sleeps until one is queued.
+            group.addTask { await self.events.flushWhenQueued() }
         }
     }
 
@@ -106,19 +107,37 @@ extension Worker {
         }
     }
 
-    /// Moves due ETA/retry messages to their queues; wakes at the next due time or every `scheduleInterval`.
+    /// Moves due ETA/retry messages to their queues. Sleeps until the earliest due time in Redis, at
+    /// most `scheduleInterval` (a message another process scheduled is seen within that), and wakes
+    /// early when this process schedules something (`Broker.scheduleNotices`).
     private func promoteLoop() async {
+        let alarm = Alarm()
+        // A notice can come just before its write lands (a retry's is sent with its result): it asks
+        // for a look at its due time and another 100 ms later.
+        let hints = Protected<[(at: Date, again: Bool)]>([])
+        let listener = broker.scheduleNotices.listen { due in
+            hints.withLock { $0.append((max(due, Date()), true)) }
+            alarm.ring()
+        }
+        defer { broker.scheduleNotices.stopListening(listener) }
         while !Task.isCancelled {
-            var wait = configuration.scheduleInterval
+            let now = Date()
+            var wakeAt = now.addingTimeInterval(configuration.scheduleInterval)
             do {
-                _ = try await broker.promoteDue()
-                if let next = try await broker.nextScheduled() {
-                    wait = max(0.001, min(wait, next.timeIntervalSinceNow))
-                }
+                let promoted = try await broker.promoteDue(now: now)
+                if promoted >= 500 { continue }  // a full batch: more may be due
+                if let next = try await broker.nextScheduled() { wakeAt = min(wakeAt, next) }
             } catch {
                 if !Task.isCancelled { logger.warning("scheduler: \(error)") }
             }
-            try? await Task.sleep(nanoseconds: TimeBounds.nanoseconds(wait))
+            let soonest = hints.withLock { hints -> Date? in
+                hints = hints.flatMap { hint in
+                    hint.at > now ? [hint] : hint.again ? [(now.addingTimeInterval(0.1), false)] : []
+                }
+                return hints.map(\.at).min()
+            }
+            if let soonest { wakeAt = min(wakeAt, soonest) }
+            await alarm.sleep(upTo: max(0.001, wakeAt.timeIntervalSinceNow))
         }
     }
 

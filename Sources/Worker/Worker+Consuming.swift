@@ -73,7 +73,7 @@ extension Worker {
                     state.withLock { $0.watcherConnections[list] = fresh }
                     if isStopping { break }
                 }
-                if try await connection!.waitForMessage(on: list, timeout: configuration.popTimeout) { await wakeup.signal() }
+                if try await connection!.waitForMessage(on: list, timeout: configuration.watchTimeout) { await wakeup.signal() }
                 backoff = 0.1
             } catch {
                 connection?.close()

@@ -6,8 +6,14 @@ public struct WorkerConfiguration: Sendable {
     public var concurrency: Int = 2
     /// Node name (`-n w1@%h`, already expanded).
     public var nodeName: String = "celery@localhost"
-    /// Seconds a blocking pop waits before re-checking for shutdown (Celery's `brpop_timeout`). Default 1.
+    /// Seconds an idle consumer waits for a wake-up before it fetches anyway (Celery's `brpop_timeout`):
+    /// a safety net only, as a shutdown and a watcher's wake-up end the wait at once. Default 1.
     public var popTimeout: Double = 1
+    /// Seconds a watcher's content-preserving `BLMOVE` blocks before it is sent again. Each one is a
+    /// Redis round trip per consumed list (a queue has 4 priority lists) for an idle worker, so it is
+    /// long: a shutdown closes the watchers' connections, and the consumer's `popTimeout` fetch
+    /// covers a connection that died silently. Default 30.
+    public var watchTimeout: Double = 30
     /// Seconds between heartbeats (worker registry, renewal of held messages, scheduled promotion). Default 2.
     public var heartbeatInterval: Double = 2
     /// Seconds a held message may go without renewal before any worker's sweep hands it back.
@@ -22,8 +28,10 @@ public struct WorkerConfiguration: Sendable {
     public var sweepInterval: Double = 5
     /// Seconds to let in-flight tasks finish on SIGTERM before handing them back. Default 30.
     public var shutdownGrace: Double = 30
-    /// How often the due-task promoter looks at the scheduled set when it is idle. Default 0.5.
-    public var scheduleInterval: Double = 0.5
+    /// The longest the due-task promoter sleeps between looks at the scheduled set. It sleeps until the
+    /// earliest due time there and is woken when this process schedules something, so this bounds only
+    /// how late it sees a message another process scheduled (and died before promoting). Default 2.
+    public var scheduleInterval: Double = 2
     /// Messages held per slot, running or waiting (Celery's `worker_prefetch_multiplier`). Default 4;
     /// 1 disables prefetch. Prefetched messages are leased and renewed like running ones.
     public var prefetchMultiplier: Int = 4

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+import TaskProtocol
+
+/// The hand-written encoders (dates, ids, ints, strings, the envelope) write exactly the bytes of the
+/// straightforward code they replaced, which is kept here as the reference.
+@Suite struct FastEncodingTests {
+    /// CeleryDate.format as it was: gmtime_r and String padding.
+    static func referenceFormat(_ date: Date) -> String {
+        let raw = date.timeIntervalSince1970
+        let seconds = raw.isNaN ? 0 : min(max(raw, -62_135_596_800), 253_402_300_799)
+        var whole = Int(seconds.rounded(.down))
+        var micros = Int(((seconds - Double(whole)) * 1_000_000).rounded())
+        if micros >= 1_000_000 { whole += 1; micros -= 1_000_000 }
+        var t = time_t(whole)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ v: Int, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
+            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(micros, 6))+00:00"
+    }
+
+    @Test func dateFormatting_matchesGmtime_acrossYearsOneTo9999() {
+        var rng = SystemRandomNumberGenerator()
+        var samples: [Double] = [0, -1, -0.5, 86_399.9999995, 951_782_400, 4_107_542_400, -62_135_596_800, 253_402_300_799,
+                                 -62_135_596_800.25, 1_764_069_140.923179, 1_764_069_140.9999996]
+        for _ in 0..<20_000 { samples.append(Double.random(in: -62_135_596_800...253_402_300_799, using: &rng)) }
+        for _ in 0..<5_000 { samples.append(Double.random(in: -86_400 * 800...86_400 * 800, using: &rng)) }
+        for seconds in samples {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(CeleryDate.format(date) == Self.referenceFormat(date), "\(seconds)")
+        }
+    }
+
+    @Test func newIDs_areLowercaseVersion4UUIDs_andDoNotRepeat() {
+        var seen = Set<String>()
+        for _ in 0..<5_000 {
+            let id = TaskMessage.newID()
+            let bytes = Array(id.utf8)
+            #expect(bytes.count == 36)
+            #expect([8, 13, 18, 23].allSatisfy { bytes[$0] == UInt8(ascii: "-") })
+            #expect(bytes.enumerated().allSatisfy { [8, 13, 18, 23].contains($0.offset) || "0123456789abcdef".utf8.contains($0.element) })
+            #expect(bytes[14] == UInt8(ascii: "4"), "version 4")
+            #expect("89ab".utf8.contains(bytes[19]), "RFC 4122 variant")
+            #expect(UUID(uuidString: id) != nil)
+            seen.insert(id)
+        }
+        #expect(seen.count == 5_000)
+    }
+
+    @Test func integers_serializeAsTheirDecimalDigits_andParseBack() throws {
+        let values: [Int64] = [0, 7, -7, 10, -10, 99, 1_000_000, 999_999_999_999_999_999, -999_999_999_999_999_999,
+                               1_000_000_000_000_000_000, .max, .min, .min + 1]
+        for value in values {
+            #expect(JSONValue.int(value).serialized() == String(value))
+            #expect(try JSONValue.parse(String(value)) == .int(value))
+        }
+        #expect(try JSONValue.parse("-0") == .int(0))
+        #expect(try JSONValue.parse("[123456789012345678, -123456789012345678]") == [123_456_789_012_345_678, -123_456_789_012_345_678])
+    }
+
+    @Test func strings_escapeLikePython_afterAnyCleanPrefix() {
+        let cases: [(String, String)] = [
+            ("plain", #""plain""#), ("", #""""#), ("tab\there", #""tab\there""#), ("q\"b\\", #""q\"b\\""#),
+            ("del\u{7F}", #""del\u007f""#), ("ctl\u{01}\u{1F}", #""ctl\u0001\u001f""#), ("abcé😀z", #""abc\u00e9\ud83d\ude00z""#),
+            ("\u{0}", #""\u0000""#), ("a\r\n\u{8}\u{C}", #""a\r\n\b\f""#),
+        ]
+        for (text, expected) in cases { #expect(JSONValue.string(text).serialized() == expected) }
+    }
+
+    @Test func envelope_isTheSerializationOfTheEnvelopeObject() throws {
+        var messages = [
+            TaskMessage.make(task: "tasks.add", args: [1, 2], kwargs: [:]),
+            TaskMessage.make(task: "tasks.é", args: ["ünï", 2.5, nil, ["x": [true]]], kwargs: ["k": "v\n\"", "n": 9],
+                             options: { var o = TaskMessage.Options(); o.eta = Date(); o.priority = 3; o.queue = "q"; return o }()),
+        ]
+        var plain = TaskMessage.make(task: "t", args: ["😀"], kwargs: [:])
+        plain.properties["body_encoding"] = "utf-8"
+        messages.append(plain)
+        for bodyLength in 0..<4 {  // every base64 padding case
+            messages.append(TaskMessage.make(task: "t", args: [.string(String(repeating: "x", count: bodyLength))], kwargs: [:]))
+        }
+        for message in messages {
+            let bodyBytes = message.bodyJSON.serializedBytes()
+            let body = message.properties["body_encoding"]?.stringValue == "base64"
+                ? Data(bodyBytes).base64EncodedString() : String(decoding: bodyBytes, as: UTF8.self)
+            let envelope: JSONValue = ["body": .string(body), "content-encoding": .string(message.contentEncoding),
+                                       "content-type": .string(message.contentType), "headers": .object(message.headers),
+                                       "properties": .object(message.properties)]
+            #expect(message.encoded() == envelope.serializedBytes())
+            #expect(try TaskMessage.decode(message.encoded()) == message)
+        }
+    }
+}
