@@ -1,4 +1,5 @@
 import Foundation
+import Sockets
 
 /// The handle the rest of Celeriac uses: one shared pipelined connection, re-established on demand
 /// with exponential backoff. While Redis is down, calls fail at once with `RedisError.unavailable`
@@ -65,6 +66,9 @@ public final class RedisClient: Sendable {
         return try reply.throwingError(command: command)
     }
 
+    /// Monotonic seconds, for the backoff (a wall-clock jump must not stretch or skip it).
+    private static func seconds() -> Double { Double(MonotonicClock.nanoseconds()) / 1e9 }
+
     /// A new connection of its own, for blocking commands (BRPOP) that would stall the shared one.
     public func dedicatedConnection() async throws -> RedisConnection {
         try await RedisConnection.connect(configuration)
@@ -86,7 +90,7 @@ public final class RedisClient: Sendable {
             return nil
         }
         if let live { return live }
-        let now = Date().timeIntervalSince1970
+        let now = Self.seconds()
         var createdAttempt = false
         let decision: Result<Task<RedisConnection, any Error>, any Error> = state.withLock { s in
             s.connection = nil
@@ -105,7 +109,7 @@ public final class RedisClient: Sendable {
         do {
             let connection = try await task.value
             // Only the attempt that is current may clear it; a connection that lost the race is closed
-            // (its reader thread holds it, so dropping it would leak the thread and the socket).
+            // (its event loop holds it while it is open, so dropping it would leak the socket).
             let winner = state.withLock { s -> RedisConnection in
                 if s.connecting == task { s.connecting = nil }
                 s.backoff = 0
@@ -123,7 +127,7 @@ public final class RedisClient: Sendable {
                 state.withLock { s in
                     if s.connecting == task { s.connecting = nil }
                     s.backoff = s.backoff == 0 ? configuration.initialBackoff : min(s.backoff * 2, configuration.maxBackoff)
-                    s.nextAttempt = Date().timeIntervalSince1970 + s.backoff
+                    s.nextAttempt = Self.seconds() + s.backoff
                     s.lastError = "\(error)"
                 }
             }
