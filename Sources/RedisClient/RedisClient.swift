@@ -26,18 +26,19 @@ public final class RedisClient: Sendable {
         self.configuration = configuration
     }
 
-    /// Sends one command; an error reply is thrown as `RedisError.server`.
+    /// Sends one command; an error reply is thrown as `RedisError.server`. With `cancellable`, a
+    /// cancelled caller stops waiting at once (`RedisConnection.pipeline` says what becomes of the command).
     @discardableResult
-    public func send(_ arguments: [RedisArgument], extraTimeout: Double = 0) async throws -> RESPValue {
+    public func send(_ arguments: [RedisArgument], extraTimeout: Double = 0, cancellable: Bool = false) async throws -> RESPValue {
         let connection = try await currentConnection()
-        let reply = try await connection.send(arguments, extraTimeout: extraTimeout)
+        let reply = try await connection.send(arguments, extraTimeout: extraTimeout, cancellable: cancellable)
         return try reply.throwingError(command: arguments.first.map { String(decoding: $0.bytes, as: UTF8.self) } ?? "?")
     }
 
     /// Sends commands in one write and returns every reply (error replies included, not thrown).
-    public func pipeline(_ commands: [[RedisArgument]]) async throws -> [RESPValue] {
+    public func pipeline(_ commands: [[RedisArgument]], cancellable: Bool = false) async throws -> [RESPValue] {
         let connection = try await currentConnection()
-        return try await connection.pipeline(commands)
+        return try await connection.pipeline(commands, cancellable: cancellable)
     }
 
     /// Runs commands inside MULTI/EXEC and returns EXEC's replies; throws if the transaction was aborted.

@@ -9,7 +9,7 @@ import Synchronization
 ///   (or when the socket is writable again), so the commands of concurrent callers leave in one write.
 /// - Deadlines run on the loop's monotonic clock: `commandTimeout` (plus a blocking command's own
 ///   `extraTimeout`) after the call. A missed deadline means a hung server: the connection closes.
-/// - A cancelled caller stops waiting at once. Its command's reply, when it comes, is discarded and
+/// - A cancelled caller (of a `cancellable` call) stops waiting at once. Its command's reply, when it comes, is discarded and
 ///   the connection stays usable — except for a blocking command (BLMOVE, BRPOP, …) already sent,
 ///   which would hold the connection until its timeout: cancelling one closes the connection.
 /// - Any I/O error, protocol error or missed deadline closes the connection and fails every pending
@@ -102,14 +102,20 @@ public final class RedisConnection: @unchecked Sendable {
     func markClosed() { closedFlag.store(true, ordering: .releasing) }
 
     /// Sends one command and waits for its reply. Error replies are returned, not thrown.
-    /// `extraTimeout` extends the deadline for blocking commands (BRPOP's own timeout).
-    public func send(_ arguments: [RedisArgument], extraTimeout: Double = 0) async throws -> RESPValue {
-        try await pipeline([arguments], extraTimeout: extraTimeout)[0]
+    /// `extraTimeout` extends the deadline for blocking commands (BRPOP's own timeout); see
+    /// `pipeline` for `cancellable`.
+    public func send(_ arguments: [RedisArgument], extraTimeout: Double = 0, cancellable: Bool = false) async throws -> RESPValue {
+        try await pipeline([arguments], extraTimeout: extraTimeout, cancellable: cancellable)[0]
     }
 
     /// Sends several commands back to back (with whatever other callers send in the same loop turn);
-    /// replies come back in the same order. Cancelling the calling task stops the wait (see above).
-    public func pipeline(_ commands: [[RedisArgument]], extraTimeout: Double = 0) async throws -> [RESPValue] {
+    /// replies come back in the same order.
+    ///
+    /// With `cancellable`, cancelling the calling task ends the wait at once with a `CancellationError`
+    /// (see the type's notes for what happens to the command). Without it (the default) the call
+    /// completes as if not cancelled: a write the caller must see confirmed, such as an ack or a hand
+    /// back during a shutdown that cancels tasks, is never cut short.
+    public func pipeline(_ commands: [[RedisArgument]], extraTimeout: Double = 0, cancellable: Bool = false) async throws -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
         var encoded: [UInt8] = []
         for command in commands { RESPEncoder.encode(command, into: &encoded) }
@@ -119,11 +125,15 @@ public final class RedisConnection: @unchecked Sendable {
         let seconds = configuration.commandTimeout + extraTimeout
         let deadline = MonotonicClock.nanoseconds() &+ UInt64(max(0, seconds) * 1e9)
         let collector = ReplyCollector(count: commands.count)
-        return try await withTaskCancellationHandler {
+        let wait = {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[RESPValue], any Error>) in
                 collector.onCompletion { continuation.resume(with: $0) }
-                loop.execute { self.enqueue(bytes, names: names, sink: collector, deadline: deadline, seconds: seconds) }
+                self.loop.execute { self.enqueue(bytes, names: names, sink: collector, deadline: deadline, seconds: seconds) }
             }
+        }
+        guard cancellable else { return try await wait() }
+        return try await withTaskCancellationHandler {
+            try await wait()
         } onCancel: {
             if collector.cancel() && blocking {
                 loop.execute { self.abandonBlocking(collector) }
