@@ -134,6 +134,7 @@ extension RedisConnection: EventHandler {
             switch result {
             case .done(let count):
                 outSent += count
+                writeCalls += 1
             case .wouldBlock:
                 if !watchingWritable {
                     watchingWritable = true

@@ -50,6 +50,8 @@ public final class RedisConnection: @unchecked Sendable {
     var out: [UInt8] = []
     var outSent = 0
     var flushScheduled = false
+    /// `send` calls that wrote bytes, for tests of auto-pipelining.
+    var writeCalls = 0
     var watchingWritable = false
     let reader = RESPReader()
     var pending = Deque<Pending>()
