@@ -165,6 +165,7 @@ extension RedisConnection: EventHandler {
 
     // MARK: Events
 
+    /// Reads what arrived and hands each reply to its caller (or a published message to `onMessage`).
     public func readable(hangup: Bool) {
         guard phase == .ready || phase == .handshaking else {
             if hangup { closeNow(reason: "server closed the connection") }
@@ -198,6 +199,7 @@ extension RedisConnection: EventHandler {
         }
     }
 
+    /// Completes a nonblocking connect, or sends more of the output buffer.
     public func writable() {
         switch phase {
         case .connecting: finishConnect()
@@ -206,6 +208,7 @@ extension RedisConnection: EventHandler {
         }
     }
 
+    /// A socket error: the next address is tried while connecting, else the connection closes.
     public func failed() {
         if phase == .connecting {
             finishConnect()

@@ -9,9 +9,10 @@ import Synchronization
 ///   (or when the socket is writable again), so the commands of concurrent callers leave in one write.
 /// - Deadlines run on the loop's monotonic clock: `commandTimeout` (plus a blocking command's own
 ///   `extraTimeout`) after the call. A missed deadline means a hung server: the connection closes.
-/// - A cancelled caller (of a `cancellable` call) stops waiting at once. Its command's reply, when it comes, is discarded and
-///   the connection stays usable — except for a blocking command (BLMOVE, BRPOP, …) already sent,
-///   which would hold the connection until its timeout: cancelling one closes the connection.
+/// - A cancelled caller of a `cancellable` call stops waiting at once. Its command's reply, when it
+///   comes, is discarded and the connection stays usable — except for a blocking command (BLMOVE,
+///   BRPOP, …) already sent, which would hold the connection until its own timeout: cancelling one
+///   closes the connection. A call that is not `cancellable` (the default) ignores cancellation.
 /// - Any I/O error, protocol error or missed deadline closes the connection and fails every pending
 ///   command with a `RedisError` naming the address: a failed connection is discarded, never reused
 ///   (as hiredis does). hiredis is used as a codec only (formatter and reader).
@@ -123,7 +124,7 @@ public final class RedisConnection: @unchecked Sendable {
         for command in commands { RESPEncoder.encode(command, into: &encoded) }
         let bytes = encoded
         let names = commands.map { $0.first.map { String(decoding: $0.bytes, as: UTF8.self) } ?? "?" }
-        let blocking = names.contains { Self.blockingCommands.contains($0.uppercased()) }
+        let blocking = cancellable && names.contains { Self.blockingCommands.contains($0.uppercased()) }
         let seconds = configuration.commandTimeout + extraTimeout
         let deadline = MonotonicClock.nanoseconds() &+ UInt64(max(0, seconds) * 1e9)
         let collector = ReplyCollector(count: commands.count)
