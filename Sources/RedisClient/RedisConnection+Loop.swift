@@ -1,3 +1,4 @@
+import DequeModule
 import Sockets
 
 /// The loop side: connect, handshake, output buffer, replies, deadlines, close. Loop thread only.
@@ -27,11 +28,13 @@ extension RedisConnection: EventHandler {
         do {
             let (socket, connected) = try Connector.start(target, name: address)
             fd = socket
+            shared.withLock { $0.fd = socket }
             try loop.register(fd, events: connected ? .readable : .writable, handler: self)
             if connected { didConnect() }
         } catch {
             if fd >= 0 { StreamIO.close(fd) }
             fd = -1
+            shared.withLock { $0.fd = -1 }
             lastConnectError = "\(error)"
             connectNextCandidate()
         }
@@ -45,6 +48,7 @@ extension RedisConnection: EventHandler {
             loop.deregister(fd)
             StreamIO.close(fd)
             fd = -1
+            shared.withLock { $0.fd = -1 }
             lastConnectError = "\(error)"
             connectNextCandidate()
             return
@@ -55,6 +59,7 @@ extension RedisConnection: EventHandler {
     /// Connected: AUTH and SELECT go first, pipelined; the caller of `connect` resumes on their replies.
     private func didConnect() {
         phase = .handshaking
+        shared.withLock { $0.accepting = true }
         var commands: [[RedisArgument]] = []
         if let password = configuration.password {
             if let user = configuration.username { commands.append(["AUTH", RedisArgument(user), RedisArgument(password)]) }
@@ -82,7 +87,7 @@ extension RedisConnection: EventHandler {
             becomeReady()
         }
         let seconds = configuration.connectTimeout
-        enqueue(bytes, names: names, sink: collector, deadline: loop.now &+ UInt64(max(0, seconds) * 1e9), seconds: seconds)
+        submit(bytes, names: names, sink: collector, deadline: loop.now &+ UInt64(max(0, seconds) * 1e9), seconds: seconds)
     }
 
     private func becomeReady() {
@@ -95,70 +100,10 @@ extension RedisConnection: EventHandler {
 
     // MARK: Commands
 
-    /// Queues a caller's commands: their replies are expected in this order, their bytes leave at
-    /// the end of the loop turn together with everyone else's.
-    func enqueue(_ bytes: [UInt8], names: [String], sink: ReplyCollector, deadline: UInt64, seconds: Double) {
-        // Cancelled before it got here: nothing goes on the wire.
-        if sink.isDone { return }
-        guard phase == .ready || phase == .handshaking else {
-            sink.fail(RedisError.connectionClosed(address: address, reason: closedReason ?? "not connected"))
-            return
-        }
-        for (index, name) in names.enumerated() {
-            pending.append(Pending(sink: sink, index: index, command: name, deadline: deadline, seconds: seconds))
-        }
-        out.append(contentsOf: bytes)
-        arm(deadline)
-        if !flushScheduled && !watchingWritable {
-            flushScheduled = true
-            loop.atEndOfTurn { [self] in
-                flushScheduled = false
-                flush()
-            }
-        }
-    }
-
-    /// Sends what the kernel takes; watches for writability when it takes less than everything.
-    func flush() {
-        guard fd >= 0, phase == .ready || phase == .handshaking else { return }
-        while outSent < out.count {
-            let result: IOResult<Int>
-            do {
-                result = try out.withUnsafeBytes { raw in
-                    try StreamIO.send(fd, UnsafeRawBufferPointer(rebasing: raw[outSent...]))
-                }
-            } catch {
-                closeNow(reason: "\(error)")
-                return
-            }
-            switch result {
-            case .done(let count):
-                outSent += count
-                writeCalls += 1
-            case .wouldBlock:
-                if !watchingWritable {
-                    watchingWritable = true
-                    watch([.readable, .writable])
-                }
-                return
-            }
-        }
-        if out.capacity > 1 << 20 { out = [] } else { out.removeAll(keepingCapacity: true) }
-        outSent = 0
-        if watchingWritable {
-            watchingWritable = false
-            watch(.readable)
-        }
-    }
-
-    private func watch(_ events: EpollEvents) {
-        do { try loop.modify(fd, events: events) } catch { closeNow(reason: "\(error)") }
-    }
-
     /// A cancelled blocking command: if it is on the wire, the connection is held until the server's
     /// timeout, so it is closed (the caller already got its `CancellationError`).
     func abandonBlocking(_ sink: ReplyCollector) {
-        if pending.contains(where: { $0.sink === sink }) {
+        if shared.withLock({ $0.pending.contains(where: { $0.sink === sink }) }) {
             closeNow(reason: "a blocking command's caller was cancelled")
         }
     }
@@ -203,7 +148,7 @@ extension RedisConnection: EventHandler {
     public func writable() {
         switch phase {
         case .connecting: finishConnect()
-        case .ready, .handshaking: flush()
+        case .ready, .handshaking: resumeWriting()
         case .idle, .closed: return
         }
     }
@@ -218,16 +163,31 @@ extension RedisConnection: EventHandler {
     }
 
     private func deliverReplies() throws {
-        while phase != .closed, let reply = try reader.next() {
-            if let onMessage, let (channel, payload) = Self.published(reply) {
+        var replies: [RESPValue] = []
+        while let reply = try reader.next() { replies.append(reply) }
+        var index = 0
+        while index < replies.count, phase != .closed {
+            if let onMessage, let (channel, payload) = Self.published(replies[index]) {
                 onMessage(channel, payload)
+                index += 1
                 continue
             }
-            guard let item = pending.popFirst() else {
+            // Replies up to the next published message are matched with their commands under one lock.
+            var end = index
+            while end < replies.count, onMessage == nil || Self.published(replies[end]) == nil { end += 1 }
+            let wanted = end - index
+            let items = shared.withLock { s -> [Pending] in
+                let count = min(wanted, s.pending.count)
+                let taken = Array(s.pending.prefix(count))
+                s.pending.removeFirst(count)
+                return taken
+            }
+            for (offset, item) in items.enumerated() { item.sink.deliver(replies[index + offset], at: item.index) }
+            if items.count < wanted {
                 closeNow(reason: "unexpected reply with no command pending")
                 return
             }
-            item.sink.deliver(reply, at: item.index)
+            index = end
         }
     }
 
@@ -246,8 +206,8 @@ extension RedisConnection: EventHandler {
     // MARK: Deadlines
 
     /// Makes sure the loop looks at the pending commands by `deadline`.
-    private func arm(_ deadline: UInt64) {
-        guard deadline < timerDeadline else { return }
+    func arm(_ deadline: UInt64) {
+        guard deadline < timerDeadline, phase != .closed else { return }
         if let deadlineTimer { loop.cancelTimer(deadlineTimer) }
         timerDeadline = deadline
         deadlineTimer = loop.schedule(at: deadline) { [self] in deadlinePassed() }
@@ -257,14 +217,20 @@ extension RedisConnection: EventHandler {
         deadlineTimer = nil
         timerDeadline = .max
         let now = loop.now
-        if let late = pending.first(where: { $0.deadline <= now }) {
+        let (late, next) = shared.withLock { s -> (Pending?, UInt64) in
+            if let late = s.pending.first(where: { $0.deadline <= now }) { return (late, .max) }
+            let next = s.pending.lazy.map(\.deadline).min() ?? .max
+            s.armedDeadline = next
+            return (nil, next)
+        }
+        if let late {
             // A reply that does not come means a hung server (or network): the connection is done.
             let timeout = RedisError.timeout(command: late.command, address: address, seconds: late.seconds)
             late.sink.fail(timeout)
             closeNow(reason: timeout.description)
             return
         }
-        if let next = pending.lazy.map(\.deadline).min() { arm(next) }
+        if next != .max { arm(next) }
     }
 
     // MARK: Closing
@@ -275,19 +241,25 @@ extension RedisConnection: EventHandler {
         let wasConnecting = phase == .connecting || phase == .handshaking || phase == .idle
         phase = .closed
         markClosed()
-        closedReason = reason
+        let (failed, closeFD) = shared.withLock { s -> (Deque<Pending>, Bool) in
+            s.accepting = false
+            s.closedReason = reason
+            s.out = []
+            s.waitingWritable = false
+            // A caller thread sending right now still uses the descriptor: it closes it when it stops.
+            if s.writer { s.closeWhenWriterStops = true } else { s.fd = -1 }
+            let failed = s.pending
+            s.pending.removeAll()
+            return (failed, !s.writer)
+        }
         if fd >= 0 {
             loop.deregister(fd)
-            StreamIO.close(fd)
+            if closeFD { StreamIO.close(fd) }
             fd = -1
         }
         for timer in [connectTimer, deadlineTimer].compactMap({ $0 }) { loop.cancelTimer(timer) }
         connectTimer = nil
         deadlineTimer = nil
-        out = []
-        outSent = 0
-        let failed = pending
-        pending.removeAll()
         for item in failed { item.sink.fail(RedisError.connectionClosed(address: address, reason: reason)) }
         if let waiter = connectWaiter {
             connectWaiter = nil

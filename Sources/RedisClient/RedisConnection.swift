@@ -5,8 +5,10 @@ import Synchronization
 /// One TCP or Unix connection to Redis: a nonblocking socket on an `EventLoop`, shared by many
 /// concurrent callers. Replies come back in order and each resumes its own caller.
 ///
-/// - Auto-pipelining: a command is appended to an output buffer that is flushed once per loop turn
-///   (or when the socket is writable again), so the commands of concurrent callers leave in one write.
+/// - Auto-pipelining: a command is appended to an output buffer. A caller off the loop that finds
+///   nobody writing sends the buffer itself (no thread hop); callers that come while it writes only
+///   append, and their commands leave in its next write. Callers on the loop (HTTP handlers) append
+///   and the loop flushes once at the end of its turn; a full socket is drained by the loop when writable.
 /// - Deadlines run on the loop's monotonic clock: `commandTimeout` (plus a blocking command's own
 ///   `extraTimeout`) after the call. A missed deadline means a hung server: the connection closes.
 /// - A cancelled caller of a `cancellable` call stops waiting at once. Its command's reply, when it
@@ -41,6 +43,30 @@ public final class RedisConnection: @unchecked Sendable {
     let address: String
     private let closedFlag = Atomic<Bool>(false)
 
+    /// What callers on any thread and the loop share: the output buffer and the replies expected.
+    struct Shared {
+        var out: [UInt8] = []
+        var pending = Deque<Pending>()
+        /// Commands are taken (from connect until close).
+        var accepting = false
+        var closedReason: String?
+        /// A thread is sending `out` now; others append and leave (their bytes go in its next write).
+        var writer = false
+        /// The kernel took less than everything: the loop sends the rest once the socket is writable.
+        var waitingWritable = false
+        /// A loop-side flush is due at the end of the current turn.
+        var flushScheduled = false
+        /// Closed while a writer held the descriptor: the writer closes it when it stops.
+        var closeWhenWriterStops = false
+        /// The deadline the loop's timer is armed for (`.max`: none).
+        var armedDeadline = UInt64.max
+        var fd: Int32 = -1
+    }
+
+    let shared = Mutex(Shared())
+    /// `send` calls that wrote bytes, for tests of auto-pipelining.
+    let writeCalls = Atomic<Int>(0)
+
     // Everything below is confined to the loop thread (the extension in RedisConnection+Loop.swift).
     var phase = Phase.idle
     var fd: Int32 = -1
@@ -48,17 +74,10 @@ public final class RedisConnection: @unchecked Sendable {
     var lastConnectError = "no address to connect to"
     var connectWaiter: CheckedContinuation<Void, any Error>?
     var connectTimer: LoopTimer?
-    var out: [UInt8] = []
-    var outSent = 0
-    var flushScheduled = false
-    /// `send` calls that wrote bytes, for tests of auto-pipelining.
-    var writeCalls = 0
     var watchingWritable = false
     let reader = RESPReader()
-    var pending = Deque<Pending>()
     var deadlineTimer: LoopTimer?
     var timerDeadline = UInt64.max
-    var closedReason: String?
     /// Subscriber mode: where published messages go (see `subscribe`).
     var onMessage: (@Sendable (_ channel: String, _ payload: [UInt8]) -> Void)?
     var closeWaiters: [ObjectIdentifier: CloseWait] = [:]
@@ -71,6 +90,7 @@ public final class RedisConnection: @unchecked Sendable {
 
     deinit {
         // Only reached unregistered (the loop keeps a registered connection alive): nothing pends.
+        let fd = shared.withLock { $0.fd }
         if fd >= 0 { StreamIO.close(fd) }
     }
 
@@ -131,7 +151,7 @@ public final class RedisConnection: @unchecked Sendable {
         let wait = {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[RESPValue], any Error>) in
                 collector.onCompletion { continuation.resume(with: $0) }
-                self.loop.execute { self.enqueue(bytes, names: names, sink: collector, deadline: deadline, seconds: seconds) }
+                self.submit(bytes, names: names, sink: collector, deadline: deadline, seconds: seconds)
             }
         }
         guard cancellable else { return try await wait() }
