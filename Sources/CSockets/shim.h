@@ -9,5 +9,7 @@
 #include <netinet/tcp.h>
 #include <sys/un.h>
 #include <poll.h>
+#include <pthread.h>
+extern int pthread_setname_np(pthread_t thread, const char *name);
 extern int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 #endif

@@ -43,7 +43,7 @@ extension Connection {
         guard phase != .closed else { return }
         phase = .closed
         deadline = .max
-        loop.epoll.remove(fd)
+        loop.eventLoop.deregister(fd)
         StreamIO.close(fd)
         loop.unregister(self)
         pending.removeAll()

@@ -84,6 +84,6 @@ extension Connection {
 
     func apply() {
         guard phase != .closed else { return }
-        do { try loop.epoll.modify(fd, events: watching, token: UInt64(fd)) } catch { closeNow() }
+        do { try loop.eventLoop.modify(fd, events: watching) } catch { closeNow() }
     }
 }

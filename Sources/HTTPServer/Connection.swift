@@ -7,7 +7,7 @@ import Sockets
 /// Requests are parsed as bytes arrive, queued in `pending`, and handled one at a time in order
 /// (so pipelined responses come back in order and a pipelined GET sees the effect of an earlier
 /// POST). A refusal (`.reject`) takes its turn in the queue, is answered, and closes the connection.
-final class Connection {
+final class Connection: EventHandler {
     // Stored state is internal rather than private only so that the extensions in
     // Connection+Writing.swift and Connection+Closing.swift can reach it; nothing else touches it.
     enum Phase { case open, lingering, closed }
@@ -16,7 +16,8 @@ final class Connection {
         case reject(HTTPError)
     }
 
-    unowned let loop: EventLoop
+    /// The server's part of the event loop this connection lives on (strong: the loop drops it on close).
+    let loop: ServerLoop
     let fd: Int32
     let peer: String
     /// Whether this connection holds one of the `maxConnections` slots (refused ones do not).
@@ -66,7 +67,7 @@ final class Connection {
     /// A streaming handler's `write` waits, and reading pauses, while more than this is unsent.
     static let outputHighWater = 256 * 1024
 
-    init(loop: EventLoop, fd: Int32, peer: String, counted: Bool) {
+    init(loop: ServerLoop, fd: Int32, peer: String, counted: Bool) {
         self.loop = loop
         self.fd = fd
         self.peer = peer
@@ -87,6 +88,10 @@ final class Connection {
     }
 
     // MARK: Reading
+
+    func readable(hangup: Bool) { onReadable(hangup: hangup) }
+    func writable() { onWritable() }
+    func failed() { closeNow() }
 
     func onReadable(hangup: Bool) {
         switch phase {
@@ -197,9 +202,9 @@ final class Connection {
 
     func dispatch(_ request: HTTPRequest, sequence: UInt64) {
         let reference = ConnectionReference(connection: self)
-        let loop = self.loop
-        let router = loop.core.router
-        let logger = loop.core.logger
+        let loop = self.loop.eventLoop
+        let router = self.loop.core.router
+        let logger = self.loop.core.logger
         // `Task.immediate` runs the handler right here until it first suspends (a handler that
         // never suspends costs no queue round trip); the loop is its preferred executor, so it
         // resumes on this thread too. Calls back into the connection go through `execute`: inline

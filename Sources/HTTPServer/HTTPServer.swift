@@ -17,19 +17,22 @@ import Synchronization
 public final class HTTPServer: Sendable {
     private enum State {
         case created
-        case running(loops: [EventLoop], port: Int)
+        case running(loops: [ServerLoop], port: Int)
         case stopping(port: Int)
         case stopped(port: Int)
     }
 
     public let configuration: Configuration
     let core: ServerCore
+    /// Where the listeners and connections live: `configuration.threads` loops of it.
+    let group: EventLoopGroup
     private let state = Mutex(State.created)
 
     /// Validates the configuration and the routes; nothing is bound yet.
     public init(configuration: Configuration = Configuration(), router: Router,
-                logger: Logger = Logger(label: "celeriac.http")) throws(HTTPServerError)
+                logger: Logger = Logger(label: "celeriac.http"), group: EventLoopGroup = .shared) throws(HTTPServerError)
     {
+        self.group = group
         try configuration.validate()
         let compiled = try CompiledRouter(router)
         self.configuration = configuration
@@ -46,7 +49,8 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    /// Binds one `SO_REUSEPORT` listener per loop and starts the loop threads. Calling it again does nothing.
+    /// Binds one `SO_REUSEPORT` listener per loop and registers each on its loop (starting loop threads the
+    /// group does not run yet). Calling it again does nothing.
     public func start() throws {
         try state.withLock { state in
             guard case .created = state else { return }
@@ -58,9 +62,12 @@ public final class HTTPServer: Sendable {
                 listeners.append(try ListeningSocket.bind(host: configuration.host, port: first.port,
                                                           backlog: Int32(configuration.backlog), reusePort: true))
             }
-            let loops = try listeners.enumerated().map { try EventLoop(index: $0.offset, core: core, listener: $0.element) }
+            let eventLoops = try group.loops(listeners.count)
+            let loops = listeners.enumerated().map {
+                ServerLoop(index: $0.offset, core: core, listener: $0.element, eventLoop: eventLoops[$0.offset])
+            }
             core.loopsStarting(loops.count)
-            for loop in loops { try loop.startThread() }
+            for loop in loops { loop.execute { loop.start() } }
             state = .running(loops: loops, port: first.port)
             core.logger.info("HTTP server listening on \(first.address) with \(count) event loop(s)")
         }
@@ -86,7 +93,7 @@ public final class HTTPServer: Sendable {
     /// Stops accepting, closes idle connections, lets in-flight requests finish for up to `grace`
     /// seconds (then cancels their handlers and closes), and returns when every loop has exited.
     public func shutdown(grace: Double = 10) async {
-        let loops: [EventLoop] = state.withLock { state in
+        let loops: [ServerLoop] = state.withLock { state in
             switch state {
             case .created:
                 state = .stopped(port: configuration.port)

@@ -1,3 +1,5 @@
+import Sockets
+
 /// The loop side of a `BodyWriter`: hands each chunk to the connection on its loop thread and
 /// resumes the writer once the chunk is queued (or, past the high-water mark, once it drains).
 final class StreamSink: Sendable {

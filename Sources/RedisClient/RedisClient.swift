@@ -1,4 +1,5 @@
 import Foundation
+import Sockets
 
 /// The handle the rest of Celeriac uses: one shared pipelined connection, re-established on demand
 /// with exponential backoff. While Redis is down, calls fail at once with `RedisError.unavailable`
@@ -25,18 +26,19 @@ public final class RedisClient: Sendable {
         self.configuration = configuration
     }
 
-    /// Sends one command; an error reply is thrown as `RedisError.server`.
+    /// Sends one command; an error reply is thrown as `RedisError.server`. With `cancellable`, a
+    /// cancelled caller stops waiting at once (`RedisConnection.pipeline` says what becomes of the command).
     @discardableResult
-    public func send(_ arguments: [RedisArgument], extraTimeout: Double = 0) async throws -> RESPValue {
+    public func send(_ arguments: [RedisArgument], extraTimeout: Double = 0, cancellable: Bool = false) async throws -> RESPValue {
         let connection = try await currentConnection()
-        let reply = try await connection.send(arguments, extraTimeout: extraTimeout)
+        let reply = try await connection.send(arguments, extraTimeout: extraTimeout, cancellable: cancellable)
         return try reply.throwingError(command: arguments.first.map { String(decoding: $0.bytes, as: UTF8.self) } ?? "?")
     }
 
     /// Sends commands in one write and returns every reply (error replies included, not thrown).
-    public func pipeline(_ commands: [[RedisArgument]]) async throws -> [RESPValue] {
+    public func pipeline(_ commands: [[RedisArgument]], cancellable: Bool = false) async throws -> [RESPValue] {
         let connection = try await currentConnection()
-        return try await connection.pipeline(commands)
+        return try await connection.pipeline(commands, cancellable: cancellable)
     }
 
     /// Runs commands inside MULTI/EXEC and returns EXEC's replies; throws if the transaction was aborted.
@@ -65,6 +67,9 @@ public final class RedisClient: Sendable {
         return try reply.throwingError(command: command)
     }
 
+    /// Monotonic seconds, for the backoff (a wall-clock jump must not stretch or skip it).
+    private static func seconds() -> Double { Double(MonotonicClock.nanoseconds()) / 1e9 }
+
     /// A new connection of its own, for blocking commands (BRPOP) that would stall the shared one.
     public func dedicatedConnection() async throws -> RedisConnection {
         try await RedisConnection.connect(configuration)
@@ -86,7 +91,7 @@ public final class RedisClient: Sendable {
             return nil
         }
         if let live { return live }
-        let now = Date().timeIntervalSince1970
+        let now = Self.seconds()
         var createdAttempt = false
         let decision: Result<Task<RedisConnection, any Error>, any Error> = state.withLock { s in
             s.connection = nil
@@ -105,7 +110,7 @@ public final class RedisClient: Sendable {
         do {
             let connection = try await task.value
             // Only the attempt that is current may clear it; a connection that lost the race is closed
-            // (its reader thread holds it, so dropping it would leak the thread and the socket).
+            // (its event loop holds it while it is open, so dropping it would leak the socket).
             let winner = state.withLock { s -> RedisConnection in
                 if s.connecting == task { s.connecting = nil }
                 s.backoff = 0
@@ -123,7 +128,7 @@ public final class RedisClient: Sendable {
                 state.withLock { s in
                     if s.connecting == task { s.connecting = nil }
                     s.backoff = s.backoff == 0 ? configuration.initialBackoff : min(s.backoff * 2, configuration.maxBackoff)
-                    s.nextAttempt = Date().timeIntervalSince1970 + s.backoff
+                    s.nextAttempt = Self.seconds() + s.backoff
                     s.lastError = "\(error)"
                 }
             }

@@ -17,7 +17,8 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
 /// A connected stream socket in blocking mode, with deadlines enforced by `poll`.
 ///
 /// It owns its descriptor and closes it in `deinit` (house style, guideline 5). It is not
-/// thread-safe by itself: one thread writes and one thread reads, as `RedisConnection` does.
+/// thread-safe by itself: one thread uses it (the SMTP example, test clients). Sockets that live on
+/// the event loop use `Connector` instead.
 public final class ClientSocket: @unchecked Sendable {
     public let address: SocketAddress
     public let fd: Int32
