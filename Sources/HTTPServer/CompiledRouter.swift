@@ -3,7 +3,7 @@ import Logging
 /// The validated routing tree built from a `Router`; immutable and shared by all event loops.
 final class CompiledRouter: Sendable {
     enum Resolution {
-        case found(HTTPHandler, [String: String])
+        case found(Entry, [String: String])
         case methodNotAllowed([HTTPMethod])
         case notFound
     }
@@ -11,14 +11,22 @@ final class CompiledRouter: Sendable {
     final class Node: @unchecked Sendable {
         var literals: [Substring: Node] = [:]
         var parameter: Node?
-        /// Per method: the handler and the names of this route's `{…}` segments, in order.
-        var handlers: [HTTPMethod: (HTTPHandler, [String])] = [:]
+        /// Per method: the route and the names of its `{…}` segments, in order.
+        var handlers: [HTTPMethod: (Entry, [String])] = [:]
+    }
+
+    /// One route as matched: its handler and what middleware needs to know of it.
+    struct Entry: Sendable {
+        var handler: HTTPHandler
+        var route: MatchedRoute
     }
 
     // Built in init, never mutated afterwards.
     private let root = Node()
+    private let middleware: [any HTTPMiddleware]
 
     init(_ router: Router) throws(HTTPServerError) {
+        middleware = router.middleware
         for route in router.routes {
             var node = root
             var names: [String] = []
@@ -39,7 +47,8 @@ final class CompiledRouter: Sendable {
             if node.handlers[route.method] != nil {
                 throw HTTPServerError("duplicate route \(route.method) \(route.pattern)")
             }
-            node.handlers[route.method] = (route.handler, names)
+            node.handlers[route.method] = (Entry(handler: route.handler,
+                                                 route: MatchedRoute(pattern: route.pattern, access: route.access)), names)
         }
     }
 
@@ -95,14 +104,36 @@ final class CompiledRouter: Sendable {
         return nil
     }
 
-    /// Routing plus error mapping: `HTTPError` becomes its problem+json, anything else a bare 500.
+    /// Routing, the middleware around it, and error mapping: `HTTPError` becomes its problem+json,
+    /// anything else a bare 500.
     func respond(to request: HTTPRequest, logger: Logger?) async -> HTTPResponse {
-        switch resolve(request.method, request.path) {
-        case .found(let handler, let parameters):
+        let resolution = resolve(request.method, request.path)
+        guard !middleware.isEmpty else { return await respond(to: request, resolution, logger: logger) }
+        var route = MatchedRoute(pattern: nil, access: .authenticated)
+        if case .found(let entry, _) = resolution { route = entry.route }
+        return await through(middleware[...], request, route) { await self.respond(to: $0, resolution, logger: logger) }
+    }
+
+    /// `request` through the first middleware of `rest`, whose `next` is the others, then `last`.
+    private func through(_ rest: ArraySlice<any HTTPMiddleware>, _ request: HTTPRequest, _ route: MatchedRoute,
+                         _ last: (HTTPRequest) async -> HTTPResponse) async -> HTTPResponse {
+        guard let first = rest.first else { return await last(request) }
+        do {
+            return try await first.respond(to: request, route: route) { await self.through(rest.dropFirst(), $0, route, last) }
+        } catch let error as HTTPError {
+            return error.response
+        } catch {
+            return HTTPResponse(status: 500)
+        }
+    }
+
+    private func respond(to request: HTTPRequest, _ resolution: Resolution, logger: Logger?) async -> HTTPResponse {
+        switch resolution {
+        case .found(let entry, let parameters):
             var request = request
             request.pathParameters = parameters
             do {
-                return try await handler(request)
+                return try await entry.handler(request)
             } catch let error as HTTPError {
                 return error.response
             } catch {

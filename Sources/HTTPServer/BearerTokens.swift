@@ -1,0 +1,79 @@
+/// The tokens an API accepts, parsed from a tokens file: one per line, `<token> <scopes> <name>`, with
+/// scopes comma-separated from `submit`, `read` and `admin`, and a name that stands for the token in
+/// logs. `#` starts a comment. Only SHA-256 digests of the tokens are kept, and no error names one.
+///
+/// ```text
+/// # token                                  scopes             name
+/// 3f9a0c1d7e2b4a6c8d0e1f2a3b4c5d6e         submit,read        billing-backend
+/// 8c7b6a5d4e3f2a1b0c9d8e7f6a5b4c3d         read,submit,admin  ops
+/// ```
+public struct BearerTokens: Sendable {
+    /// One accepted token, by digest.
+    public struct Entry: Sendable {
+        let digest: [UInt8]
+        /// What the token may do.
+        public let scopes: Set<String>
+        /// Who holds it, for the logs.
+        public let name: String
+    }
+
+    /// The scopes a line may grant.
+    public static let knownScopes: Set<String> = ["submit", "read", "admin"]
+    /// The shortest token accepted, in characters (a short token is guessable).
+    public static let minimumLength = 16
+
+    /// The accepted tokens, in file order.
+    public let entries: [Entry]
+
+    /// Parses a tokens file; the error names the line and the problem, never the token.
+    public init(parsing text: String) throws(HTTPServerError) {
+        var entries: [Entry] = []
+        var seen: [[UInt8]] = []
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let number = index + 1
+            var line = Substring(rawLine)
+            if let hash = line.firstIndex(of: "#"), hash == line.startIndex || line[line.index(before: hash)].isWhitespace {
+                line = line[..<hash]
+            }
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+            if words.isEmpty { continue }
+            guard words.count >= 3 else {
+                throw HTTPServerError("tokens file line \(number): expected <token> <scopes> <name>, found \(words.count) field(s)")
+            }
+            let token = words[0]
+            guard token.utf8.count >= Self.minimumLength else {
+                throw HTTPServerError("tokens file line \(number): the token is shorter than \(Self.minimumLength) characters")
+            }
+            guard token.utf8.allSatisfy(Self.isTokenByte) else {
+                throw HTTPServerError("tokens file line \(number): the token has a character a Bearer token may not (RFC 6750: A-Z a-z 0-9 - . _ ~ + / =)")
+            }
+            let scopes = Set(words[1].split(separator: ",").map(String.init))
+            if let unknown = scopes.subtracting(Self.knownScopes).sorted().first {
+                throw HTTPServerError("tokens file line \(number): unknown scope '\(unknown)' (known: admin, read, submit)")
+            }
+            guard !scopes.isEmpty else { throw HTTPServerError("tokens file line \(number): no scope given") }
+            let digest = SHA256.digest(token.utf8)
+            if seen.contains(digest) { throw HTTPServerError("tokens file line \(number): the same token appears on an earlier line") }
+            seen.append(digest)
+            entries.append(Entry(digest: digest, scopes: scopes, name: words[2...].joined(separator: " ")))
+        }
+        self.entries = entries
+    }
+
+    /// The entry whose token is `token`. Every entry is compared in full, found or not, so the time
+    /// taken says nothing about how much of a token was right or which entry matched.
+    public func match(_ token: some Collection<UInt8>) -> Entry? {
+        let digest = SHA256.digest(token)
+        var found: Entry?
+        for entry in entries where ConstantTime.equal(entry.digest, digest) { found = entry }
+        return found
+    }
+
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="): true
+        default: false
+        }
+    }
+}
