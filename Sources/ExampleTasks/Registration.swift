@@ -15,7 +15,7 @@ public enum Registration {
 
     /// The `POST /register` route; the activation email task goes to `emailQueue`.
     public static func route(emailQueue: String = "celery") -> AppRoute {
-        AppRoute(.post, "/register") { api, request in try await register(request, api: api, emailQueue: emailQueue) }
+        AppRoute(.post, "/register", access: .submit) { api, request in try await register(request, api: api, emailQueue: emailQueue) }
     }
 
     /// 201 at once with the user id and the email task's id (a worker sends it); 409 for a known email.

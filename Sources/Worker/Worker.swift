@@ -29,6 +29,7 @@ public final class Worker: Service, Sendable {
     /// The queue of each consumed list (a queue's priority bands are lists of their own).
     let queueByList: [String: String]
     let state = Protected(State())
+    let metrics = WorkerMetrics()
 
     struct State {
         var stopping = false
