@@ -22,6 +22,10 @@ apt:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@# Prometheus for the scrape test (Tests/interop/test_auth_metrics.py); without its recommends
+	@# (they pull in a web UI's worth of packages the test never uses).
+	@dpkg -s prometheus >/dev/null 2>&1 || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus; }
 
 # Python Celery for the interop tests and the benchmark anchor (kombu needs the [redis] extra).
 # Re-run when this Makefile changes, so an existing venv gets packages added to the list.
