@@ -19,9 +19,12 @@ extension TaskAPI {
         "GET /readyz": .open,
     ]
 
-    /// The access of a generic route, or of an app route that declares none.
-    static func access(_ method: HTTPMethod, _ path: String) -> RouteAccess {
-        access["\(method.rawValue) \(path)"] ?? (method == .get || method == .head ? .read : .admin)
+    /// Who may call the route `method path` when tokens are on: what an app route declares, else the
+    /// table above, else `read` for GET and `admin` for anything else.
+    public func access(_ method: HTTPMethod, _ path: String) -> RouteAccess {
+        appRoutes.first { $0.method == method && $0.path == path }?.access
+            ?? Self.access["\(method.rawValue) \(path)"]
+            ?? (method == .get || method == .head ? .read : .admin)
     }
 
     /// `GET /metrics`: the Prometheus text exposition of this process, when the app set one up.

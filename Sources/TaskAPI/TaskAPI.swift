@@ -70,8 +70,7 @@ public struct TaskAPI: Sendable {
     public func router(middleware: [any HTTPMiddleware] = []) -> Router {
         var router = Router()
         for route in routes {
-            let declared = appRoutes.first { $0.method == route.method && $0.path == route.path }?.access
-            router.add(route.method, route.path, access: declared ?? Self.access(route.method, route.path), route.handler)
+            router.add(route.method, route.path, access: access(route.method, route.path), route.handler)
         }
         for item in middleware { router.use(item) }
         return router
