@@ -116,6 +116,12 @@ fuzz:
 bench-http:
 	BUILD_LOCK="$(BUILD_LOCK)" bench/http/run.sh
 
+# What bearer tokens and metrics cost: hello (http-hello plain vs RequestMetrics + BearerAuth) and a
+# 20,000-task drain (plain vs --metrics-bind with a token and a scrape a second), interleaved; aim <= 5 %.
+.PHONY: bench-auth
+bench-auth: apt venv
+	BUILD_LOCK="$(BUILD_LOCK)" bench/auth/run.sh
+
 # 20,000 add tasks drained by one celeriac worker and by Celery 5.7 prefork -c 2: rates and ratio.
 bench-drain: deps
 	BUILD_LOCK="$(BUILD_LOCK)" bench/drain/run.sh

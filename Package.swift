@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "Sockets", dependencies: ["CSockets"], swiftSettings: swiftSettings),
         .target(name: "RedisClient",
                 dependencies: ["CHiredis", "Sockets",
+                               .product(name: "CoreMetrics", package: "swift-metrics"),
                                .product(name: "DequeModule", package: "swift-collections")],
                 swiftSettings: swiftSettings),
         .target(name: "HTTPServer",

@@ -85,8 +85,8 @@ struct APICommand: AsyncParsableCommand {
                 await server.shutdown(grace: grace)
             }
         }
-        let (broker, results) = try brokerOptions.makeBroker()
         MetricsBootstrap.bootstrap()
+        let (broker, results) = try brokerOptions.makeBroker()
         let (host, port) = Self.split(bindAddress)!
         let auth = try authOptions.middleware(host: host, what: "api", logger: logger)
         authentication.withLock { $0 = auth }

@@ -114,6 +114,8 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.sweepInterval = min(5, configuration.leaseTimeout / 3)
         configuration.sendTaskEvents = taskEvents
         configuration.softwareVersion = app.version
+        // Before the broker and the worker exist: metric handles bind to the backend in force when made.
+        if metricsBind != nil { MetricsBootstrap.bootstrap() }
         let (broker, results) = try brokerOptions.makeBroker()
         let redisURL = broker.serverDescription
         if !quiet { Banner.print(app: app, configuration: configuration, transport: redisURL) }
@@ -123,8 +125,6 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         logger.info("Connected to \(redisURL)")
-        // Before the worker exists: its metric handles bind to the backend in force when made.
-        if metricsBind != nil { MetricsBootstrap.bootstrap() }
         let worker = Worker(configuration: configuration, registry: app.registry, broker: broker, results: results, logger: logger)
         running.withLock { $0 = worker }
         var endpoint: HTTPServer?

@@ -180,6 +180,8 @@ scrape_configs:
         assert value('sum(celeriac_api_submissions_total{task="celery_example_2.add",queue="celery"})') == count
         assert value('sum(celeriac_task_runtime_seconds_count{task="celery_example_2.add"})') == count
         assert value('sum(celeriac_http_requests_total{route="/tasks",method="POST",status="202"})') == count
+        assert value('sum(celeriac_redis_connects_total{job="celeriac-worker"})') >= 1
+        assert value('sum(celeriac_queue_length{job="celeriac-worker",queue="celery"})') == 0
     finally:
         prometheus.stop(10)
         print("--- prometheus log ---\n" + tail(prometheus.log_path, 2000))
