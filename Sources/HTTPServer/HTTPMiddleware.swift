@@ -5,6 +5,12 @@ public struct MatchedRoute: Sendable {
     public var pattern: String?
     /// Who may call it; `.authenticated` when no route matched.
     public var access: RouteAccess
+
+    /// A match, for calling a middleware directly (tests).
+    public init(pattern: String?, access: RouteAccess) {
+        self.pattern = pattern
+        self.access = access
+    }
 }
 
 /// Runs around every routed request (HTTP/1.1 and any later protocol that routes through the same

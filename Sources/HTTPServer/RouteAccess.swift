@@ -24,5 +24,6 @@ public struct RouteAccess: Sendable, Hashable, CustomStringConvertible {
     /// Changing what others submitted: revoke, requeue.
     public static let admin = scope("admin")
 
+    /// `open`, `authenticated` or `scope <name>`, as logs and the spec-parity test spell it.
     public var description: String { isOpen ? "open" : scope.map { "scope \($0)" } ?? "authenticated" }
 }
