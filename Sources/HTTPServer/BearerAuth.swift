@@ -32,16 +32,14 @@ public final class BearerAuth: HTTPMiddleware {
     /// How many tokens are accepted now.
     public var tokenCount: Int { tokens.withLock { $0.entries.count } }
 
-    /// Lets the request through or answers 401/403.
-    public func respond(to request: HTTPRequest, route: MatchedRoute,
-                        next: (HTTPRequest) async -> HTTPResponse) async throws -> HTTPResponse {
-        if route.access.isOpen { return await next(request) }
+    /// Lets the request through (nil) or answers 401/403.
+    public func willRespond(to request: HTTPRequest, route: MatchedRoute) -> HTTPResponse? {
+        if route.access.isOpen { return nil }
         guard let token = Self.bearerToken(request.headers["authorization"]) else {
             logger.notice("401: no bearer token", metadata: ["request.id": "\(request.id)", "http.path": "\(request.path)"])
             return challenge(status: 401, detail: "this route needs Authorization: Bearer <token>", error: nil)
         }
-        let tokens = tokens.withLock { $0 }
-        guard let entry = tokens.match(token) else {
+        guard let entry = tokens.withLock({ $0.match(token) }) else {
             logger.notice("401: unknown bearer token", metadata: ["request.id": "\(request.id)", "http.path": "\(request.path)"])
             return challenge(status: 401, detail: "the bearer token is not valid", error: "invalid_token")
         }
@@ -53,7 +51,7 @@ public final class BearerAuth: HTTPMiddleware {
             response.headers["WWW-Authenticate"]! += ", scope=\"\(scope)\""
             return response
         }
-        return await next(request)
+        return nil
     }
 
     private func challenge(status: Int, detail: String, error: String?) -> HTTPResponse {
@@ -63,13 +61,15 @@ public final class BearerAuth: HTTPMiddleware {
     }
 
     /// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive), as bytes.
-    static func bearerToken(_ value: String?) -> ArraySlice<UInt8>? {
+    static func bearerToken(_ value: String?) -> Substring.UTF8View? {
         guard let value else { return nil }
-        let bytes = Array(value.utf8)
-        guard bytes.count > 7, bytes[..<6].map({ $0 | 0x20 }) == Array("bearer".utf8), bytes[6] == UInt8(ascii: " ") else { return nil }
-        var token = bytes[7...]
-        while token.first == UInt8(ascii: " ") { token = token.dropFirst() }
-        while token.last == UInt8(ascii: " ") { token = token.dropLast() }
-        return token.isEmpty ? nil : token
+        var rest = Substring(value).utf8
+        for expected in "bearer ".utf8 {
+            guard let byte = rest.first, byte | (expected == 0x20 ? 0 : 0x20) == expected else { return nil }
+            rest = rest.dropFirst()
+        }
+        while rest.first == UInt8(ascii: " ") { rest = rest.dropFirst() }
+        while rest.last == UInt8(ascii: " ") { rest = rest.dropLast() }
+        return rest.isEmpty ? nil : rest
     }
 }

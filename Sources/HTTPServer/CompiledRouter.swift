@@ -1,4 +1,5 @@
 import Logging
+import Sockets
 
 /// The validated routing tree built from a `Router`; immutable and shared by all event loops.
 final class CompiledRouter: Sendable {
@@ -111,20 +112,20 @@ final class CompiledRouter: Sendable {
         guard !middleware.isEmpty else { return await respond(to: request, resolution, logger: logger) }
         var route = MatchedRoute(pattern: nil, access: .authenticated)
         if case .found(let entry, _) = resolution { route = entry.route }
-        return await through(middleware[...], request, route) { await self.respond(to: $0, resolution, logger: logger) }
-    }
-
-    /// `request` through the first middleware of `rest`, whose `next` is the others, then `last`.
-    private func through(_ rest: ArraySlice<any HTTPMiddleware>, _ request: HTTPRequest, _ route: MatchedRoute,
-                         _ last: (HTTPRequest) async -> HTTPResponse) async -> HTTPResponse {
-        guard let first = rest.first else { return await last(request) }
-        do {
-            return try await first.respond(to: request, route: route) { await self.through(rest.dropFirst(), $0, route, last) }
-        } catch let error as HTTPError {
-            return error.response
-        } catch {
-            return HTTPResponse(status: 500)
+        let start = MonotonicClock.nanoseconds()
+        var ran = 0
+        var answer: HTTPResponse?
+        while ran < middleware.count, answer == nil {
+            answer = middleware[ran].willRespond(to: request, route: route)
+            ran += 1
         }
+        let response: HTTPResponse
+        if let answer { response = answer } else { response = await respond(to: request, resolution, logger: logger) }
+        let elapsed = MonotonicClock.nanoseconds() &- start
+        for item in middleware[..<ran].reversed() {
+            item.didRespond(to: request, route: route, status: response.status, nanoseconds: elapsed)
+        }
+        return response
     }
 
     private func respond(to request: HTTPRequest, _ resolution: Resolution, logger: Logger?) async -> HTTPResponse {

@@ -14,12 +14,23 @@ public struct MatchedRoute: Sendable {
 }
 
 /// Runs around every routed request (HTTP/1.1 and any later protocol that routes through the same
-/// router): may answer by itself (a 401) or call `next` and look at or change the response.
+/// router), in two synchronous steps, so that it costs no extra suspension point per request:
+/// `willRespond` before the handler may answer by itself (a 401), and `didRespond` sees every
+/// response, whoever made it, with the time it took.
 ///
-/// `next` never throws an `HTTPError` of a handler: those are already responses, so a middleware sees
-/// every status. A middleware that throws `HTTPError` gets its problem+json response sent.
+/// Middleware runs in the order added: each `willRespond` until one answers, then `didRespond` of
+/// those whose `willRespond` ran, in reverse order (so an outer metrics middleware counts the 401s
+/// of an inner authenticating one).
 public protocol HTTPMiddleware: Sendable {
-    /// Answers `request`, usually by calling `next`.
-    func respond(to request: HTTPRequest, route: MatchedRoute,
-                 next: (HTTPRequest) async -> HTTPResponse) async throws -> HTTPResponse
+    /// Before the handler: nil lets the request through, a response answers it instead.
+    func willRespond(to request: HTTPRequest, route: MatchedRoute) -> HTTPResponse?
+    /// After the response is known; `nanoseconds` since the first middleware's `willRespond`.
+    func didRespond(to request: HTTPRequest, route: MatchedRoute, status: Int, nanoseconds: UInt64)
+}
+
+extension HTTPMiddleware {
+    /// Lets every request through.
+    public func willRespond(to request: HTTPRequest, route: MatchedRoute) -> HTTPResponse? { nil }
+    /// Looks at nothing.
+    public func didRespond(to request: HTTPRequest, route: MatchedRoute, status: Int, nanoseconds: UInt64) {}
 }
