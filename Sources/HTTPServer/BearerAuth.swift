@@ -3,7 +3,7 @@ import Synchronization
 
 /// Bearer-token authentication as middleware: a request to a route that is not `.open` needs
 /// `Authorization: Bearer <token>` with a token of the tokens file (401 otherwise, with
-/// `WWW-Authenticate: Bearer`), and the route's scope among the token's (403 otherwise). Both answers
+/// `WWW-Authenticate: Bearer`), compared in constant time (`BearerTokens.match`), and the route's scope among the token's (403 otherwise). Both answers
 /// are problem+json. Logs name the token's holder, never the token. `reload` swaps the tokens in place
 /// (the app calls it on SIGHUP); requests in flight finish with the set they started with.
 ///

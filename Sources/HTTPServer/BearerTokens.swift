@@ -1,6 +1,6 @@
 /// The tokens an API accepts, parsed from a tokens file: one per line, `<token> <scopes> <name>`, with
 /// scopes comma-separated from `submit`, `read` and `admin`, and a name that stands for the token in
-/// logs. `#` starts a comment. Only SHA-256 digests of the tokens are kept, and no error names one.
+/// logs. `#` starts a comment. No error names a token.
 ///
 /// ```text
 /// # token                                  scopes             name
@@ -8,9 +8,11 @@
 /// 8c7b6a5d4e3f2a1b0c9d8e7f6a5b4c3d         read,submit,admin  ops
 /// ```
 public struct BearerTokens: Sendable {
-    /// One accepted token, by digest.
+    /// One accepted token.
     public struct Entry: Sendable {
-        let digest: [UInt8]
+        /// The token, zero-padded to `maximumLength` bytes: every comparison reads all of them.
+        let padded: [UInt8]
+        let length: Int
         /// What the token may do.
         public let scopes: Set<String>
         /// Who holds it, for the logs.
@@ -21,6 +23,8 @@ public struct BearerTokens: Sendable {
     public static let knownScopes: Set<String> = ["submit", "read", "admin"]
     /// The shortest token accepted, in characters (a short token is guessable).
     public static let minimumLength = 16
+    /// The longest token accepted, in characters; every comparison covers this many bytes.
+    public static let maximumLength = 256
 
     /// The accepted tokens, in file order.
     public let entries: [Entry]
@@ -28,7 +32,7 @@ public struct BearerTokens: Sendable {
     /// Parses a tokens file; the error names the line and the problem, never the token.
     public init(parsing text: String) throws(HTTPServerError) {
         var entries: [Entry] = []
-        var seen: [[UInt8]] = []
+        var seen: Set<Substring> = []
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let number = index + 1
             var line = Substring(rawLine)
@@ -44,6 +48,9 @@ public struct BearerTokens: Sendable {
             guard token.utf8.count >= Self.minimumLength else {
                 throw HTTPServerError("tokens file line \(number): the token is shorter than \(Self.minimumLength) characters")
             }
+            guard token.utf8.count <= Self.maximumLength else {
+                throw HTTPServerError("tokens file line \(number): the token is longer than \(Self.maximumLength) characters")
+            }
             guard token.utf8.allSatisfy(Self.isTokenByte) else {
                 throw HTTPServerError("tokens file line \(number): the token has a character a Bearer token may not (RFC 6750: A-Z a-z 0-9 - . _ ~ + / =)")
             }
@@ -52,21 +59,31 @@ public struct BearerTokens: Sendable {
                 throw HTTPServerError("tokens file line \(number): unknown scope '\(unknown)' (known: admin, read, submit)")
             }
             guard !scopes.isEmpty else { throw HTTPServerError("tokens file line \(number): no scope given") }
-            let digest = SHA256.digest(token.utf8)
-            if seen.contains(digest) { throw HTTPServerError("tokens file line \(number): the same token appears on an earlier line") }
-            seen.append(digest)
-            entries.append(Entry(digest: digest, scopes: scopes, name: words[2...].joined(separator: " ")))
+            if !seen.insert(token).inserted { throw HTTPServerError("tokens file line \(number): the same token appears on an earlier line") }
+            let padded = Array(token.utf8) + [UInt8](repeating: 0, count: Self.maximumLength - token.utf8.count)
+            entries.append(Entry(padded: padded, length: token.utf8.count, scopes: scopes, name: words[2...].joined(separator: " ")))
         }
         self.entries = entries
     }
 
-    /// The entry whose token is `token`. Every entry is compared in full, found or not, so the time
-    /// taken says nothing about how much of a token was right or which entry matched.
+    /// The entry whose token is `token`. The token is zero-padded to `maximumLength` bytes and every
+    /// entry is compared over all of them, found or not, so the time taken says nothing about how
+    /// much of a token was right, how long the right one is, or which entry matched. (Only a token
+    /// longer than any accepted one is refused at once: its length is the sender's own.)
     public func match(_ token: some Collection<UInt8>) -> Entry? {
-        let digest = SHA256.digest(token)
-        var found: Entry?
-        for entry in entries where ConstantTime.equal(entry.digest, digest) { found = entry }
-        return found
+        let length = token.count
+        guard length <= Self.maximumLength else { return nil }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.maximumLength) { presented in
+            var index = 0
+            for byte in token {
+                presented[index] = byte
+                index += 1
+            }
+            for i in index..<Self.maximumLength { presented[i] = 0 }
+            var found: Entry?
+            for entry in entries where ConstantTime.equal(entry.padded, presented) && entry.length == length { found = entry }
+            return found
+        }
     }
 
     static func isTokenByte(_ byte: UInt8) -> Bool {

@@ -2,8 +2,8 @@
 public enum ConstantTime {
     /// True when `a` and `b` hold the same bytes. Every byte of both is read, whatever the first
     /// difference: the XOR of each pair is OR-accumulated and looked at once, at the end. Only the
-    /// lengths may leak (compare fixed-length digests to hide those too).
-    public static func equal<C: Collection<UInt8>>(_ a: C, _ b: C) -> Bool {
+    /// lengths may leak (compare zero-padded, fixed-length buffers to hide those too).
+    public static func equal<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ b: B) -> Bool {
         var difference: UInt8 = a.count == b.count ? 0 : 1
         var i = a.startIndex
         var j = b.startIndex
