@@ -10,8 +10,9 @@
 public struct BearerTokens: Sendable {
     /// One accepted token.
     public struct Entry: Sendable {
-        /// The token, zero-padded to `maximumLength` bytes: every comparison reads all of them.
-        let padded: [UInt8]
+        /// The token's bytes, zero-padded to `maximumLength` and packed 8 to a word: every
+        /// comparison reads all of them.
+        let padded: [UInt64]
         let length: Int
         /// What the token may do.
         public let scopes: Set<String>
@@ -60,7 +61,10 @@ public struct BearerTokens: Sendable {
             }
             guard !scopes.isEmpty else { throw HTTPServerError("tokens file line \(number): no scope given") }
             if !seen.insert(token).inserted { throw HTTPServerError("tokens file line \(number): the same token appears on an earlier line") }
-            let padded = Array(token.utf8) + [UInt8](repeating: 0, count: Self.maximumLength - token.utf8.count)
+            let padded = [UInt64](unsafeUninitializedCapacity: Self.words) { words, count in
+                Self.pack(token.utf8, into: words)
+                count = Self.words
+            }
             entries.append(Entry(padded: padded, length: token.utf8.count, scopes: scopes, name: words[2...].joined(separator: " ")))
         }
         self.entries = entries
@@ -73,16 +77,23 @@ public struct BearerTokens: Sendable {
     public func match(_ token: some Collection<UInt8>) -> Entry? {
         let length = token.count
         guard length <= Self.maximumLength else { return nil }
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.maximumLength) { presented in
-            var index = 0
-            for byte in token {
-                presented[index] = byte
-                index += 1
-            }
-            for i in index..<Self.maximumLength { presented[i] = 0 }
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: Self.words) { presented in
+            Self.pack(token, into: presented)
             var found: Entry?
             for entry in entries where ConstantTime.equal(entry.padded, presented) && entry.length == length { found = entry }
             return found
+        }
+    }
+
+    private static let words = maximumLength / 8
+
+    /// `bytes` (at most `maximumLength`) into `words`, zero-padded, 8 bytes to a word.
+    private static func pack(_ bytes: some Collection<UInt8>, into words: UnsafeMutableBufferPointer<UInt64>) {
+        for i in 0..<Self.words { words[i] = 0 }
+        var index = 0
+        for byte in bytes {
+            words[index >> 3] |= UInt64(byte) << UInt64((index & 7) * 8)
+            index += 1
         }
     }
 
