@@ -22,6 +22,10 @@ apt:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@# Prometheus for the scrape test (Tests/interop/test_auth_metrics.py); without its recommends
+	@# (they pull in a web UI's worth of packages the test never uses).
+	@dpkg -s prometheus >/dev/null 2>&1 || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus; }
 
 # Python Celery for the interop tests and the benchmark anchor (kombu needs the [redis] extra), Flower 2.2
 # for the Flower interop tests, Schemathesis 4 for test-contract.
@@ -119,6 +123,12 @@ fuzz:
 # Release hello-worlds of HTTPServer and Hummingbird 2 under wrk -t2 -c64 -d10s: req/s, p99, RSS, ratios.
 bench-http:
 	BUILD_LOCK="$(BUILD_LOCK)" bench/http/run.sh
+
+# What bearer tokens and metrics cost: hello (http-hello plain vs RequestMetrics + BearerAuth) and a
+# 20,000-task drain (plain vs --metrics-bind with a token and a scrape a second), interleaved; aim <= 5 %.
+.PHONY: bench-auth
+bench-auth: apt venv
+	BUILD_LOCK="$(BUILD_LOCK)" bench/auth/run.sh
 
 # 20,000 add tasks drained by one celeriac worker and by Celery 5.7 prefork -c 2: rates and ratio.
 bench-drain: deps

@@ -10,6 +10,7 @@ struct APICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "api", abstract: "Serve the task API over HTTP.")
 
     @OptionGroup var brokerOptions: BrokerOptions
+    @OptionGroup var authOptions: AuthOptions
 
     @Option(help: "host:port to listen on (env CELERIAC_BIND; default 127.0.0.1:8080; [::]:8080 for IPv6).")
     var bind: String?
@@ -73,7 +74,10 @@ struct APICommand: AsyncParsableCommand {
         // From the very start: the first SIGTERM/SIGINT finishes in-flight requests (long polls end at
         // once), a second ends the process now. Before the server listens there is nothing to finish.
         let serving = Protected<(HTTPServer, TaskAPI, Double)?>(nil)
-        _ = SignalHandler { _, count in
+        let authentication = Protected<BearerAuth?>(nil)
+        _ = SignalHandler(onHangup: { [authOptions] in
+            if let auth = authentication.withLock({ $0 }) { authOptions.reload(auth, logger: logger) }
+        }) { _, count in
             guard count == 1, let (server, api, grace) = serving.withLock({ $0 }) else { Glibc.exit(count == 1 ? 0 : 1) }
             logger.info("api: shutting down (finishing in-flight requests)")
             Task {
@@ -81,18 +85,23 @@ struct APICommand: AsyncParsableCommand {
                 await server.shutdown(grace: grace)
             }
         }
+        MetricsBootstrap.bootstrap()
         let (broker, results) = try brokerOptions.makeBroker()
+        let (host, port) = Self.split(bindAddress)!
+        let auth = try authOptions.middleware(host: host, what: "api", logger: logger)
+        authentication.withLock { $0 = auth }
         var apiConfiguration = TaskAPI.Configuration()
+        apiConfiguration.metricsExposition = { MetricsBootstrap.exposition() }
         apiConfiguration.allowUnknownTasks = allowUnknownTasks
         apiConfiguration.publicURL = publicURL ?? "http://localhost:8080"
         let api = TaskAPI(broker: broker, results: results, configuration: apiConfiguration, logger: logger,
                           appRoutes: app.routes)
-        let (host, port) = Self.split(bindAddress)!
         var httpConfiguration = HTTPServer.Configuration(host: host, port: port, threads: threads)
         httpConfiguration.limits.maxBodyBytes = maxBodyBytes ?? 1 << 20
         let grace = grace ?? 10
         httpConfiguration.timeouts.shutdownGrace = grace
-        let server = try HTTPServer(configuration: httpConfiguration, router: api.router(), logger: logger)
+        let server = try HTTPServer(configuration: httpConfiguration, router: api.router(middleware: [RequestMetrics()] + (auth.map { [$0] } ?? [])),
+                                      logger: logger)
         try server.start()
         serving.withLock { $0 = (server, api, grace) }
         logger.info("Celeriac API listening on http://\(host.contains(":") ? "[\(host)]" : host):\(server.port) (redis \(broker.serverDescription))")

@@ -9,15 +9,17 @@ nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
 /// synchronously writes the signal's number to a pipe, and one thread hands each to `handle`, in
 /// order. Nothing is ignored or lost in between (a Dispatch source starts listening some time after it
 /// is created, and its `SIG_IGN` drops what comes in that gap). SIGINT and SIGTERM are counted together.
+/// SIGHUP goes to `onHangup` (re-read configuration), and only when one is given: otherwise it keeps
+/// its default action.
 final class SignalHandler: Sendable {
     private let count = Protected(0)
 
     /// `handle(signal, count)`: the count of SIGINT/SIGTERM so far (SIGQUIT does not count).
-    init(_ handle: @escaping @Sendable (_ signal: Int32, _ count: Int) -> Void) {
+    init(onHangup: (@Sendable () -> Void)? = nil, _ handle: @escaping @Sendable (_ signal: Int32, _ count: Int) -> Void) {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { fatalError("pipe: \(String(cString: strerror(errno)))") }
         signalPipeWriteEnd = fds[1]
-        for number in [SIGINT, SIGTERM, SIGQUIT] {
+        for number in [SIGINT, SIGTERM, SIGQUIT] + (onHangup == nil ? [] : [SIGHUP]) {
             signal(number) { received in
                 var byte = UInt8(truncatingIfNeeded: received)
                 _ = write(signalPipeWriteEnd, &byte, 1)
@@ -30,6 +32,10 @@ final class SignalHandler: Sendable {
                 let n = read(readEnd, &byte, 1)
                 if n == 1 {
                     let number = Int32(byte)
+                    if number == SIGHUP {
+                        onHangup?()
+                        continue
+                    }
                     let seen = number == SIGQUIT ? count.withLock { $0 } : count.withLock { $0 += 1; return $0 }
                     handle(number, seen)
                 } else if n < 0, errno == EINTR {

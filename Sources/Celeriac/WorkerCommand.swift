@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import HTTPServer
 import Logging
 import ServiceLifecycle
 import TaskProtocol
@@ -12,6 +13,10 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run a worker node.")
 
     @OptionGroup var brokerOptions: BrokerOptions
+    @OptionGroup var authOptions: AuthOptions
+
+    @Option(help: "host:port of this worker's /metrics, /healthz and /readyz (env CELERIAC_METRICS_BIND; default: none).")
+    var metricsBind: String?
 
     @Option(name: [.customShort("Q"), .long], help: "Comma-separated queues to consume, highest priority first (env CELERIAC_QUEUES; default celery).")
     var queues: String?
@@ -57,6 +62,8 @@ struct WorkerCommand: AsyncParsableCommand {
         try Environment.fill(&grace, "CELERIAC_WORKER_GRACE")
         try Environment.fill(&leaseTimeout, "CELERIAC_LEASE_TIMEOUT")
         try Environment.fill(&maxCrashes, "CELERIAC_MAX_CRASHES")
+        try Environment.fill(&metricsBind, "CELERIAC_METRICS_BIND")
+        if let metricsBind, APICommand.split(metricsBind) == nil { throw ValidationError("--metrics-bind '\(metricsBind)' must be host:port") }
         taskEvents = Environment.flag(taskEvents, "CELERIAC_TASK_EVENTS")
         quiet = Environment.flag(quiet, "CELERIAC_QUIET")
         try Environment.check(concurrency, 1...10_000, "-c/--concurrency")
@@ -78,7 +85,10 @@ struct WorkerCommand: AsyncParsableCommand {
         // one (or SIGQUIT) a cold one, a third ends the process at once. Before the worker exists
         // nothing is held: stopping then is simply exiting.
         let running = Protected<Worker?>(nil)
-        _ = SignalHandler { signal, count in
+        let authentication = Protected<BearerAuth?>(nil)
+        _ = SignalHandler(onHangup: { [authOptions] in
+            if let auth = authentication.withLock({ $0 }) { authOptions.reload(auth, logger: logger) }
+        }) { signal, count in
             guard let worker = running.withLock({ $0 }) else {
                 logger.info("worker: stopped before it started")
                 Glibc.exit(0)
@@ -104,6 +114,8 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.sweepInterval = min(5, configuration.leaseTimeout / 3)
         configuration.sendTaskEvents = taskEvents
         configuration.softwareVersion = app.version
+        // Before the broker and the worker exist: metric handles bind to the backend in force when made.
+        if metricsBind != nil { MetricsBootstrap.bootstrap() }
         let (broker, results) = try brokerOptions.makeBroker()
         let redisURL = broker.serverDescription
         if !quiet { Banner.print(app: app, configuration: configuration, transport: redisURL) }
@@ -115,11 +127,21 @@ struct WorkerCommand: AsyncParsableCommand {
         logger.info("Connected to \(redisURL)")
         let worker = Worker(configuration: configuration, registry: app.registry, broker: broker, results: results, logger: logger)
         running.withLock { $0 = worker }
+        var endpoint: HTTPServer?
+        if let metricsBind, let (host, port) = APICommand.split(metricsBind) {
+            let auth = try authOptions.middleware(host: host, what: "worker /metrics", logger: logger)
+            authentication.withLock { $0 = auth }
+            let server = try WorkerEndpoint.server(host: host, port: port, worker: worker, auth: auth, logger: logger)
+            try server.start()
+            logger.info("Metrics and probes on http://\(host.contains(":") ? "[\(host)]" : host):\(server.port)")
+            endpoint = server
+        }
         // A lifecycle group of one: it ends when the worker does (after a signal asked it to).
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger))
         logger.info("\(configuration.nodeName) ready.")
         try await group.run()
+        await endpoint?.shutdown(grace: 2)
     }
 }
 

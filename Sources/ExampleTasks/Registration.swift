@@ -25,9 +25,10 @@ public enum Registration {
     /// The example's routes: `POST /register`, `GET /users/{id}`, `GET /activate/{token}`.
     public static func routes(settings: ExampleTasks.Settings) -> [AppRoute] {
         [
-            AppRoute(.post, "/register") { api, request in try await register(request, api: api, settings: settings) },
-            AppRoute(.get, "/users/{id}") { api, request in try await user(request, api: api) },
-            AppRoute(.get, "/activate/{token}") { api, request in try await activate(request, api: api) },
+            AppRoute(.post, "/register", access: .submit) { api, request in try await register(request, api: api, settings: settings) },
+            AppRoute(.get, "/users/{id}", access: .read) { api, request in try await user(request, api: api) },
+            // Clicked from an email: no bearer token; the single-use token in the link is the credential.
+            AppRoute(.get, "/activate/{token}", access: .open) { api, request in try await activate(request, api: api) },
         ]
     }
 

@@ -1,9 +1,10 @@
 import Logging
+import Sockets
 
 /// The validated routing tree built from a `Router`; immutable and shared by all event loops.
 final class CompiledRouter: Sendable {
     enum Resolution {
-        case found(HTTPHandler, [String: String])
+        case found(Entry, [String: String])
         case methodNotAllowed([HTTPMethod])
         case notFound
     }
@@ -11,14 +12,22 @@ final class CompiledRouter: Sendable {
     final class Node: @unchecked Sendable {
         var literals: [Substring: Node] = [:]
         var parameter: Node?
-        /// Per method: the handler and the names of this route's `{…}` segments, in order.
-        var handlers: [HTTPMethod: (HTTPHandler, [String])] = [:]
+        /// Per method: the route and the names of its `{…}` segments, in order.
+        var handlers: [HTTPMethod: (Entry, [String])] = [:]
+    }
+
+    /// One route as matched: its handler and what middleware needs to know of it.
+    struct Entry: Sendable {
+        var handler: HTTPHandler
+        var route: MatchedRoute
     }
 
     // Built in init, never mutated afterwards.
     private let root = Node()
+    private let middleware: [any HTTPMiddleware]
 
     init(_ router: Router) throws(HTTPServerError) {
+        middleware = router.middleware
         for route in router.routes {
             var node = root
             var names: [String] = []
@@ -39,7 +48,8 @@ final class CompiledRouter: Sendable {
             if node.handlers[route.method] != nil {
                 throw HTTPServerError("duplicate route \(route.method) \(route.pattern)")
             }
-            node.handlers[route.method] = (route.handler, names)
+            node.handlers[route.method] = (Entry(handler: route.handler,
+                                                 route: MatchedRoute(pattern: route.pattern, access: route.access)), names)
         }
     }
 
@@ -95,14 +105,36 @@ final class CompiledRouter: Sendable {
         return nil
     }
 
-    /// Routing plus error mapping: `HTTPError` becomes its problem+json, anything else a bare 500.
+    /// Routing, the middleware around it, and error mapping: `HTTPError` becomes its problem+json,
+    /// anything else a bare 500.
     func respond(to request: HTTPRequest, logger: Logger?) async -> HTTPResponse {
-        switch resolve(request.method, request.path) {
-        case .found(let handler, let parameters):
+        let resolution = resolve(request.method, request.path)
+        guard !middleware.isEmpty else { return await respond(to: request, resolution, logger: logger) }
+        var route = MatchedRoute(pattern: nil, access: .authenticated)
+        if case .found(let entry, _) = resolution { route = entry.route }
+        let start = MonotonicClock.nanoseconds()
+        var ran = 0
+        var answer: HTTPResponse?
+        while ran < middleware.count, answer == nil {
+            answer = middleware[ran].willRespond(to: request, route: route)
+            ran += 1
+        }
+        let response: HTTPResponse
+        if let answer { response = answer } else { response = await respond(to: request, resolution, logger: logger) }
+        let elapsed = MonotonicClock.nanoseconds() &- start
+        for item in middleware[..<ran].reversed() {
+            item.didRespond(to: request, route: route, status: response.status, nanoseconds: elapsed)
+        }
+        return response
+    }
+
+    private func respond(to request: HTTPRequest, _ resolution: Resolution, logger: Logger?) async -> HTTPResponse {
+        switch resolution {
+        case .found(let entry, let parameters):
             var request = request
             request.pathParameters = parameters
             do {
-                return try await handler(request)
+                return try await entry.handler(request)
             } catch let error as HTTPError {
                 return error.response
             } catch {

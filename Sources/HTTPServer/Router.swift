@@ -11,20 +11,31 @@ public typealias HTTPHandler = @Sendable (HTTPRequest) async throws -> HTTPRespo
 /// Patterns are checked when the server is created (`HTTPServer.init`), or with `validate()`:
 /// a malformed pattern or a duplicate method and pattern throws there, not on the first request.
 /// A literal segment wins over a parameter; `HEAD` falls back to the `GET` handler.
+/// Each route declares who may call it (`access`); middleware added with `use` runs around every
+/// request, first added outermost (`router.use(metrics); router.use(auth)` counts the 401s too).
 public struct Router: Sendable {
     struct Route: Sendable {
         var method: HTTPMethod
         var pattern: String
+        var access: RouteAccess
         var handler: HTTPHandler
     }
 
     var routes: [Route] = []
+    var middleware: [any HTTPMiddleware] = []
 
     public init() {}
 
     /// Adds a route; problems with it are reported by `validate()` or the server's initializer.
-    public mutating func add(_ method: HTTPMethod, _ pattern: String, _ handler: @escaping HTTPHandler) {
-        routes.append(Route(method: method, pattern: pattern, handler: handler))
+    /// `access` matters only behind an authenticating middleware; by default a valid token is needed.
+    public mutating func add(_ method: HTTPMethod, _ pattern: String, access: RouteAccess = .authenticated,
+                             _ handler: @escaping HTTPHandler) {
+        routes.append(Route(method: method, pattern: pattern, access: access, handler: handler))
+    }
+
+    /// Runs `middleware` around every request, inside the middleware added before it.
+    public mutating func use(_ middleware: any HTTPMiddleware) {
+        self.middleware.append(middleware)
     }
 
     /// Throws the first malformed pattern or duplicate route.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Sockets
 
@@ -120,6 +121,8 @@ public final class RedisClient: Sendable {
                 return connection
             }
             if winner !== connection, createdAttempt { connection.close(reason: "a concurrent reconnect won") }
+            // Every (re)connect of the shared connection; after the first, each one is a reconnect.
+            if winner === connection { Counter(label: "celeriac_redis_connects_total").increment() }
             return winner
         } catch {
             // One failed attempt doubles the backoff once: only the caller that started it updates it,

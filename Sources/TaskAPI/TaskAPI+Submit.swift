@@ -15,7 +15,9 @@ extension TaskAPI {
                             field: "task")
         }
         options.origin = origin
-        let message = TaskMessage.make(task: task, args: submission.args, kwargs: submission.kwargs, options: options)
+        var message = TaskMessage.make(task: task, args: submission.args, kwargs: submission.kwargs, options: options)
+        // When it was accepted, for the workers' queue-wait histogram (Celery ignores headers it does not know).
+        message.headers["celeriac_sent_at"] = .double(now.timeIntervalSince1970)
         var id = message.id
         if let idempotencyKey = submission.idempotencyKey {
             id = try await broker.enqueue(message, idempotencyKey: idempotencyKey, now: now)
@@ -23,6 +25,7 @@ extension TaskAPI {
             try await broker.enqueue(message, now: now)
         }
         let replayed = id != message.id
+        if !replayed { metrics.submitted(task: task, queue: options.queue) }
         // A repeat with the same key answers with the task first submitted under it, as it is now.
         let view: JSONValue? = replayed ? try await taskView(id) : Optional.none
         var response = HTTPResponse.json(status: 202, bytes: JSONValue.object([
@@ -47,6 +50,9 @@ extension TaskAPI {
         var view = try await taskView(id)
         // Not every publish is the end (a RETRY, a STARTED): wait again with the time that is left.
         let deadline = Date().addingTimeInterval(wait)
+        let polling = wait > 0 && !Self.isReady(view)
+        if polling { metrics.longPolls.increment() }
+        defer { if polling { metrics.longPolls.decrement() } }
         while !Self.isReady(view), deadline.timeIntervalSinceNow > 0, !Task.isCancelled, await !resultWaiter.isClosed {
             try await resultWaiter.wait(for: id, timeout: deadline.timeIntervalSinceNow) { Self.isReady(try await taskView(id)) }
             view = try await taskView(id)

@@ -26,6 +26,8 @@ public struct TaskAPI: Sendable {
         public var publicURL = "http://localhost:8080"
         /// Longest `GET /tasks/{id}?wait=` in seconds. Default 60.
         public var maxWaitSeconds = 60.0
+        /// What `GET /metrics` serves (the Prometheus text format); nil answers 404. Default nil.
+        public var metricsExposition: (@Sendable () -> [UInt8])?
         /// The documented defaults.
         public init() {}
     }
@@ -41,6 +43,7 @@ public struct TaskAPI: Sendable {
     let logger: Logger
     let knownTasks: KnownTasks
     let resultWaiter: ResultWaiter
+    let metrics = APIMetrics()
     /// The `origin` header of the messages this API sends (the host name is looked up once).
     public let origin = "celeriac-api@" + ProcessInfo.processInfo.hostName
 
@@ -62,12 +65,14 @@ public struct TaskAPI: Sendable {
         await resultWaiter.close()
     }
 
-    /// Every route of the API (`openapi.yaml` lists the same set; a test checks it).
-    public func router() -> Router {
+    /// Every route of the API (`openapi.yaml` lists the same set; a test checks it), each with its
+    /// access (`TaskAPI+Access`), behind `middleware` (request metrics, then bearer tokens, say).
+    public func router(middleware: [any HTTPMiddleware] = []) -> Router {
         var router = Router()
         for route in routes {
-            router.add(route.method, route.path, route.handler)
+            router.add(route.method, route.path, access: access(route.method, route.path), route.handler)
         }
+        for item in middleware { router.use(item) }
         return router
     }
 
@@ -81,6 +86,7 @@ public struct TaskAPI: Sendable {
             (.post, "/dead-letters/{id}/requeue", { try await self.guarded { try await self.requeue($0) }($0) }),
             (.get, "/workers", { try await self.guarded { try await self.workers($0) }($0) }),
             (.get, "/queues", { try await self.guarded { try await self.queues($0) }($0) }),
+            (.get, "/metrics", { try await self.metrics($0) }),
             (.get, "/healthz", { _ in .json(bytes: Array(#"{"status": "ok"}"#.utf8)) }),
             (.get, "/readyz", { try await self.guarded { try await self.ready($0) }($0) }),
         ]

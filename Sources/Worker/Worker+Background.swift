@@ -144,7 +144,10 @@ extension Worker {
     private func sweep() async throws {
         let restored = try await broker.restoreStale(lease: configuration.leaseTimeout, visibilityTimeout: configuration.visibilityTimeout,
                                                      maxCrashes: configuration.maxCrashes)
-        if restored > 0 { logger.warning("Restoring \(restored) unacknowledged message(s)") }
+        if restored > 0 {
+            logger.warning("Restoring \(restored) unacknowledged message(s)")
+            metrics.redeliveries.increment(by: restored)
+        }
         try await broker.pruneRevoked()
     }
 

@@ -136,6 +136,7 @@ extension Worker {
         if plan.start == .expired {
             events.task("task-revoked", ["uuid": .string(message.id), "terminated": false, "signum": nil, "expired": true])
             logger.info("Discarding revoked task: \(label)")
+            metrics.task(message.task, .revoked)
             await finish(message, document: .revoked(taskID: message.id, reason: "expired"), record: .discarded(message, at: now))
             await slots.release()
             return
@@ -146,6 +147,7 @@ extension Worker {
         if revoked {
             events.task("task-revoked", ["uuid": .string(message.id), "terminated": false, "signum": nil, "expired": false])
             logger.info("Discarding revoked task: \(label)")
+            metrics.task(message.task, .revoked)
             await finish(message, document: .revoked(taskID: message.id, reason: "revoked"), record: .discarded(message, at: now))
             await slots.release()
             return
@@ -155,6 +157,7 @@ extension Worker {
             // Celery's consumer (on_unknown_task) sends this one event and no task-received: Flower shows FAILURE.
             events.task("task-failed", ["uuid": .string(message.id),
                                         "exception": .string("NotRegistered(\(PythonRepr.repr(.string(message.task))))")])
+            metrics.task(message.task, .rejected)
             let info = ExceptionInfo(type: "NotRegistered", message: [.string(message.task)], module: "celery.exceptions")
             await finish(message, document: .failure(taskID: message.id, exception: info, traceback: nil, parentID: message.parentID),
                          record: .discarded(message, at: now, error: info.pythonRepr))
@@ -190,6 +193,7 @@ extension Worker {
             logger.warning("Task \(label): could not update its record: \(error)")
         } }
         logger.info("Task \(label) received")
+        metrics.started(message, queue: queue, at: now)
         events.task("task-started", ["uuid": .string(message.id)])
         // A prefetched task's record says RECEIVED: the next heartbeat marks it STARTED if it is still
         // running (fast tasks go straight to their result, saving a write per task), and the final
@@ -212,6 +216,8 @@ extension Worker {
     func deadLetter(raw: [UInt8], error: any Error, queue: String, tag: String?) async {
         let messageError = error as? MessageError ?? MessageError(field: "envelope", reason: "\(error)")
         logger.error("Received malformed message on queue '\(queue)': \(messageError); moved to the dead-letter list")
+        metrics.deadLetters.increment()
+        metrics.task(messageError.taskName ?? "unknown", .rejected)
         do {
             try await broker.deadLetter(raw: raw, error: messageError, queue: queue, tag: tag, worker: configuration.nodeName)
             if let id = messageError.taskID {

@@ -34,6 +34,7 @@ extension Worker {
         let runtime = clock.now - started
         let seconds = Double(runtime.components.seconds) + Double(runtime.components.attoseconds) / 1e18
         let finished = Date()
+        metrics.runtime(message.task, seconds: seconds)
         switch outcome {
         case .success(let value):
             // Chains and link callbacks go out before the ack: a crash in between re-runs this task
@@ -49,7 +50,9 @@ extension Worker {
                                      record: .finished(at: finished, runtime: seconds))
             logger.info("Task \(label) succeeded in \(seconds)s: \(PythonRepr.repr(value))")
             // Monitors hear of the outcome that counts: not of one fenced out or revoked meanwhile.
+            if stored == .revoked { metrics.task(message.task, .revoked) }
             if stored == .stored || stored == .successAlreadyStored {
+                metrics.task(message.task, .succeeded)
                 events.task("task-succeeded", ["uuid": .string(message.id), "result": .string(PythonRepr.repr(value)),
                                                "runtime": .double(seconds)])
             }
@@ -67,7 +70,9 @@ extension Worker {
                                      message: message, writeDocument: true,
                                      record: .finished(at: finished, runtime: seconds, error: info.pythonRepr))
             logger.error("Task \(label) raised unexpected: \(info.pythonRepr)")
+            if stored == .revoked { metrics.task(message.task, .revoked) }
             if stored == .stored {
+                metrics.task(message.task, .failed)
                 events.task("task-failed", ["uuid": .string(message.id), "exception": .string(info.pythonRepr),
                                             "traceback": .string(traceback)])
             }
@@ -176,6 +181,7 @@ extension Worker {
                         message: message, writeDocument: true,
                         record: .finished(at: Date(), error: retry.reason.pythonRepr))
             logger.error("Task \(label) raised unexpected: \(retry.reason.pythonRepr) (max retries \(limit) exceeded)")
+            metrics.task(message.task, .failed)
             events.task("task-failed", ["uuid": .string(message.id), "exception": .string(retry.reason.pythonRepr),
                                         "traceback": .string(traceback)])
             return
@@ -204,6 +210,7 @@ extension Worker {
                     schedule: broker.scheduled(next, at: due))
         if outcome == .stored {
             logger.info("Task \(label) retry: Retry in \(after)s: \(retry.reason.pythonRepr)")
+            metrics.task(message.task, .retried)
             events.task("task-retried", ["uuid": .string(message.id), "exception": .string(retry.reason.pythonRepr),
                                          "traceback": .string(traceback)])
         }

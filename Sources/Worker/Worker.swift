@@ -33,6 +33,7 @@ public final class Worker: Service, Sendable {
     let completions: CompletionBatcher
     /// When this worker was created (`stats`' uptime, as Celery's).
     let startedAt = Date()
+    let metrics = WorkerMetrics()
 
     struct State {
         var stopping = false

@@ -413,6 +413,32 @@ final class APIHarness: @unchecked Sendable {
         await h.stop()
     }
 
+    @Test func everyRoute_declaresItsScope_asTheSpecSays_andOnlyTheProbesAndTheActivationLinkAreOpen() throws {
+        let spec = try String(contentsOf: RepoPaths.root.appendingPathComponent("openapi.yaml"), encoding: .utf8)
+        var specScopes: [String: String] = [:]
+        var path = "", method = ""
+        for line in spec.components(separatedBy: "\n") {
+            if line.hasPrefix("  /"), line.hasSuffix(":") { path = String(line.dropFirst(2).dropLast()) }
+            if let verb = ["get", "post", "put", "delete", "patch"].first(where: { line == "    \($0):" }) { method = verb.uppercased() }
+            if line.hasPrefix("      security: ") {
+                let value = line.dropFirst("      security: ".count)
+                specScopes["\(method) \(path)"] = value == "[]" ? "open"
+                    : value.components(separatedBy: "[").dropFirst(2).first?.components(separatedBy: "]").first.map { "scope \($0)" }
+            }
+        }
+        let api = TaskAPI(broker: Broker(redis: RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1/0"))),
+                          results: ResultBackend(redis: RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1/0"))),
+                          logger: Logger(label: "x"), appRoutes: Registration.routes(settings: APIHarness.exampleSettings()))
+        for route in api.routes {
+            let access = api.access(route.method, route.path)
+            #expect(specScopes["\(route.method.rawValue) \(route.path)"] == access.description, "\(route.method) \(route.path)")
+            // The probes, and the emailed activation link (its single-use token is the credential).
+            #expect(access.isOpen == ["/healthz", "/readyz", "/activate/{token}"].contains(route.path))
+        }
+        #expect(api.access(.post, "/tasks") == .submit && api.access(.delete, "/tasks/{id}") == .admin)
+        #expect(api.access(.post, "/an/undeclared/route") == .admin, "an undeclared route is never open")
+    }
+
     @Test func routesInCode_matchPathsInOpenAPISpec() throws {
         let spec = try String(contentsOf: RepoPaths.root.appendingPathComponent("openapi.yaml"), encoding: .utf8)
         var specRoutes: Set<String> = []

@@ -1,0 +1,36 @@
+/// What routing found for a request, for middleware that decides or counts by route.
+public struct MatchedRoute: Sendable {
+    /// The route's pattern (`/tasks/{id}`), or nil when no route matched (a 404 or 405 follows):
+    /// a bounded label for metrics, unlike the raw path.
+    public var pattern: String?
+    /// Who may call it; `.authenticated` when no route matched.
+    public var access: RouteAccess
+
+    /// A match, for calling a middleware directly (tests).
+    public init(pattern: String?, access: RouteAccess) {
+        self.pattern = pattern
+        self.access = access
+    }
+}
+
+/// Runs around every routed request (HTTP/1.1 and any later protocol that routes through the same
+/// router), in two synchronous steps, so that it costs no extra suspension point per request:
+/// `willRespond` before the handler may answer by itself (a 401), and `didRespond` sees every
+/// response, whoever made it, with the time it took.
+///
+/// Middleware runs in the order added: each `willRespond` until one answers, then `didRespond` of
+/// those whose `willRespond` ran, in reverse order (so an outer metrics middleware counts the 401s
+/// of an inner authenticating one).
+public protocol HTTPMiddleware: Sendable {
+    /// Before the handler: nil lets the request through, a response answers it instead.
+    func willRespond(to request: HTTPRequest, route: MatchedRoute) -> HTTPResponse?
+    /// After the response is known; `nanoseconds` since the first middleware's `willRespond`.
+    func didRespond(to request: HTTPRequest, route: MatchedRoute, status: Int, nanoseconds: UInt64)
+}
+
+extension HTTPMiddleware {
+    /// Lets every request through.
+    public func willRespond(to request: HTTPRequest, route: MatchedRoute) -> HTTPResponse? { nil }
+    /// Looks at nothing.
+    public func didRespond(to request: HTTPRequest, route: MatchedRoute, status: Int, nanoseconds: UInt64) {}
+}

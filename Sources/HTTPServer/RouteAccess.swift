@@ -1,0 +1,29 @@
+/// Who may call a route: everyone, any caller with a valid token, or a caller whose token carries a
+/// scope. Only an authenticating middleware (`BearerAuth`) enforces it; without one every route is open.
+public struct RouteAccess: Sendable, Hashable, CustomStringConvertible {
+    /// The scope a token must carry; nil for `.open` and `.authenticated`.
+    public let scope: String?
+    /// True for routes that never need a token (health probes).
+    public let isOpen: Bool
+
+    private init(scope: String?, isOpen: Bool) {
+        self.scope = scope
+        self.isOpen = isOpen
+    }
+
+    /// No token needed, even when tokens are on (`/healthz`, `/readyz`).
+    public static let open = RouteAccess(scope: nil, isOpen: true)
+    /// Any valid token: the default of a route that declares nothing, and of requests matching no route.
+    public static let authenticated = RouteAccess(scope: nil, isOpen: false)
+    /// A valid token that carries `name` among its scopes.
+    public static func scope(_ name: String) -> RouteAccess { RouteAccess(scope: name, isOpen: false) }
+    /// Reading: task status, workers, queues, dead letters, metrics.
+    public static let read = scope("read")
+    /// Submitting tasks.
+    public static let submit = scope("submit")
+    /// Changing what others submitted: revoke, requeue.
+    public static let admin = scope("admin")
+
+    /// `open`, `authenticated` or `scope <name>`, as logs and the spec-parity test spell it.
+    public var description: String { isOpen ? "open" : scope.map { "scope \($0)" } ?? "authenticated" }
+}
