@@ -29,6 +29,7 @@ public final class App: @unchecked Sendable {
 
     public init(name: String = "celeriac") {
         self.name = name
+        registerBuiltins()
     }
 
     /// The tasks registered so far.
