@@ -7,15 +7,17 @@ extension App {
     /// (Celery 5.7's `celery/app/builtins.py`): `celery.map`, `celery.starmap` and `celery.chunks`.
     /// `add.chunks(zip(a, b), 10).group()` is a group of `celery.starmap` tasks, each calling `add`
     /// in-process on its slice, as a Python worker does.
+    /// The handlers hold the app (an app lives as long as its process): a worker may run them after
+    /// the code that built the app let go of it.
     func registerBuiltins() {
-        task("celery.map", parameters: ["task", "it"]) { [weak self] args, context in
-            let (definition, items) = try self?.mapped(args) ?? Self.gone()
+        task("celery.map", parameters: ["task", "it"]) { args, context in
+            let (definition, items) = try self.mapped(args)
             var out: [JSONValue] = []
             for item in items { out.append(try await Self.call(definition, args: [item], context: context)) }
             return .array(out)
         }
-        task("celery.starmap", parameters: ["task", "it"]) { [weak self] args, context in
-            let (definition, items) = try self?.mapped(args) ?? Self.gone()
+        task("celery.starmap", parameters: ["task", "it"]) { args, context in
+            let (definition, items) = try self.mapped(args)
             var out: [JSONValue] = []
             for item in items {
                 guard let itemArgs = item.arrayValue else {
@@ -48,10 +50,6 @@ extension App {
             throw ExceptionInfo(type: "TypeError", message: "'task' must be a signature or a task name, not \(task.typeName)")
         }
         return name
-    }
-
-    private static func gone() throws -> (TaskDefinition, [JSONValue]) {
-        throw ExceptionInfo(type: "RuntimeError", message: "the app that registered this task is gone")
     }
 
     /// Calls a registered task's handler in this process, as Python's `task(*args)` does.
