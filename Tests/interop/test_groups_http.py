@@ -53,25 +53,45 @@ def test_a_group_python_saved_is_read_over_http(pyapp, celeriac_worker, api, r):
     assert [task["id"] for task in body["tasks"]] == [res.id for res in saved.results]
 
 
-def test_chords_submitted_over_http_run_their_parts_on_python_and_celeriac_workers(pyapp, celeriac_worker, python_worker, api, r):
-    """Both kinds of worker take header tasks of the same HTTP chords; whoever finishes the last part
-    sends the callback with the list of results, exactly once."""
+@pytest.fixture
+def python_worker_on_pyonly(redis_server, tmp_path):
+    """A Python Celery worker consuming only the queue `pyonly`, so the parts sent there surely run on it."""
+    import sys
+    from conftest import PYAPP
+    worker = LoggedProcess("python celery worker (pyonly)",
+                           [sys.executable, "-m", "celery", "-A", "celery_example_2", "worker", "--pool=solo", "-Q", "pyonly",
+                            "-n", "pyonly@%h", "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                           tmp_path / "python-worker.log", env=child_env(redis_server), cwd=str(PYAPP))
+    try:
+        worker.wait_log(" ready.", timeout=60, what="the Python worker's 'ready.' line")
+        yield worker
+    finally:
+        worker.stop(timeout=30)
+        print(f"--- python worker log ---\n{tail(worker.log_path, 4000)}")
+
+
+def test_chords_submitted_over_http_run_their_parts_on_python_and_celeriac_workers(pyapp, celeriac_worker, python_worker_on_pyonly, api, r):
+    """Half of each HTTP chord's parts go to a queue only a Python worker consumes, half to one only the
+    Celeriac worker consumes: whichever finishes the last part sends the callback with the list of
+    results (in member order), exactly once."""
     wait_for_worker(r)
     chords = []
     for i in range(8):
-        status, _, body, _ = api.request("POST", "/groups", {"tasks": [add(i, j) for j in range(6)],
-                                                              "callback": {"task": "celery_example_2.xsum"}})
+        tasks = [dict(add(i, j), queue="pyonly" if j % 2 else "celery") for j in range(6)]
+        status, _, body, _ = api.request("POST", "/groups", {"tasks": tasks, "callback": {"task": "celery_example_2.xsum"}})
         assert status == 202, body
         chords.append(body)
     for i, chord in enumerate(chords):
         assert pyapp.app.AsyncResult(chord["callback"]["id"]).get(timeout=GET_TIMEOUT * 2) == 6 * i + 15
         status, _, view, _ = api.request("GET", f"/groups/{chord['id']}?wait=5")
         assert view["state"] == "SUCCESS" and view["callback"]["result"] == 6 * i + 15, view
+        assert view["results"] == [i + j for j in range(6)], view
     # Celeriac workers record who ran a task; Python workers don't write Celeriac's records.
     members = [task["id"] for chord in chords for task in chord["tasks"]]
     by_celeriac = sum(1 for tid in members if r.hget(f"celeriac:task:{tid}", "worker"))
     print(f"parts run by the Celeriac worker: {by_celeriac}, by the Python worker: {len(members) - by_celeriac}")
-    assert 0 < by_celeriac < len(members), "both workers must have run parts of the chords"
+    assert by_celeriac == len(members) // 2
+    assert python_worker_on_pyonly.log().count("succeeded") >= len(members) // 2
 
 
 def test_a_chain_submitted_over_http_is_followed_by_python(pyapp, celeriac_worker, api, r):
