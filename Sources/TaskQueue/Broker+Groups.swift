@@ -49,13 +49,13 @@ extension Broker {
     public func publish(_ group: Group, idempotencyKey: String? = nil, now: Date = Date()) async throws -> String {
         var hash: [(String, String)] = [("size", String(group.members.count)), ("submitted_at", CeleryDate.format(now))]
         if let callback = group.callback { hash += [("callback", callback.id), ("callback_task", callback.task)] }
+        let (lists, pushed) = await pushed(group.members, stamp: CeleryDate.format(now))
         let call = PublishBatch(
             claim: idempotencyKey.map(keys.groupIdempotency), groupMeta: KeySpace.groupKey(group.id), groupHash: keys.group(group.id),
             chord: group.callback == nil ? nil : (KeySpace.groupKey(group.id, ".s"), KeySpace.groupKey(group.id, ".c")),
             claimValue: group.id, claimTTL: max(1, resultExpires),
             groupDocument: SavedGroup(id: group.id, memberIDs: group.members.map(\.id)).encoded(),
-            groupHashPairs: hash, chordSize: group.members.count, ttl: max(1, resultExpires),
-            pushed: group.members.map(pushed(now: now)),
+            groupHashPairs: hash, chordSize: group.members.count, ttl: max(1, resultExpires), lists: lists, pushed: pushed,
             pendingRecords: group.callback.map { [(keys.taskRecord($0.id), TaskRecord.Update.submitted($0, at: now).pairs)] } ?? [])
         return try await run(call)
     }
@@ -68,16 +68,29 @@ extension Broker {
         let ids = [first.id] + later.map(\.id)
         let call = PublishBatch(
             claim: idempotencyKey.map(keys.chainIdempotency), claimValue: ids.joined(separator: " "), claimTTL: max(1, resultExpires),
-            ttl: max(1, resultExpires), pushed: [pushed(now: now)(first)],
+            ttl: max(1, resultExpires), lists: [listName(for: first)],
+            pushed: [PublishBatch.Pushed(list: 0, record: keys.taskRecord(first.id), envelope: first.encoded(),
+                                         recordPairs: TaskRecord.Update.submitted(first, at: now).pairs)],
             pendingRecords: later.map { (keys.taskRecord($0.id), TaskRecord.Update.submitted($0, at: now).pairs) })
         return try await run(call).split(separator: " ").map(String.init)
     }
 
-    private func pushed(now: Date) -> (TaskMessage) -> PublishBatch.Pushed {
-        { message in
-            PublishBatch.Pushed(list: listName(for: message), record: keys.taskRecord(message.id), envelope: message.encoded(),
-                                recordPairs: TaskRecord.Update.submitted(message, at: now).pairs)
+    /// The distinct lists, and each message encoded (on every core: encoding dominates a big group's cost).
+    private func pushed(_ messages: [TaskMessage], stamp: String) async -> (lists: [String], pushed: [PublishBatch.Pushed]) {
+        var lists: [String] = [], index: [String: Int] = [:]
+        let listOf = messages.map { message -> Int in
+            let name = listName(for: message)
+            if let known = index[name] { return known }
+            lists.append(name)
+            index[name] = lists.count - 1
+            return lists.count - 1
         }
+        let keys = self.keys
+        let encoded = await Array(zip(messages, listOf)).concurrentMap { message, list in
+            PublishBatch.Pushed(list: list, record: keys.taskRecord(message.id), envelope: message.encoded(),
+                                recordPairs: TaskRecord.Update.submitted(message, stamp: stamp).pairs)
+        }
+        return (lists, encoded)
     }
 
     private func run(_ call: PublishBatch) async throws -> String {

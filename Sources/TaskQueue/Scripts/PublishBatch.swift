@@ -6,9 +6,9 @@ import RedisClient
 /// claim key (an `Idempotency-Key`) makes a retried submission publish nothing.
 /// Returns the value under the claim: `claimValue` when this call published, the first one's otherwise.
 struct PublishBatch: ScriptCall {
-    /// A message to LPUSH, with its PENDING record.
+    /// A message to LPUSH onto `lists[list]`, with its PENDING record.
     struct Pushed: Sendable {
-        var list: String
+        var list: Int
         var record: String
         var envelope: [UInt8]
         var recordPairs: [(TaskRecord.Field, String)]
@@ -29,6 +29,8 @@ struct PublishBatch: ScriptCall {
     var chordSize: Int = 0
     /// Seconds the group keys and the task records live (Celery's `result_expires`).
     var ttl: Int
+    /// The lists the messages go to, each once (a key in KEYS, LPUSHed in batches).
+    var lists: [String]
     var pushed: [Pushed]
     /// Records of tasks a worker sends later (a chain's next steps, a chord's callback).
     var pendingRecords: [(key: String, pairs: [(TaskRecord.Field, String)])] = []
@@ -43,19 +45,20 @@ struct PublishBatch: ScriptCall {
     }
 
     var keys: [RedisArgument] {
-        (header.map(\.key) + pushed.flatMap { [$0.list, $0.record] } + pendingRecords.map(\.key)).map { RedisArgument($0) }
+        (header.map(\.key) + lists + pushed.map(\.record) + pendingRecords.map(\.key)).map { RedisArgument($0) }
     }
 
     var arguments: [RedisArgument] {
-        let types = String(header.map(\.type)) + String(repeating: "lh", count: pushed.count)
+        let types = String(header.map(\.type)) + String(repeating: "l", count: lists.count) + String(repeating: "h", count: pushed.count)
             + String(repeating: "h", count: pendingRecords.count)
         var args: [RedisArgument] = [RedisArgument(types), RedisArgument(String(header.map(\.role))), RedisArgument(claimValue),
                                      RedisArgument(claimTTL), RedisArgument(groupDocument), RedisArgument(ttl),
                                      RedisArgument(chordSize), RedisArgument(pushed.count), RedisArgument(pendingRecords.count),
-                                     RedisArgument(groupHashPairs.count * 2)]
+                                     RedisArgument(groupHashPairs.count * 2), RedisArgument(lists.count)]
         args += groupHashPairs.flatMap { [RedisArgument($0.0), RedisArgument($0.1)] }
         for message in pushed {
-            args += [RedisArgument(message.envelope), RedisArgument(message.recordPairs.count * 2)] + [RedisArgument](pairs: message.recordPairs)
+            args += [RedisArgument(message.list + 1), RedisArgument(message.envelope), RedisArgument(message.recordPairs.count * 2)]
+                + [RedisArgument](pairs: message.recordPairs)
         }
         for record in pendingRecords {
             args += [RedisArgument(record.pairs.count * 2)] + [RedisArgument](pairs: record.pairs)
@@ -81,8 +84,8 @@ struct PublishBatch: ScriptCall {
           if existing then return existing end
         end
         local ttl = tonumber(ARGV[6])
-        local n, m, hashCount = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-        local at = 11
+        local n, m, hashCount, l = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+        local at = 12
         if role.h and hashCount > 0 then
           redis.call('HSET', role.h, unpack(ARGV, at, at + hashCount - 1))
           redis.call('EXPIRE', role.h, ttl)
@@ -97,21 +100,33 @@ struct PublishBatch: ScriptCall {
           redis.call('DEL', role.x)
           redis.call('SET', role.s, ARGV[7], 'EX', ttl)
         end
-        local k = #roles
+        local lists = #roles
+        local batches = {}
+        for j = 1, l do batches[j] = {} end
+        local k = lists + l
         for i = 1, n do
-          local count = tonumber(ARGV[at + 1])
-          redis.call('LPUSH', KEYS[k + 1], ARGV[at])
-          if count > 0 then redis.call('HSET', KEYS[k + 2], unpack(ARGV, at + 2, at + 1 + count)) end
-          redis.call('EXPIRE', KEYS[k + 2], ttl)
-          at = at + 2 + count
-          k = k + 2
+          local batch = batches[tonumber(ARGV[at])]
+          batch[#batch + 1] = ARGV[at + 1]
+          local count = tonumber(ARGV[at + 2])
+          k = k + 1
+          if count > 0 then redis.call('HSET', KEYS[k], unpack(ARGV, at + 3, at + 2 + count)) end
+          redis.call('EXPIRE', KEYS[k], ttl)
+          at = at + 3 + count
+        end
+        -- Each list gets its messages in member order (the first is consumed first), in batches that
+        -- stay within Lua's stack.
+        for j = 1, l do
+          local batch = batches[j]
+          for first = 1, #batch, 500 do
+            redis.call('LPUSH', KEYS[lists + j], unpack(batch, first, math.min(first + 499, #batch)))
+          end
         end
         for j = 1, m do
           local count = tonumber(ARGV[at])
-          if count > 0 then redis.call('HSET', KEYS[k + 1], unpack(ARGV, at + 1, at + count)) end
-          redis.call('EXPIRE', KEYS[k + 1], ttl)
-          at = at + 1 + count
           k = k + 1
+          if count > 0 then redis.call('HSET', KEYS[k], unpack(ARGV, at + 1, at + count)) end
+          redis.call('EXPIRE', KEYS[k], ttl)
+          at = at + 1 + count
         end
         if role.c then
           if tonumber(ARGV[4]) > 0 then
