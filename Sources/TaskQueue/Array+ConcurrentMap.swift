@@ -10,7 +10,8 @@ extension Array where Element: Sendable {
         return await withTaskGroup(of: (Int, [T]).self) { group in
             for start in stride(from: 0, to: count, by: size) {
                 let slice = Array(self[start..<Swift.min(start + size, count)])
-                group.addTask { (start, slice.map(transform)) }
+                // On the global pool: a request's task prefers its event-loop thread, and its children would too.
+                group.addTask(executorPreference: globalConcurrentExecutor) { (start, slice.map(transform)) }
             }
             var parts: [(Int, [T])] = []
             for await part in group { parts.append(part) }
