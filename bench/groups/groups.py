@@ -7,7 +7,8 @@ trip (send to last byte read) with the monotonic clock. Each POST carries `--mem
 takes them, so the queue is emptied between POSTs, untimed). Each POST is answered only after one Lua
 script published every member, saved Celery's GroupResult and wrote every PENDING record. The GETs read
 one group whose members all have a SUCCESS result document (written by the bench, as a worker would):
-1,000 records and results read in one pipelined round trip. Printed: p50 / p90 / p99 / max in ms, and the
+1,000 records and results read in one pipelined round trip. Printed: p50 / p90 / p99 / max in ms, the API process's CPU per POST (/proc), the script's time
+in redis-server (INFO commandstats), and the
 request and response sizes.
 """
 import argparse
@@ -22,6 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "drain"))
 from drain import free_port, start_redis, stop, tail, wait_until  # noqa: E402
+
+
+def cpu_seconds(pid):
+    """utime+stime of a process (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values, p):
@@ -70,7 +77,10 @@ def main():
         body = json.dumps({"tasks": [{"task": "celery_example_2.add", "args": [i, i]} for i in range(args.members)]})
         conn = http.client.HTTPConnection("127.0.0.1", api_port, timeout=30)
         posts, group_id, accepted = [], None, b""
+        cpu_before = None
         for i in range(args.requests + 3):
+            if i == 3:
+                cpu_before = cpu_seconds(api.pid)
             elapsed, status, raw = timed(conn, "POST", "/groups", body)
             if status != 202:
                 sys.exit(f"POST /groups answered {status}: {raw[:300]!r}")
@@ -79,6 +89,7 @@ def main():
             group_id, accepted = json.loads(raw)["id"], raw
             if i < args.requests + 2:
                 client.delete("celery")  # untimed: keep the queue from growing across requests
+        api_cpu = (cpu_seconds(api.pid) - cpu_before) / args.requests
         stats = client.info("commandstats")
         script = stats.get("cmdstat_evalsha") or stats.get("cmdstat_eval") or {}
         members = [task["id"] for task in json.loads(accepted)["tasks"]]
@@ -101,6 +112,7 @@ def main():
         print(f"group of {args.members} members: request body {len(body)} bytes, 202 body {len(accepted)} bytes, "
               f"GET body {len(view)} bytes")
         print(summary(f"POST /groups ({args.members} members)", posts))
+        print(f"  the API's CPU per POST (utime+stime, all threads): {api_cpu * 1000:.1f} ms")
         if script:
             print(f"  of which the publish script in redis-server: {script.get('usec_per_call', 0) / 1000:.2f} ms per call")
         print(summary(f"GET /groups/{{id}} ({args.members} members)", gets))
