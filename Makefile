@@ -189,6 +189,10 @@ bench-submit: apt bench-venv
 	BUILD_LOCK="$(BUILD_LOCK)" bench/submit/run.sh
 bench-idle: apt bench-venv
 	BUILD_LOCK="$(BUILD_LOCK)" bench/idle/run.sh
+# A 1,000-member POST /groups and GET /groups/{id}: p50/p90/p99 (issue 14's target: p50 under 20 ms each).
+.PHONY: bench-groups
+bench-groups: apt bench-venv
+	BUILD_LOCK="$(BUILD_LOCK)" bench/groups/run.sh
 # perf profiles of POST /tasks under wrk and of a 20,000-task drain, summarised in bench/profiles/*.txt.
 .PHONY: bench-profile
 bench-profile: apt bench-venv

@@ -31,6 +31,7 @@ public final class App: @unchecked Sendable {
 
     public init(name: String = "celeriac") {
         self.name = name
+        registerBuiltins()
     }
 
     /// The tasks registered so far.

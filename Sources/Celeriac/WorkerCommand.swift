@@ -199,7 +199,8 @@ enum Banner {
             lines.append("                .> \(queue.padding(toLength: 16, withPad: " ", startingAt: 0)) exchange=\(queue)(direct) key=\(queue)")
         }
         lines += ["                ", "", "[tasks]"]
-        lines += app.registry.names.map { "  . \($0)" }
+        // As Celery's banner: the built-ins (`celery.*`) are not listed.
+        lines += app.registry.names.filter { !$0.hasPrefix("celery.") }.map { "  . \($0)" }
         lines.append("")
         Swift.print(lines.joined(separator: "\n"))
         fflush(nil)

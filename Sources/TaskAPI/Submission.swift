@@ -20,12 +20,13 @@ public struct Submission: Sendable {
     /// Reads the request's JSON body at `now`; a 4xx `HTTPError` naming the field when it is wrong.
     public init(_ request: HTTPRequest, now: Date) throws {
         let body = try Self.jsonObject(request)
-        idempotencyKey = try request.headers["idempotency-key"].map { key -> String in
-            guard (1...200).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-                throw HTTPError(status: 400, detail: "Idempotency-Key must be 1 to 200 visible ASCII characters", field: "Idempotency-Key")
-            }
-            return key
-        }
+        try self.init(body: body, idempotencyKey: try Self.idempotencyKey(request), now: now)
+    }
+
+    /// One task object (the body of `POST /tasks`, or a member of `POST /groups` and `POST /chains`)
+    /// read at `now`; a 422 `HTTPError` naming the field when it is wrong.
+    public init(body: JSONObject, idempotencyKey: String? = nil, now: Date) throws {
+        self.idempotencyKey = idempotencyKey
         for key in body.keys where !Self.fields.contains(key) {
             // A key "" would name no field at all: the body is at fault then.
             throw key.isEmpty ? HTTPError(status: 422, detail: "the body has a field with an empty name", field: "body")
@@ -73,6 +74,16 @@ public struct Submission: Sendable {
         // JSON Schema's integer: 8.0 is one (Python's json.dumps writes floats that way).
         case .double(let p)? where (0...9).contains(p) && p == p.rounded(): options.priority = Int(p)
         default: throw HTTPError(status: 422, detail: "'priority' must be an integer 0-9 (on Redis 0 is served first)", field: "priority")
+        }
+    }
+
+    /// The `Idempotency-Key` header, checked: 1 to 200 visible ASCII characters.
+    public static func idempotencyKey(_ request: HTTPRequest) throws -> String? {
+        try request.headers["idempotency-key"].map { key -> String in
+            guard (1...200).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                throw HTTPError(status: 400, detail: "Idempotency-Key must be 1 to 200 visible ASCII characters", field: "Idempotency-Key")
+            }
+            return key
         }
     }
 

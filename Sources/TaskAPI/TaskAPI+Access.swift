@@ -8,8 +8,11 @@ extension TaskAPI {
     static let access: [String: RouteAccess] = [
         "POST /tasks": .submit,
         "GET /tasks/{id}": .read,
-        "DELETE /tasks/{id}": .admin,
         "POST /tasks/{id}/revoke": .admin,
+        "POST /groups": .submit,
+        "GET /groups/{id}": .read,
+        "POST /groups/{id}/revoke": .admin,
+        "POST /chains": .submit,
         "GET /dead-letters": .read,
         "POST /dead-letters/{id}/requeue": .admin,
         "GET /workers": .read,

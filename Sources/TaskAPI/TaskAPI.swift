@@ -28,6 +28,10 @@ public struct TaskAPI: Sendable {
         public var maxWaitSeconds = 60.0
         /// What `GET /metrics` serves (the Prometheus text format); nil answers 404. Default nil.
         public var metricsExposition: (@Sendable () -> [UInt8])?
+        /// Most members in one `POST /groups` (the body is also bound by the server's body limit, 1 MiB by default). Default 10,000.
+        public var maxGroupSize = 10_000
+        /// Most tasks in one `POST /chains`. Default 1,000.
+        public var maxChainLength = 1_000
         /// The documented defaults.
         public init() {}
     }
@@ -82,6 +86,10 @@ public struct TaskAPI: Sendable {
             (.post, "/tasks", { try await self.guarded { try await self.submit($0) }($0) }),
             (.get, "/tasks/{id}", { try await self.guarded { try await self.status($0) }($0) }),
             (.post, "/tasks/{id}/revoke", { try await self.guarded { try await self.revoke($0) }($0) }),
+            (.post, "/groups", { try await self.guarded { try await self.submitGroup($0) }($0) }),
+            (.get, "/groups/{id}", { try await self.guarded { try await self.groupStatus($0) }($0) }),
+            (.post, "/groups/{id}/revoke", { try await self.guarded { try await self.revokeGroup($0) }($0) }),
+            (.post, "/chains", { try await self.guarded { try await self.submitChain($0) }($0) }),
             (.get, "/dead-letters", { try await self.guarded { try await self.deadLetters($0) }($0) }),
             (.post, "/dead-letters/{id}/requeue", { try await self.guarded { try await self.requeue($0) }($0) }),
             (.get, "/workers", { try await self.guarded { try await self.workers($0) }($0) }),

@@ -34,6 +34,12 @@ public struct KeySpace: Sendable, Equatable {
     public var scheduled: String { prefix + "scheduled" }
     /// The task id submitted with an idempotency key (`POST /tasks` with `Idempotency-Key`).
     public func idempotency(_ key: String) -> String { prefix + "idempotency:" + key }
+    /// A group submitted over HTTP: its callback (for a chord), size and submission time.
+    public func group(_ id: String) -> String { prefix + "group:" + id }
+    /// The group id submitted with an idempotency key (`POST /groups` with `Idempotency-Key`).
+    public func groupIdempotency(_ key: String) -> String { prefix + "group-idempotency:" + key }
+    /// The chain's task ids submitted with an idempotency key (`POST /chains` with `Idempotency-Key`).
+    public func chainIdempotency(_ key: String) -> String { prefix + "chain-idempotency:" + key }
     /// Pub/sub channel on which every revoked task id is published (a channel, not a key).
     public var revokeChannel: String { prefix + "revoke-events" }
     /// List of messages that could not be run, newest first.

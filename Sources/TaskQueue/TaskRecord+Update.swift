@@ -23,8 +23,13 @@ extension TaskRecord {
 
         /// Accepted into a queue (`POST /tasks`, `celeriac submit`, a chain's next step).
         public static func submitted(_ message: TaskMessage, at now: Date) -> Update {
+            submitted(message, stamp: CeleryDate.format(now))
+        }
+
+        /// The same, with the time already formatted (a group's members share one submission time).
+        public static func submitted(_ message: TaskMessage, stamp: String) -> Update {
             Update(state: .pending, [(.name, message.task), (.queue, message.queue),
-                                     (.submittedAt, CeleryDate.format(now)), (.retries, String(message.retries))])
+                                     (.submittedAt, stamp), (.retries, String(message.retries))])
         }
 
         /// Taken by `worker`: STARTED when a slot runs it now, RECEIVED when it waits in the prefetch buffer.

@@ -10,14 +10,17 @@ public struct TaskContext: Sendable {
     /// The worker's node name, e.g. `w1@host`.
     public var hostname: String
     public var logger: Logger
+    /// The worker's broker, for a task that sends tasks itself (Celery's `celery.chunks` sends a group).
+    public var broker: Broker?
 
-    public init(id: String, name: String, retries: Int, queue: String, hostname: String, logger: Logger) {
+    public init(id: String, name: String, retries: Int, queue: String, hostname: String, logger: Logger, broker: Broker? = nil) {
         self.id = id
         self.name = name
         self.retries = retries
         self.queue = queue
         self.hostname = hostname
         self.logger = logger
+        self.broker = broker
     }
 }
 

@@ -13,7 +13,7 @@ extension Worker {
         taskLogger[metadataKey: "task.id"] = .string(message.id)
         taskLogger[metadataKey: "task.name"] = .string(message.task)
         let context = TaskContext(id: message.id, name: message.task, retries: message.retries, queue: message.queue,
-                                  hostname: configuration.nodeName, logger: taskLogger)
+                                  hostname: configuration.nodeName, logger: taskLogger, broker: broker)
         let arguments = TaskArguments(args: message.args, kwargs: message.kwargs, parameters: definition.parameters,
                                       taskName: message.task)
         let clock = ContinuousClock()

@@ -48,6 +48,10 @@ final class APIHarness: @unchecked Sendable {
             try registry.register(TaskDefinition(name: "celery_example_2.add", parameters: ["a", "b"]) { args, _ in
                 .int(try args.int("a") + args.int("b"))
             })
+            // A chord callback: the members' results come as one list.
+            try registry.register(TaskDefinition(name: "celery_example_2.xsum", parameters: ["numbers"]) { args, _ in
+                .int(try (args.value("numbers").arrayValue ?? []).reduce(0) { $0 + ($1.intValue ?? 0) })
+            })
             var wc = WorkerConfiguration()
             wc.concurrency = 2
             wc.popTimeout = 0.2

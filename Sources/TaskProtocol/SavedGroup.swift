@@ -1,0 +1,39 @@
+/// Celery's saved `GroupResult` (`celery-taskset-meta-<id>`, what `GroupResult.save()` writes and
+/// `GroupResult.restore(id)` reads): `{"result": [[id, parent], [member tuple, …]]}`, where a member
+/// is `[[task id, parent], null]`, or a nested group `[[group id, parent], [members…]]`.
+public struct SavedGroup: Sendable, Equatable {
+    /// The group id.
+    public var id: String
+    /// The members' ids, in the group's order (a nested group counts as one member: its id).
+    public var memberIDs: [String]
+
+    /// A group of the tasks `memberIDs`.
+    public init(id: String, memberIDs: [String]) {
+        self.id = id
+        self.memberIDs = memberIDs
+    }
+
+    /// Reads the stored document; nil when it is not a saved group.
+    public init?(bytes: some Collection<UInt8>) {
+        guard let document = try? JSONValue.parse(bytes), let tuple = document["result"]?.arrayValue, tuple.count == 2,
+              let id = Self.id(of: tuple[0]), let members = tuple[1].arrayValue else { return nil }
+        var ids: [String] = []
+        ids.reserveCapacity(members.count)
+        for member in members {
+            guard let pair = member.arrayValue, pair.count == 2, let memberID = Self.id(of: pair[0]) else { return nil }
+            ids.append(memberID)
+        }
+        self.init(id: id, memberIDs: ids)
+    }
+
+    /// `[id, parent]` (Celery 4+) or a bare id (older).
+    private static func id(of node: JSONValue) -> String? {
+        node.stringValue ?? node.arrayValue?.first?.stringValue
+    }
+
+    /// The document as Celery's JSON serializer writes it (`{'result': result.as_tuple()}`).
+    public func encoded() -> [UInt8] {
+        let members = memberIDs.map { JSONValue.array([.array([.string($0), .null]), .null]) }
+        return JSONValue.object(["result": .array([.array([.string(id), .null]), .array(members)])]).serializedBytes()
+    }
+}
