@@ -100,8 +100,8 @@ def test_each_scope_and_each_status_on_the_real_api(secured):
     status, _, accepted = api.call("POST", "/tasks", token=SUBMIT, body=add)
     assert status == 202
     assert api.call("GET", f"/tasks/{accepted['id']}", token=SUBMIT)[0] == 200
-    assert api.call("DELETE", f"/tasks/{accepted['id']}", token=SUBMIT)[0] == 403
-    assert api.call("DELETE", f"/tasks/{accepted['id']}", token=ADMIN)[0] in (202, 409)
+    assert api.call("POST", f"/tasks/{accepted['id']}/revoke", token=SUBMIT)[0] == 403
+    assert api.call("POST", f"/tasks/{accepted['id']}/revoke", token=ADMIN)[0] in (202, 409)
     assert api.call("POST", "/dead-letters/nope/requeue", token=READ)[0] == 403
     assert api.call("POST", "/dead-letters/nope/requeue", token=ADMIN)[0] == 404
     assert api.call("GET", "/metrics")[0] == 401
