@@ -72,17 +72,18 @@ def test_five_slow_fetches_run_at_once_on_a_c5_worker_and_waiting_costs_no_cpu(c
             api, worker = running["api"], running["worker"]
             url = f"http://127.0.0.1:{remote.port}/slow"
             start = time.monotonic()
-            ids = []
-            for _ in range(5):
-                status, _, body, _ = api.request("POST", "/tasks", {"task": "celery_example.fetch_url", "args": [url]})
-                assert status == 202, body
-                ids.append(body["id"])
+            # The tutorial's case: one POST /groups of five parts, one long poll for all of them.
+            fetch = {"task": "celery_example.fetch_url", "args": [url]}
+            status, _, group, _ = api.request("POST", "/groups", {"tasks": [fetch] * 5})
+            assert status == 202, group
             wait_for(lambda: remote.arrived >= 5, 5, "all five requests to reach the slow server")
             cpu0, wall0 = cpu_seconds(worker.pid), time.monotonic()
             wait_for(lambda: remote.answered >= 1 or time.monotonic() - start >= 1.9, 5, "the slow server to be about to answer")
             cpu1, wall1 = cpu_seconds(worker.pid), time.monotonic()
-            results = [api.request("GET", f"/tasks/{task_id}?wait=10")[2] for task_id in ids]
+            status, _, done, _ = api.request("GET", f"/groups/{group['id']}?wait=10")
             elapsed = time.monotonic() - start
+            assert status == 200 and done["state"] == "SUCCESS" and done["completed"] == 5, done
+            results = done["tasks"]
             share = (cpu1 - cpu0) / (wall1 - wall0)
             print(f"five 2 s fetches on -c 5: all done in {elapsed:.2f} s; while waiting the worker used "
                   f"{cpu1 - cpu0:.3f} s CPU in {wall1 - wall0:.2f} s = {share * 100:.1f} % of one core "
