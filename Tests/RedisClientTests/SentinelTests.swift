@@ -34,6 +34,19 @@ import TestSupport
         #expect(try await Self.port(of: client) == cluster.servers[0].port)
     }
 
+    @Test func sentinelAndRedisPasswords_andTheACLUser_areSentToEach() async throws {
+        let cluster = try SentinelCluster.start(password: "redis-secret", sentinelPassword: "sentinel-secret")
+        defer { cluster.stop() }
+        let client = RedisClient(configuration: try RedisConfiguration(url: cluster.url))
+        defer { client.close() }
+        #expect(try await client.send(["ACL", "WHOAMI"]).string == "default")
+        #expect(try await Self.port(of: client) == cluster.servers[0].port)
+        // Without the Sentinels' password no master is found, and the error says why.
+        let unauthenticated = RedisClient(configuration: try RedisConfiguration(url: cluster.url.replacingOccurrences(of: "&sentinel_password=sentinel-secret", with: "")))
+        defer { unauthenticated.close() }
+        await #expect { try await unauthenticated.send(["PING"]) } throws: { "\($0)".contains("NOAUTH") }
+    }
+
     @Test func killedPrimary_clientFollowsThePromotedReplica_withOnlyConnectivityErrorsMeanwhile() async throws {
         let cluster = try SentinelCluster.start()
         defer { cluster.stop() }
