@@ -52,10 +52,13 @@ public final class RedisClient: Sendable {
 
     /// Runs commands inside MULTI/EXEC and returns EXEC's replies; throws if the transaction was aborted.
     public func transaction(_ commands: [[RedisArgument]]) async throws -> [RESPValue] {
-        let replies = try await pipeline([["MULTI"]] + commands + [["EXEC"]])
+        let connection = try await currentConnection()
+        let replies = try await connection.pipeline([["MULTI"]] + commands + [["EXEC"]])
+        for reply in replies { checkDemoted(reply, on: connection) }
         guard let exec = replies.last else { throw RedisError.protocolError("no reply to EXEC") }
         if case .error(let message) = exec { throw RedisError.server(command: "EXEC", message: message) }
         guard let results = exec.array else { throw RedisError.server(command: "EXEC", message: "transaction aborted") }
+        try await confirmReplicated(on: connection)
         return results
     }
 
@@ -74,7 +77,9 @@ public final class RedisClient: Sendable {
             reply = try await connection.send(["EVAL", RedisArgument(script.source), RedisArgument(keys.count)] + keys + arguments)
         }
         checkDemoted(reply, on: connection)
-        return try reply.throwingError(command: command)
+        let result = try reply.throwingError(command: command)
+        try await confirmReplicated(on: connection)
+        return result
     }
 
     /// Monotonic seconds, for the backoff (a wall-clock jump must not stretch or skip it).

@@ -14,6 +14,11 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
     /// First reconnect backoff in seconds, doubled after each failure up to `maxBackoff`. Defaults 0.1 / 5.
     public var initialBackoff: Double = 0.1
     public var maxBackoff: Double = 5
+    /// Replicas that must have every script's and transaction's writes (`WAIT`) before the call
+    /// returns; 0 (the default) returns once the master has them. See `RedisClient.confirmReplicated`.
+    public var minReplicasAck = 0
+    /// Milliseconds `WAIT` may take before the write counts as unconfirmed. Default 1000.
+    public var replicaAckTimeoutMilliseconds = 1000
     /// Set for a `sentinel://` URL: `address` is then only where the master was last found.
     public var sentinel: SentinelConfiguration?
 

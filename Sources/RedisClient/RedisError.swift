@@ -37,7 +37,7 @@ public enum RedisError: Error, CustomStringConvertible, Sendable, Equatable {
         case .server(_, let message):
             // READONLY: the master was demoted by a failover; the client re-asks the Sentinels.
             message.hasPrefix("LOADING") || message.hasPrefix("MASTERDOWN") || message.hasPrefix("TRYAGAIN")
-                || message.hasPrefix("READONLY")
+                || message.hasPrefix("READONLY") || message.hasPrefix("NOREPLICAS")
         default: false
         }
     }

@@ -84,4 +84,35 @@ import Worker
         worker.requestShutdown()
         await http.shutdown(grace: 1)
     }
+
+    @Test func minReplicasAck_withoutAReplica_submissionIs503WithRetryAfter_thenAcceptedOnceOneSyncs() async throws {
+        let server = try RedisServer.start()
+        defer { server.stop() }
+        var redisConfiguration = try RedisConfiguration(url: server.url)
+        redisConfiguration.minReplicasAck = 1
+        redisConfiguration.replicaAckTimeoutMilliseconds = 200
+        let redis = RedisClient(configuration: redisConfiguration)
+        defer { redis.close() }
+        let broker = Broker(redis: redis)
+        var logger = Logger(label: "test.replica-ack")
+        logger.logLevel = .critical
+        var configuration = TaskAPI.Configuration()
+        configuration.allowUnknownTasks = true
+        let api = TaskAPI(broker: broker, results: ResultBackend(sharing: broker), configuration: configuration, logger: logger)
+        let http = try HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, threads: 1), router: api.router(), logger: logger)
+        try http.start()
+        let body = #"{"task": "py.only", "args": []}"#
+        let headers = [("Content-Type", "application/json"), ("Idempotency-Key", "replica-ack-1")]
+        let refused = try await HTTPTestClient.request(port: http.port, method: "POST", path: "/tasks", headers: headers, body: body)
+        #expect(refused.status == 503)
+        #expect(refused.headers["retry-after"] != nil)
+        let replica = try RedisServer.start(extraArguments: ["--replicaof", "127.0.0.1", String(server.port)])
+        defer { replica.stop() }
+        // The client's retry with the same key is accepted once a replica has the write.
+        #expect(await waitUntil(timeout: 15, interval: 0.1) {
+            (try? await HTTPTestClient.request(port: http.port, method: "POST", path: "/tasks", headers: headers, body: body))?.status == 202
+        })
+        #expect(try rawCommand(port: replica.port, "LLEN celery\r\n").hasPrefix(":1"))
+        await http.shutdown(grace: 1)
+    }
 }
