@@ -137,10 +137,10 @@ COMPOSE_VENV := $(RUN_DIR)/compose-venv
 .PHONY: lint-deploy
 lint-deploy: $(LINT_VENV)/.installed $(COMPOSE_VENV)/.installed
 	$(LINT_VENV)/bin/hadolint Dockerfile
-	$(LINT_VENV)/bin/kubernetes-validate --strict deploy/k8s/*.yaml
+	$(LINT_VENV)/bin/kubernetes-validate --strict deploy/k8s/*.yaml deploy/k8s-sentinel/*.yaml
 	$(COMPOSE_VENV)/bin/docker-compose -f deploy/docker-compose.yml config -q
 	$(COMPOSE_VENV)/bin/docker-compose -f deploy/docker-compose.sentinel.yml config -q
-	@echo "lint-deploy: Dockerfile, deploy/k8s/*.yaml and deploy/docker-compose.yml are clean"
+	@echo "lint-deploy: Dockerfile, deploy/k8s*/*.yaml and deploy/docker-compose*.yml are clean"
 $(LINT_VENV)/.installed: Makefile
 	@mkdir -p $(RUN_DIR)
 	python3 -m venv $(LINT_VENV)
