@@ -76,7 +76,7 @@ public final class SentinelProcess: @unchecked Sendable {
     }
 
     /// One inline command's reply (after AUTH when the Sentinel has a password; its `+OK` is dropped).
-    func command(_ text: String) throws -> String {
+    public func command(_ text: String) throws -> String {
         guard let requirePass else { return try rawCommand(port: port, text + "\r\n") }
         let reply = try rawCommand(port: port, "AUTH \(requirePass)\r\n\(text)\r\n")
         guard reply.hasPrefix("+OK\r\n") else { throw TestSupportError("AUTH to the Sentinel failed: \(reply)") }

@@ -78,6 +78,31 @@ import TestSupport
         #expect(await waitUntil(timeout: 5) { !reconnects.withLock { $0.isEmpty } })
     }
 
+    @Test func forcedFailover_oldMasterStillUp_clientMovesToTheNewMaster_andNeverWritesToTheReplica() async throws {
+        let cluster = try SentinelCluster.start()
+        defer { cluster.stop() }
+        let client = RedisClient(configuration: try RedisConfiguration(url: cluster.url))
+        defer { client.close() }
+        try await client.send(["SET", "before", "1"])
+        // SENTINEL FAILOVER demotes the live master: only +switch-master or -READONLY can tell the client.
+        #expect(try cluster.sentinels[0].command("SENTINEL FAILOVER \(cluster.name)").hasPrefix("+OK"))
+        var otherErrors: [String] = []
+        let moved = await waitUntil(timeout: 20, interval: 0.05) {
+            do {
+                try await client.send(["INCR", "writes"])
+                return try await Self.port(of: client) != cluster.servers[0].port
+            } catch let error as RedisError where error.isConnectivity {
+                return false
+            } catch {
+                otherErrors.append("\(error)")
+                return false
+            }
+        }
+        #expect(moved)
+        #expect(otherErrors.isEmpty)
+        #expect(try await Self.port(of: client) == cluster.masterPort())
+    }
+
     /// The port of the server the client's shared connection is on.
     static func port(of client: RedisClient) async throws -> Int? {
         let reply = try await client.send(["CONFIG", "GET", "port"])
