@@ -3,7 +3,7 @@ SHELL := /bin/bash
 RUN_DIR := $(CURDIR)/.run
 VENV := $(RUN_DIR)/venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := libhiredis-dev libnghttp2-dev redis-server redis-tools wrk nghttp2-client curl libcurl4 libcurl4-openssl-dev openssl
+APT_PACKAGES := libhiredis-dev libnghttp2-dev redis-server redis-sentinel redis-tools wrk nghttp2-client curl libcurl4 libcurl4-openssl-dev openssl
 CONFIG ?= debug
 BIN := $(CURDIR)/.build/$(CONFIG)/celeriac
 SWIFT_BUILD := swift build -c $(CONFIG)
@@ -147,9 +147,10 @@ COMPOSE_VENV := $(RUN_DIR)/compose-venv
 .PHONY: lint-deploy
 lint-deploy: $(LINT_VENV)/.installed $(COMPOSE_VENV)/.installed
 	$(LINT_VENV)/bin/hadolint Dockerfile
-	$(LINT_VENV)/bin/kubernetes-validate --strict deploy/k8s/*.yaml
+	$(LINT_VENV)/bin/kubernetes-validate --strict deploy/k8s/*.yaml deploy/k8s-sentinel/*.yaml
 	$(COMPOSE_VENV)/bin/docker-compose -f deploy/docker-compose.yml config -q
-	@echo "lint-deploy: Dockerfile, deploy/k8s/*.yaml and deploy/docker-compose.yml are clean"
+	$(COMPOSE_VENV)/bin/docker-compose -f deploy/docker-compose.sentinel.yml config -q
+	@echo "lint-deploy: Dockerfile, deploy/k8s*/*.yaml and deploy/docker-compose*.yml are clean"
 $(LINT_VENV)/.installed: Makefile
 	@mkdir -p $(RUN_DIR)
 	python3 -m venv $(LINT_VENV)

@@ -12,20 +12,26 @@ import Sockets
 /// ```
 public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
-    private let state = Locked(State())
+    let state = Locked(State())
     private let scripts = Locked([String: String]())
+    /// With Sentinels: the `+switch-master` subscription, the dedicated connections it closes, the hook.
+    let failover = Locked(Failover())
 
-    private struct State {
+    struct State {
         var connection: RedisConnection?
         var connecting: Task<RedisConnection, any Error>?
         var nextAttempt: Double = 0
         var backoff: Double = 0
         var lastError: String = ""
+        var connectedBefore = false
     }
 
     public init(configuration: RedisConfiguration) {
         self.configuration = configuration
+        if configuration.sentinel != nil { startWatchingSentinels() }
     }
+
+    deinit { failover.withLock { $0.watcher?.cancel() } }
 
     /// Sends one command; an error reply is thrown as `RedisError.server`. With `cancellable`, a
     /// cancelled caller stops waiting at once (`RedisConnection.pipeline` says what becomes of the command).
@@ -33,21 +39,27 @@ public final class RedisClient: Sendable {
     public func send(_ arguments: [RedisArgument], extraTimeout: Double = 0, cancellable: Bool = false) async throws -> RESPValue {
         let connection = try await currentConnection()
         let reply = try await connection.send(arguments, extraTimeout: extraTimeout, cancellable: cancellable)
+        checkDemoted(reply, on: connection)
         return try reply.throwingError(command: arguments.first.map { String(decoding: $0.bytes, as: UTF8.self) } ?? "?")
     }
 
     /// Sends commands in one write and returns every reply (error replies included, not thrown).
     public func pipeline(_ commands: [[RedisArgument]], cancellable: Bool = false) async throws -> [RESPValue] {
         let connection = try await currentConnection()
-        return try await connection.pipeline(commands, cancellable: cancellable)
+        let replies = try await connection.pipeline(commands, cancellable: cancellable)
+        for reply in replies { checkDemoted(reply, on: connection) }
+        return replies
     }
 
     /// Runs commands inside MULTI/EXEC and returns EXEC's replies; throws if the transaction was aborted.
     public func transaction(_ commands: [[RedisArgument]]) async throws -> [RESPValue] {
-        let replies = try await pipeline([["MULTI"]] + commands + [["EXEC"]])
+        let connection = try await currentConnection()
+        let replies = try await connection.pipeline([["MULTI"]] + commands + [["EXEC"]])
+        for reply in replies { checkDemoted(reply, on: connection) }
         guard let exec = replies.last else { throw RedisError.protocolError("no reply to EXEC") }
         if case .error(let message) = exec { throw RedisError.server(command: "EXEC", message: message) }
         guard let results = exec.array else { throw RedisError.server(command: "EXEC", message: "transaction aborted") }
+        try await confirmReplicated(on: connection)
         return results
     }
 
@@ -65,7 +77,10 @@ public final class RedisClient: Sendable {
         if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
             reply = try await connection.send(["EVAL", RedisArgument(script.source), RedisArgument(keys.count)] + keys + arguments)
         }
-        return try reply.throwingError(command: command)
+        checkDemoted(reply, on: connection)
+        let result = try reply.throwingError(command: command)
+        try await confirmReplicated(on: connection)
+        return result
     }
 
     /// Monotonic seconds, for the backoff (a wall-clock jump must not stretch or skip it).
@@ -73,11 +88,14 @@ public final class RedisClient: Sendable {
 
     /// A new connection of its own, for blocking commands (BRPOP) that would stall the shared one.
     public func dedicatedConnection() async throws -> RedisConnection {
-        try await RedisConnection.connect(configuration)
+        let connection = try await SentinelDiscovery.connect(configuration)
+        if configuration.sentinel != nil { track(connection) }
+        return connection
     }
 
     /// Closes the shared connection (callers in flight get an error).
     public func close() {
+        failover.withLock { $0.watcher?.cancel() }
         let connection = state.withLock { s -> RedisConnection? in
             defer { s.connection = nil }
             return s.connection
@@ -102,7 +120,7 @@ public final class RedisClient: Sendable {
                                                        retryAfter: s.nextAttempt - now))
             }
             let configuration = configuration
-            let task = Task { try await RedisConnection.connect(configuration) }
+            let task = Task { try await SentinelDiscovery.connect(configuration) }
             s.connecting = task
             createdAttempt = true
             return .success(task)
@@ -112,17 +130,20 @@ public final class RedisClient: Sendable {
             let connection = try await task.value
             // Only the attempt that is current may clear it; a connection that lost the race is closed
             // (its event loop holds it while it is open, so dropping it would leak the socket).
-            let winner = state.withLock { s -> RedisConnection in
+            let (winner, reconnected) = state.withLock { s -> (RedisConnection, Bool) in
                 if s.connecting == task { s.connecting = nil }
                 s.backoff = 0
                 s.nextAttempt = 0
-                if let current = s.connection, !current.isClosed, current !== connection { return current }
+                if let current = s.connection, !current.isClosed, current !== connection { return (current, false) }
+                let again = s.connectedBefore && s.connection !== connection
                 s.connection = connection
-                return connection
+                s.connectedBefore = true
+                return (connection, again)
             }
             if winner !== connection, createdAttempt { connection.close(reason: "a concurrent reconnect won") }
             // Every (re)connect of the shared connection; after the first, each one is a reconnect.
             if winner === connection { Counter(label: "celeriac_redis_connects_total").increment() }
+            if reconnected { notifyReconnect(connection.address) }
             return winner
         } catch {
             // One failed attempt doubles the backoff once: only the caller that started it updates it,

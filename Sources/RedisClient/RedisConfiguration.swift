@@ -14,6 +14,13 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
     /// First reconnect backoff in seconds, doubled after each failure up to `maxBackoff`. Defaults 0.1 / 5.
     public var initialBackoff: Double = 0.1
     public var maxBackoff: Double = 5
+    /// Replicas that must have every script's and transaction's writes (`WAIT`) before the call
+    /// returns; 0 (the default) returns once the master has them. See `RedisClient.confirmReplicated`.
+    public var minReplicasAck = 0
+    /// Milliseconds `WAIT` may take before the write counts as unconfirmed. Default 1000.
+    public var replicaAckTimeoutMilliseconds = 1000
+    /// Set for a `sentinel://` URL: `address` is then only where the master was last found.
+    public var sentinel: SentinelConfiguration?
 
     public init(address: SocketAddress, username: String? = nil, password: String? = nil, database: Int = 0) {
         self.address = address
@@ -25,6 +32,10 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
     /// Parses a Redis URL; the error says which part is wrong.
     public init(url: String) throws {
         func bad(_ reason: String) -> RedisError { RedisError.invalidURL(url, reason: reason) }
+        if url.hasPrefix("sentinel://") {
+            try self.init(sentinelURL: url)
+            return
+        }
         if url.hasPrefix("unix://") {
             var rest = String(url.dropFirst("unix://".count))
             var db = 0
@@ -43,7 +54,7 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
             self.init(address: .unix(path: rest), database: db)
             return
         }
-        guard url.hasPrefix("redis://") else { throw bad("scheme must be redis:// or unix:// (rediss:// needs TLS, which hiredis 0.14 lacks)") }
+        guard url.hasPrefix("redis://") else { throw bad("scheme must be redis://, sentinel:// or unix:// (rediss:// needs TLS, which hiredis 0.14 lacks)") }
         var rest = Substring(url.dropFirst("redis://".count))
         var username: String?
         var password: String?
@@ -90,6 +101,11 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
 
     /// The URL with the password masked, for logs (`redis://:**@host:port/db`, as Celery shows it).
     public var description: String {
+        if let sentinel {
+            let auth = password == nil ? "" : "\(username ?? ""):**@"
+            let hosts = sentinel.sentinels.map { "sentinel://\(auth)\($0)" }.joined(separator: ";")
+            return "\(hosts)/\(database)?master_name=\(sentinel.masterName)"
+        }
         switch address {
         case .unix(let path): return "unix://\(path)?db=\(database)"
         case .tcp:

@@ -35,7 +35,9 @@ public enum RedisError: Error, CustomStringConvertible, Sendable, Equatable {
         // The server is there but cannot serve yet: loading its AOF/RDB after a restart, or a replica
         // without its primary. Callers treat these like a brief outage (503, retry), not like a bug.
         case .server(_, let message):
+            // READONLY: the master was demoted by a failover; the client re-asks the Sentinels.
             message.hasPrefix("LOADING") || message.hasPrefix("MASTERDOWN") || message.hasPrefix("TRYAGAIN")
+                || message.hasPrefix("READONLY") || message.hasPrefix("NOREPLICAS")
         default: false
         }
     }
