@@ -40,6 +40,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("E"), .customLong("task-events")], help: "Send task events, for monitors such as Flower; worker events are always sent (env CELERIAC_TASK_EVENTS=1).")
     var taskEvents = false
 
+    @Flag(name: [.customShort("B"), .customLong("beat")], help: "Also run a beat in this process (periodic tasks; env CELERIAC_BEAT=1).")
+    var embedBeat = false
+
+    @OptionGroup var beatOptions: BeatOptions
+
     @Flag(help: "Print no banner (env CELERIAC_QUIET=1).")
     var quiet = false
 
@@ -59,6 +64,7 @@ struct WorkerCommand: AsyncParsableCommand {
         try Environment.fill(&maxCrashes, "CELERIAC_MAX_CRASHES")
         taskEvents = Environment.flag(taskEvents, "CELERIAC_TASK_EVENTS")
         quiet = Environment.flag(quiet, "CELERIAC_QUIET")
+        embedBeat = Environment.flag(embedBeat, "CELERIAC_BEAT")
         try Environment.check(concurrency, 1...10_000, "-c/--concurrency")
         if LogLevelName.parse(level) == nil { throw ValidationError("-l/--loglevel '\(level)' is not one of debug, info, warning, error, critical") }
         if queueNames.isEmpty { throw ValidationError("-Q/--queues needs at least one queue") }
@@ -115,9 +121,13 @@ struct WorkerCommand: AsyncParsableCommand {
         logger.info("Connected to \(redisURL)")
         let worker = Worker(configuration: configuration, registry: app.registry, broker: broker, results: results, logger: logger)
         running.withLock { $0 = worker }
-        // A lifecycle group of one: it ends when the worker does (after a signal asked it to).
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger))
+        // The group ends when the worker does (after a signal asked it to); `-B` adds a beat beside it.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)]
+        if embedBeat {
+            services.append(.init(service: beatOptions.makeBeat(app: app, broker: broker, logger: logger)))
+        }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
         logger.info("\(configuration.nodeName) ready.")
         try await group.run()
     }
