@@ -55,7 +55,7 @@ let package = Package(
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 swiftSettings: swiftSettings),
         .target(name: "TaskAPI",
-                dependencies: ["HTTPServer", "TaskQueue", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["HTTPServer", "TaskQueue", "Beat", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         .target(name: "Celeriac",
                 dependencies: ["Worker", "Beat", "TaskAPI", "TaskQueue", "TaskProtocol", "HTTPServer", "Outbound",

@@ -29,7 +29,7 @@ public struct Crontab: Sendable, Equatable {
 
     /// Parses `expression`; throws a sentence naming the field and the text it could not read.
     public init(_ expression: String, timeZone: TimeZone = TimeZone(identifier: "UTC")!) throws(CronError) {
-        let fields = expression.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        let fields = expression.split(whereSeparator: { $0.isWhitespace }).map(String.init)
         guard fields.count == 5 else { throw CronError("cron '\(expression)' needs 5 fields (minute hour day-of-month month day-of-week), not \(fields.count)") }
         self.expression = expression
         self.timeZone = timeZone

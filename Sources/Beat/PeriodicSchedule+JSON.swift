@@ -18,7 +18,9 @@ extension PeriodicSchedule {
     /// Reads and validates a definition (stored or sent over HTTP); throws `ScheduleError` naming the field.
     public init(name: String, json: JSONValue) throws(ScheduleError) {
         guard case .object(let object) = json else { throw ScheduleError(field: "body", "must be a JSON object") }
-        guard let task = object["task"]?.stringValue, !task.isEmpty else { throw ScheduleError(field: "task", "must be a non-empty string") }
+        guard let task = object["task"]?.stringValue, (1...256).contains(task.unicodeScalars.count) else {
+            throw ScheduleError(field: "task", "must be a non-empty string of at most 256 characters")
+        }
         var args: [JSONValue] = []
         if let value = object["args"], value != .null {
             guard case .array(let a) = value else { throw ScheduleError(field: "args", "must be an array") }
@@ -31,7 +33,9 @@ extension PeriodicSchedule {
         }
         var queue = "celery"
         if let value = object["queue"], value != .null {
-            guard let q = value.stringValue, !q.isEmpty else { throw ScheduleError(field: "queue", "must be a non-empty string") }
+            guard let q = value.stringValue, (1...200).contains(q.utf8.count), q.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                throw ScheduleError(field: "queue", "must be 1 to 200 printable ASCII characters, no spaces")
+            }
             queue = q
         }
         let rule: Rule
