@@ -85,7 +85,7 @@ let package = Package(
                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "APITests",
-                    dependencies: ["TaskAPI", "HTTPServer", "TaskQueue", "Worker", "ExampleTasks", "TestSupport",
+                    dependencies: ["TaskAPI", "Beat", "HTTPServer", "TaskQueue", "Worker", "ExampleTasks", "TestSupport",
                                    .product(name: "Logging", package: "swift-log")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "WorkerTests",

@@ -2,8 +2,10 @@ import Foundation
 
 /// A 5-field cron expression (minute hour day-of-month month day-of-week) read in a time zone.
 ///
-/// Each field takes `*`, numbers, ranges `a-b`, steps `*/n` and `a-b/n` (`a/n` runs to the field's
-/// end), and comma lists of those. Day of week is 0–7 with 0 and 7 both Sunday. As in Vixie cron,
+/// Fields are separated by spaces. Each takes `*`, numbers, ranges `a-b` (one with a > b wraps:
+/// hours `22-2` are 22, 23, 0, 1, 2), steps `*/n` and `a-b/n` (n 1–999; `a/n` runs to the field's end),
+/// and comma lists of those. Day of week is 0–7 with 0 and 7 both Sunday. `Crontab.pattern` (also in
+/// openapi.yaml) is exactly the language accepted. As in Vixie cron,
 /// when both day fields are restricted a day matches either; otherwise it must match both.
 ///
 /// Daylight-saving time: a local time that does not exist on a spring-forward day (02:30 in Berlin
@@ -40,7 +42,14 @@ public struct Crontab: Sendable, Equatable {
         weekdays = Set(try Self.field(fields[4], "day-of-week", 0...7).map { $0 % 7 })
         daysRestricted = !fields[2].hasPrefix("*")
         weekdaysRestricted = !fields[4].hasPrefix("*")
+        guard Self.matcher.firstMatch(in: expression, range: NSRange(expression.startIndex..., in: expression)) != nil else {
+            throw CronError("cron '\(expression)': write 5 fields separated by spaces, numbers of at most two digits without signs")
+        }
     }
+
+    /// The whole language, as a regular expression (openapi.yaml's `cron` pattern is the same text).
+    public static let pattern = #"^(\*|([0-5]?[0-9])(-([0-5]?[0-9]))?)(/[1-9][0-9]{0,2})?(,(\*|([0-5]?[0-9])(-([0-5]?[0-9]))?)(/[1-9][0-9]{0,2})?)* +(\*|([01]?[0-9]|2[0-3])(-([01]?[0-9]|2[0-3]))?)(/[1-9][0-9]{0,2})?(,(\*|([01]?[0-9]|2[0-3])(-([01]?[0-9]|2[0-3]))?)(/[1-9][0-9]{0,2})?)* +(\*|(0?[1-9]|[12][0-9]|3[01])(-(0?[1-9]|[12][0-9]|3[01]))?)(/[1-9][0-9]{0,2})?(,(\*|(0?[1-9]|[12][0-9]|3[01])(-(0?[1-9]|[12][0-9]|3[01]))?)(/[1-9][0-9]{0,2})?)* +(\*|(0?[1-9]|1[0-2])(-(0?[1-9]|1[0-2]))?)(/[1-9][0-9]{0,2})?(,(\*|(0?[1-9]|1[0-2])(-(0?[1-9]|1[0-2]))?)(/[1-9][0-9]{0,2})?)* +(\*|(0?[0-7])(-(0?[0-7]))?)(/[1-9][0-9]{0,2})?(,(\*|(0?[0-7])(-(0?[0-7]))?)(/[1-9][0-9]{0,2})?)*$"#
+    nonisolated(unsafe) static let matcher = try! NSRegularExpression(pattern: pattern)
 
     /// The values one field allows.
     static func field(_ text: String, _ name: String, _ range: ClosedRange<Int>) throws(CronError) -> Set<Int> {
@@ -51,7 +60,7 @@ public struct Crontab: Sendable, Equatable {
             guard pieces.count <= 2 else { throw bad }
             var step = 1
             if pieces.count == 2 {
-                guard let s = Int(pieces[1]), s >= 1, s <= range.upperBound + 1 else { throw bad }
+                guard let s = Int(pieces[1]), (1...999).contains(s) else { throw bad }
                 step = s
             }
             let base = pieces[0]
@@ -59,14 +68,16 @@ public struct Crontab: Sendable, Equatable {
             if base == "*" {
                 (low, high) = (range.lowerBound, range.upperBound)
             } else if let dash = base.firstIndex(of: "-") {
-                guard let a = Int(base[..<dash]), let b = Int(base[base.index(after: dash)...]), a <= b else { throw bad }
+                guard let a = Int(base[..<dash]), let b = Int(base[base.index(after: dash)...]) else { throw bad }
                 (low, high) = (a, b)
             } else {
                 guard let a = Int(base) else { throw bad }
                 (low, high) = (a, pieces.count == 2 ? range.upperBound : a)
             }
             guard range.contains(low), range.contains(high) else { throw bad }
-            values.formUnion(stride(from: low, through: high, by: step))
+            // A wrapping range runs to the field's end and on from its start.
+            let run = low <= high ? Array(low...high) : Array(low...range.upperBound) + Array(range.lowerBound...high)
+            values.formUnion(stride(from: 0, to: run.count, by: step).map { run[$0] })
         }
         return values
     }

@@ -1,3 +1,4 @@
+import Beat
 import Foundation
 import Testing
 import TestSupport
@@ -37,6 +38,7 @@ import TestSupport
             (#"{"task": "t"}"#, "every"),
             (#"{"task": "t", "every": 5, "cron": "* * * * *"}"#, "every"),
             (#"{"task": "t", "cron": "61 * * * *"}"#, "cron"),
+            (#"{"task": "t", "cron": ""}"#, "cron"),
             (#"{"task": "t", "cron": "* * * * *", "timezone": "Europe/Atlantis"}"#, "timezone"),
             (#"{"task": "t", "every": 5, "queue": "a b"}"#, "queue"),
             (#"{"task": "t", "every": 5, "colour": "red"}"#, "colour"),
@@ -48,5 +50,12 @@ import TestSupport
         }
         #expect(try await h.broker.schedules().isEmpty)
         await h.stop()
+    }
+
+    @Test func openAPISpec_statesTheCronLanguageAndZoneList_theServerAccepts() throws {
+        let spec = try String(contentsOf: RepoPaths.root.appendingPathComponent("openapi.yaml"), encoding: .utf8)
+        #expect(spec.contains("pattern: '\(Crontab.pattern)'"))
+        let zones = Set(TimeZone.knownTimeZoneIdentifiers).union(["UTC"]).sorted().joined(separator: ", ")
+        #expect(spec.contains("enum: [\(zones)]"), "regenerate TimeZoneID's enum in openapi.yaml from TimeZone.knownTimeZoneIdentifiers + UTC")
     }
 }

@@ -16,12 +16,15 @@ import Testing
         #expect(cron.weekdays == [1, 2, 3, 4, 5])
         #expect(try Crontab("5/20 * * * 0,7").minutes == [5, 25, 45])
         #expect(try Crontab("0 0 * * 7").weekdays == [0])
+        #expect(try Crontab("0 22-2 * * *").hours == [0, 1, 2, 22, 23])
+        #expect(try Crontab("0 22-2/2 * * *").hours == [0, 2, 22])
     }
 
     @Test func badExpressions_nameTheFieldAndText() {
         for (text, field) in [("* * * *", "5 fields"), ("60 * * * *", "minute"), ("* 24 * * *", "hour"), ("* * 0 * *", "day-of-month"),
                               ("* * * 13 *", "month"), ("* * * * 8", "day-of-week"), ("*/0 * * * *", "minute"),
-                              ("5-1 * * * *", "minute"), ("a * * * *", "minute"), ("1,,2 * * * *", "minute")] {
+                              ("a * * * *", "minute"), ("1,,2 * * * *", "minute"), ("+5 * * * *", "5 fields"),
+                              ("007 * * * *", "5 fields"), ("*/1000 * * * *", "minute")] {
             #expect(throws: CronError.self) { try Crontab(text) }
             do { _ = try Crontab(text) } catch { #expect(error.description.contains(field), "\(text): \(error)") }
         }
