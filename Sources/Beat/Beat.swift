@@ -57,7 +57,8 @@ public actor Beat: Service {
     /// Runs passes until the service group shuts down; gives the lease up when it stops.
     public func run() async throws {
         logger.info("beat: Starting...")
-        try await cancelWhenGracefulShutdown { [self] in
+        // Stopping (a graceful shutdown cancels the loop) still gives the lease up below.
+        try? await cancelWhenGracefulShutdown { [self] in
             while !Task.isCancelled {
                 var wait = configuration.passInterval
                 do {
