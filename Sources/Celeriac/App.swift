@@ -2,6 +2,7 @@ import Foundation
 import TaskAPI
 /// Users' tasks get `HTTPClient` and `SMTPClient` (libcurl, no CPU while waiting) with `import Celeriac`.
 @_exported import Outbound
+@_exported import Beat
 @_exported import TaskProtocol
 @_exported import TaskQueue
 @_exported import Worker
@@ -28,6 +29,7 @@ public final class App: @unchecked Sendable {
     private var _registry = TaskRegistry()
     private var registrationErrors: [String] = []
     private var _routes: [AppRoute] = []
+    private var _periodic: [PeriodicSchedule] = []
 
     public init(name: String = "celeriac") {
         self.name = name
@@ -52,6 +54,13 @@ public final class App: @unchecked Sendable {
     public func route(_ route: AppRoute) {
         lock.withLock { _routes.append(route) }
     }
+
+    /// The periodic schedules defined in code so far.
+    public var periodicSchedules: [PeriodicSchedule] { lock.withLock { _periodic } }
+
+    func appendPeriodic(_ schedule: PeriodicSchedule) { lock.withLock { _periodic.append(schedule) } }
+
+    func reportRegistrationError(_ text: String) { lock.withLock { registrationErrors.append(text) } }
 
     /// The routes added so far.
     public var routes: [AppRoute] { lock.withLock { _routes } }

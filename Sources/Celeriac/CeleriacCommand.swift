@@ -6,7 +6,7 @@ struct CeleriacCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: ProcessInfo.processInfo.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "celeriac",
         abstract: "A Celery-compatible task queue on Redis.",
-        subcommands: [WorkerCommand.self, APICommand.self, SubmitCommand.self, ResultCommand.self, DeadLettersCommand.self, RevokeCommand.self])
+        subcommands: [WorkerCommand.self, BeatCommand.self, APICommand.self, SubmitCommand.self, ResultCommand.self, DeadLettersCommand.self, RevokeCommand.self])
 }
 
 /// Options every command that talks to Redis shares; flags win over the environment.

@@ -45,6 +45,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("E"), .customLong("task-events")], help: "Send task events, for monitors such as Flower; worker events are always sent (env CELERIAC_TASK_EVENTS=1).")
     var taskEvents = false
 
+    @Flag(name: [.customShort("B"), .customLong("beat")], help: "Also run a beat in this process (periodic tasks; env CELERIAC_BEAT=1).")
+    var embedBeat = false
+
+    @OptionGroup var beatOptions: BeatOptions
+
     @Flag(help: "Print no banner (env CELERIAC_QUIET=1).")
     var quiet = false
 
@@ -66,6 +71,7 @@ struct WorkerCommand: AsyncParsableCommand {
         if let metricsBind, APICommand.split(metricsBind) == nil { throw ValidationError("--metrics-bind '\(metricsBind)' must be host:port") }
         taskEvents = Environment.flag(taskEvents, "CELERIAC_TASK_EVENTS")
         quiet = Environment.flag(quiet, "CELERIAC_QUIET")
+        embedBeat = Environment.flag(embedBeat, "CELERIAC_BEAT")
         try Environment.check(concurrency, 1...10_000, "-c/--concurrency")
         if LogLevelName.parse(level) == nil { throw ValidationError("-l/--loglevel '\(level)' is not one of debug, info, warning, error, critical") }
         if queueNames.isEmpty { throw ValidationError("-Q/--queues needs at least one queue") }
@@ -136,9 +142,13 @@ struct WorkerCommand: AsyncParsableCommand {
             logger.info("Metrics and probes on http://\(host.contains(":") ? "[\(host)]" : host):\(server.port)")
             endpoint = server
         }
-        // A lifecycle group of one: it ends when the worker does (after a signal asked it to).
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger))
+        // The group ends when the worker does (after a signal asked it to); `-B` adds a beat beside it.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)]
+        if embedBeat {
+            services.append(.init(service: beatOptions.makeBeat(app: app, broker: broker, logger: logger)))
+        }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
         logger.info("\(configuration.nodeName) ready.")
         try await group.run()
         await endpoint?.shutdown(grace: 2)

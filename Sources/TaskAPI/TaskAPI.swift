@@ -95,6 +95,10 @@ public struct TaskAPI: Sendable {
             (.get, "/workers", { try await self.guarded { try await self.workers($0) }($0) }),
             (.get, "/queues", { try await self.guarded { try await self.queues($0) }($0) }),
             (.get, "/metrics", { try await self.metrics($0) }),
+            (.get, "/schedules", { try await self.guarded { try await self.listSchedules($0) }($0) }),
+            (.get, "/schedules/{name}", { try await self.guarded { try await self.getSchedule($0) }($0) }),
+            (.put, "/schedules/{name}", { try await self.guarded { try await self.putSchedule($0) }($0) }),
+            (.delete, "/schedules/{name}", { try await self.guarded { try await self.deleteSchedule($0) }($0) }),
             (.get, "/healthz", { _ in .json(bytes: Array(#"{"status": "ok"}"#.utf8)) }),
             (.get, "/readyz", { try await self.guarded { try await self.ready($0) }($0) }),
         ]
