@@ -3,7 +3,7 @@ SHELL := /bin/bash
 RUN_DIR := $(CURDIR)/.run
 VENV := $(RUN_DIR)/venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := libhiredis-dev libnghttp2-dev redis-server redis-tools wrk nghttp2-client curl libcurl4 libcurl4-openssl-dev openssl
+APT_PACKAGES := libhiredis-dev libnghttp2-dev redis-server redis-tools wrk nghttp2-client nghttp2-server curl libcurl4 libcurl4-openssl-dev openssl
 CONFIG ?= debug
 BIN := $(CURDIR)/.build/$(CONFIG)/celeriac
 SWIFT_BUILD := swift build -c $(CONFIG)
@@ -30,7 +30,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: Makefile
 	@mkdir -p $(RUN_DIR)
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q 'celery[redis]==5.7.0' 'aiosmtpd' 'openapi-spec-validator' 'pytest' 'flower==2.2.*' 'schemathesis>=4.32,<5'
+	$(VENV)/bin/pip install -q 'celery[redis]==5.7.0' 'aiosmtpd' 'openapi-spec-validator' 'pytest' 'flower==2.2.*' 'schemathesis>=4.32,<5' 'httpx[http2]'
 	@touch $@
 
 build: apt

@@ -70,22 +70,19 @@ extension HTTP2Session {
     func bodyChunk(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
         guard let stream = streams[id], !stream.tooLarge else { return }
         if stream.body.count + bytes.count > transport.limits.maxBodyBytes {
+            // Answer at once (as HTTP/1.1 does, before the body ends); the rest of the body is dropped.
             stream.tooLarge = true
             stream.body = []
+            let limit = transport.limits.maxBodyBytes
+            stream.request = HTTPRequest(method: HTTPMethod(stream.method), path: stream.target, version: .http2)
+            respond(stream, HTTPResponse.problem(status: 413, detail: "request body exceeds \(limit) bytes"))
             return
         }
         stream.body.append(contentsOf: bytes)
     }
 
     func requestComplete(_ id: Int32) {
-        guard let stream = streams[id], stream.request == nil else { return }
-        if stream.tooLarge {
-            let limit = transport.limits.maxBodyBytes
-            let request = HTTPRequest(method: HTTPMethod(stream.method), path: stream.target, version: .http2)
-            stream.request = request
-            respond(stream, HTTPResponse.problem(status: 413, detail: "request body exceeds \(limit) bytes"))
-            return
-        }
+        guard let stream = streams[id], stream.request == nil, !stream.tooLarge else { return }
         let (path, query) = HTTPRequest.splitTarget(stream.target)
         if let authority = stream.authority, !stream.headers.contains("host") {
             stream.headers.add(name: "host", value: authority)

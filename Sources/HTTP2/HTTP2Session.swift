@@ -11,7 +11,7 @@ final class HTTP2Session: ProtocolSession {
     var streams: [Int32: HTTP2Stream] = [:]
     var draining = false
     var isClosed = false
-    private var pumping = false
+    var pumping = false
     private var upgraded: HTTP2Stream?
 
     init(transport: SessionTransport, limits: HTTP2.Limits) {
@@ -69,7 +69,10 @@ final class HTTP2Session: ProtocolSession {
 
     func receive(_ bytes: UnsafeRawBufferPointer) {
         guard !isClosed, let base = bytes.baseAddress else { return }
+        // No `mem_send` from inside nghttp2's callbacks (a handler may answer at once): pump afterwards.
+        pumping = true
         let result = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+        pumping = false
         if result < 0 {
             // A fatal protocol error or a flood: nghttp2 has queued its GOAWAY (queue one if not); send, then close.
             if result == Int(NGHTTP2_ERR_FLOODED.rawValue) || result == Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) {

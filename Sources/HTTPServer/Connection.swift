@@ -371,7 +371,9 @@ final class Connection: EventHandler {
     {
         guard loop.core.accessLog else { return }
         let micros = (loop.now &- (started ?? respondStart)) / 1000
-        let line = "\(method?.rawValue ?? "-") \(path ?? "-") \(status)"
+        // HTTP/1.1 lines stay as they were; HTTP/2 ones say so (the protocol is in the metadata for both).
+        let suffix = version == .http2 ? " HTTP/2" : ""
+        let line = "\(method?.rawValue ?? "-") \(path ?? "-") \(status)\(suffix)"
         loop.core.logger.info("\(line)", metadata: [
             "request.id": "\(id ?? "-")", "http.status": "\(status)", "http.bytes": "\(bytes)",
             "duration_ms": "\(Double(micros) / 1000)", "remote": "\(peer)",
