@@ -3,14 +3,14 @@ SHELL := /bin/bash
 RUN_DIR := $(CURDIR)/.run
 VENV := $(RUN_DIR)/venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := libhiredis-dev libnghttp2-dev redis-server redis-sentinel redis-tools wrk nghttp2-client curl libcurl4 libcurl4-openssl-dev openssl
+APT_PACKAGES := libhiredis-dev libnghttp2-dev redis-server redis-sentinel redis-tools wrk nghttp2-client nghttp2-server curl libcurl4 libcurl4-openssl-dev openssl
 CONFIG ?= debug
 BIN := $(CURDIR)/.build/$(CONFIG)/celeriac
 SWIFT_BUILD := swift build -c $(CONFIG)
 REDIS_PORT ?= 6399
 API_BIND ?= 127.0.0.1:8080
 
-.PHONY: deps apt venv build release run test test-swift test-interop test-spec test-contract fuzz bench-http bench-drain clean
+.PHONY: deps apt venv build release run test test-swift test-interop test-spec test-http2 test-contract fuzz bench-http bench-drain clean
 
 deps: apt venv
 
@@ -34,7 +34,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: Makefile
 	@mkdir -p $(RUN_DIR)
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q 'celery[redis]==5.7.0' 'aiosmtpd' 'openapi-spec-validator' 'pytest' 'flower==2.2.*' 'schemathesis>=4.32,<5'
+	$(VENV)/bin/pip install -q 'celery[redis]==5.7.0' 'aiosmtpd' 'openapi-spec-validator' 'pytest' 'flower==2.2.*' 'schemathesis>=4.32,<5' 'httpx[http2]'
 	@touch $@
 
 build: apt
@@ -58,11 +58,16 @@ test: deps
 	  status=$${PIPESTATUS[0]}; \
 	  $(MAKE) --no-print-directory test-interop || status=1; \
 	  $(MAKE) --no-print-directory test-spec || status=1; \
+	  $(MAKE) --no-print-directory test-http2 || status=1; \
 	  $(MAKE) --no-print-directory test-contract || status=1; \
 	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15 BUILD_LOCK= || status=1; \
 	  $(MAKE) --no-print-directory chaos-short BUILD_LOCK= || status=1; \
 	  $(MAKE) --no-print-directory lint-deploy || status=1; \
 	  exit $$status
+
+# h2c with real clients on one port with HTTP/1.1: curl (prior knowledge and Upgrade), nghttp, httpx on one connection.
+test-http2: venv
+	BIN=$(CURDIR)/.build/debug/celeriac PY=$(PY) RUN_DIR=$(RUN_DIR) Tests/http2/run-live.sh
 
 # openapi.yaml is valid OpenAPI 3.1 (the route/path parity check is a Swift test).
 test-spec: venv

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
+import HTTP2
 import HTTPServer
 import Logging
 import ServiceLifecycle
 import TaskAPI
 
-/// `celeriac api`: the HTTP API on our own HTTP/1.1 server.
+/// `celeriac api`: the HTTP API on our own server (HTTP/1.1 and h2c on one port).
 struct APICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "api", abstract: "Serve the task API over HTTP.")
 
@@ -17,6 +18,9 @@ struct APICommand: AsyncParsableCommand {
 
     @Option(help: "Event-loop threads (env CELERIAC_THREADS; default: one per core).")
     var threads: Int?
+
+    @Flag(name: .customLong("no-http2"), help: "Serve HTTP/1.1 only: no h2c preface or Upgrade (env CELERIAC_HTTP2=0; HTTP/2 is on by default).")
+    var noHTTP2 = false
 
     @Flag(help: "Accept task names no live worker has registered (env CELERIAC_ALLOW_UNKNOWN_TASKS=1).")
     var allowUnknownTasks = false
@@ -59,6 +63,7 @@ struct APICommand: AsyncParsableCommand {
         try Environment.fill(&maxBodyBytes, "CELERIAC_MAX_BODY_BYTES")
         try Environment.fill(&grace, "CELERIAC_API_GRACE")
         allowUnknownTasks = Environment.flag(allowUnknownTasks, "CELERIAC_ALLOW_UNKNOWN_TASKS")
+        noHTTP2 = noHTTP2 || ["0", "false", "no", "off"].contains(ProcessInfo.processInfo.environment["CELERIAC_HTTP2"]?.lowercased() ?? "")
         if Self.split(bindAddress) == nil { throw ValidationError("--bind '\(bindAddress)' must be host:port") }
         if LogLevelName.parse(loglevel ?? "info") == nil { throw ValidationError("-l/--loglevel '\(loglevel ?? "")' is not a level") }
         try Environment.check(threads, 1...256, "--threads")
@@ -101,7 +106,7 @@ struct APICommand: AsyncParsableCommand {
         let grace = grace ?? 10
         httpConfiguration.timeouts.shutdownGrace = grace
         let server = try HTTPServer(configuration: httpConfiguration, router: api.router(middleware: [RequestMetrics()] + (auth.map { [$0] } ?? [])),
-                                      logger: logger)
+                                    logger: logger, sessions: noHTTP2 ? nil : HTTP2())
         try server.start()
         serving.withLock { $0 = (server, api, grace) }
         logger.info("Celeriac API listening on http://\(host.contains(":") ? "[\(host)]" : host):\(server.port) (redis \(broker.serverDescription))")

@@ -47,6 +47,10 @@ extension Connection {
         StreamIO.close(fd)
         loop.unregister(self)
         pending.removeAll()
+        if let session {
+            self.session = nil
+            session.closed()
+        }
         if let waiter = streamWaiter {
             streamWaiter = nil
             waiter.resume(throwing: SocketError("send(response body to \(peer))", code: EPIPE))
@@ -56,6 +60,10 @@ extension Connection {
     /// Graceful shutdown: close now if idle, else after the responses already owed.
     func drain() {
         drainRequested = true
+        if let session {
+            session.drain()
+            return
+        }
         if phase == .open && !responding && pending.isEmpty && parser.isIdle && outSent == out.count {
             closeNow()
         }
@@ -81,6 +89,8 @@ extension Connection {
         case .open:
             if outSent < out.count && writeBlockedSince != 0 {
                 next = writeBlockedSince + core.writeTimeout
+            } else if let session {
+                next = session.isIdle ? idleSince + core.idleTimeout : .max
             } else if readEnabled && !parser.isIdle {
                 next = parser.isReadingBody ? bodyStart + core.bodyTimeout : requestStart + core.headerTimeout
             } else if responding || !pending.isEmpty {
@@ -102,6 +112,8 @@ extension Connection {
         case .open:
             if outSent < out.count && writeBlockedSince != 0 {
                 closeNow()
+            } else if let session {
+                if session.isIdle { closeNow() } else { updateDeadline() }
             } else if readEnabled && !parser.isIdle {
                 let core = loop.core.configuration.timeouts
                 let detail = parser.isReadingBody

@@ -45,6 +45,12 @@ extension Connection {
         resumeStreamWriterIfBelowHighWater()
         if closeAfterFlush {
             beginLinger()
+        } else if let session {
+            if outputPaused {
+                outputPaused = false
+                updateInterest()
+            }
+            session.transportWritable()
         } else if outputPaused {
             outputPaused = false
             updateInterest()

@@ -62,6 +62,11 @@ final class Connection: EventHandler {
     var streamClose = false
     var streamBytes = 0
 
+    /// The protocol that took the connection over (HTTP/2); nil while it speaks HTTP/1.1.
+    var session: (any ProtocolSession)?
+    /// The first bytes, kept while they may still be another protocol's preface; nil once decided.
+    var probe: [UInt8]?
+
     /// Bytes discarded while lingering before giving up and closing. A client refused with 413 for a
     /// body just over the limit typically sends the rest before it reads (curl, most test clients):
     /// closing earlier turns our answer into a reset. The linger deadline bounds the time either way.
@@ -77,6 +82,7 @@ final class Connection: EventHandler {
         parser = HTTPParser(limits: loop.core.parserLimits)
         idleSince = loop.now
         requestStart = loop.now
+        if loop.core.sessions != nil { probe = [] }
     }
 
     func start() { updateDeadline() }
@@ -122,8 +128,14 @@ final class Connection: EventHandler {
                 setReading(false)
                 if !responding && pending.isEmpty { closeNow() } else { updateDeadline() }
             case .done(let count):
+                let bytes = UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<count])
+                if let session {
+                    session.receive(bytes)
+                    return
+                }
+                if probe != nil && probeForPreface(bytes) { return }
                 if parser.isIdle { requestStart = loop.now }
-                parser.feed(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<count]))
+                parser.feed(bytes)
                 processInput()
             }
         }
@@ -153,6 +165,7 @@ final class Connection: EventHandler {
                 }
                 request.remoteAddress = peer
                 request.id = requestID(for: request)
+                if upgrade(request) { return }
                 pending.append(.request(request))
                 if !request.keepAlive {
                     stopParsing = true
@@ -355,13 +368,18 @@ final class Connection: EventHandler {
         updateDeadline()
     }
 
-    func logAccess(method: HTTPMethod?, path: String?, id: String?, status: Int, bytes: Int) {
+    func logAccess(method: HTTPMethod?, path: String?, id: String?, status: Int, bytes: Int,
+                   started: UInt64? = nil, protocol version: HTTPVersion? = nil)
+    {
         guard loop.core.accessLog else { return }
-        let micros = (loop.now &- respondStart) / 1000
-        let line = "\(method?.rawValue ?? "-") \(path ?? "-") \(status)"
+        let micros = (loop.now &- (started ?? respondStart)) / 1000
+        // HTTP/1.1 lines stay as they were; HTTP/2 ones say so (the protocol is in the metadata for both).
+        let suffix = version == .http2 ? " HTTP/2" : ""
+        let line = "\(method?.rawValue ?? "-") \(path ?? "-") \(status)\(suffix)"
         loop.core.logger.info("\(line)", metadata: [
             "request.id": "\(id ?? "-")", "http.status": "\(status)", "http.bytes": "\(bytes)",
             "duration_ms": "\(Double(micros) / 1000)", "remote": "\(peer)",
+            "http.protocol": "\(version ?? current?.version ?? .http1_1)",
         ])
     }
 }

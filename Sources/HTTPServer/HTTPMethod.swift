@@ -32,5 +32,7 @@ public struct HTTPVersion: Hashable, Sendable, CustomStringConvertible {
     public init(major: Int, minor: Int) { self.major = major; self.minor = minor }
     public static let http1_0 = HTTPVersion(major: 1, minor: 0)
     public static let http1_1 = HTTPVersion(major: 1, minor: 1)
-    public var description: String { "HTTP/\(major).\(minor)" }
+    /// Requests that arrived on an HTTP/2 stream.
+    public static let http2 = HTTPVersion(major: 2, minor: 0)
+    public var description: String { major == 2 ? "HTTP/2" : "HTTP/\(major).\(minor)" }
 }

@@ -88,6 +88,16 @@ public struct HTTPParser: Sendable {
     /// Bytes received but not yet consumed.
     public var bufferedBytes: Int { buffer.count - index }
 
+    /// Hands over the bytes not yet consumed (after an `Upgrade`, they belong to the new protocol).
+    mutating func takeBuffered() -> [UInt8] {
+        defer {
+            buffer = []
+            index = 0
+            scanned = 0
+        }
+        return Array(buffer[index...])
+    }
+
     /// The next event, nil when more bytes are needed; an error is final and thrown again on each call.
     public mutating func next() throws(HTTPError) -> Event? {
         do {

@@ -46,12 +46,17 @@ public struct HTTPResponse: Sendable {
 
 /// Writes the pieces of a streamed response body; each `write` waits while the client is slow to read.
 public struct BodyWriter: Sendable {
-    let sink: StreamSink
+    let send: @Sendable ([UInt8]) async throws -> Void
+
+    init(sink: StreamSink) { send = { try await sink.write($0) } }
+
+    /// A writer over another transport (an HTTP/2 stream): `send` queues one piece and waits while it is full.
+    public init(send: @escaping @Sendable ([UInt8]) async throws -> Void) { self.send = send }
 
     /// Sends `bytes` as one chunk; throws when the connection is gone.
     public func write(_ bytes: [UInt8]) async throws {
         guard !bytes.isEmpty else { return }
-        try await sink.write(bytes)
+        try await send(bytes)
     }
 
     /// Sends the UTF-8 of `text` as one chunk.

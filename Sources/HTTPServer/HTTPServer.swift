@@ -28,15 +28,17 @@ public final class HTTPServer: Sendable {
     let group: EventLoopGroup
     private let state = Mutex(State.created)
 
-    /// Validates the configuration and the routes; nothing is bound yet.
+    /// Validates the configuration and the routes; nothing is bound yet. `sessions` lets connections switch
+    /// to another protocol on the same port (the app passes HTTP/2's factory; nil serves HTTP/1.1 only).
     public init(configuration: Configuration = Configuration(), router: Router,
-                logger: Logger = Logger(label: "celeriac.http"), group: EventLoopGroup = .shared) throws(HTTPServerError)
+                logger: Logger = Logger(label: "celeriac.http"), group: EventLoopGroup = .shared,
+                sessions: (any ProtocolSessionFactory)? = nil) throws(HTTPServerError)
     {
         self.group = group
         try configuration.validate()
         let compiled = try CompiledRouter(router)
         self.configuration = configuration
-        core = ServerCore(configuration: configuration, router: compiled, logger: logger)
+        core = ServerCore(configuration: configuration, router: compiled, logger: logger, sessions: sessions)
     }
 
     /// The bound port after `start()` (the configured port before).

@@ -6,6 +6,8 @@ final class ServerCore: Sendable {
     let configuration: HTTPServer.Configuration
     let router: CompiledRouter
     let logger: Logger
+    /// Another protocol a connection may switch to (HTTP/2), wired in by the app.
+    let sessions: (any ProtocolSessionFactory)?
     /// Whether access-log lines are produced at all (decided once, off the hot path).
     let accessLog: Bool
     let parserLimits: HTTPParser.Limits
@@ -21,7 +23,10 @@ final class ServerCore: Sendable {
     private let runningLoops = Atomic<Int>(0)
     let stopped = Latch()
 
-    init(configuration: HTTPServer.Configuration, router: CompiledRouter, logger: Logger) {
+    init(configuration: HTTPServer.Configuration, router: CompiledRouter, logger: Logger,
+         sessions: (any ProtocolSessionFactory)? = nil)
+    {
+        self.sessions = sessions
         self.configuration = configuration
         self.router = router
         self.logger = logger

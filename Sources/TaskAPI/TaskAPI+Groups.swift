@@ -33,7 +33,9 @@ extension TaskAPI {
         var response: HTTPResponse
         if replayed {
             // A repeat with the same key answers with the group first submitted under it, as it is now.
-            response = .json(status: 202, bytes: try await groupView(id).serializedBytes())
+            var view = try await groupView(id).objectValue ?? [:]
+            view["status_url"] = .string("/groups/\(id)")
+            response = .json(status: 202, bytes: JSONValue.object(view).serializedBytes())
             response.headers.add(name: "Idempotent-Replayed", value: "true")
         } else {
             let tasks: [JSONValue] = messages.map { ["id": .string($0.id), "task": .string($0.task), "state": "PENDING"] }

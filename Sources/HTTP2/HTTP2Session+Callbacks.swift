@@ -1,0 +1,105 @@
+import CNghttp2
+import HTTPServer
+
+/// nghttp2's receive callbacks: non-capturing closures that find the session through `user_data`.
+extension HTTP2Session {
+    static func from(_ userData: UnsafeMutableRawPointer?) -> HTTP2Session {
+        Unmanaged<HTTP2Session>.fromOpaque(userData!).takeUnretainedValue()
+    }
+
+    static func isType(_ frame: UnsafePointer<nghttp2_frame>, _ type: nghttp2_frame_type) -> Bool {
+        UInt32(frame.pointee.hd.type) == type.rawValue
+    }
+
+    static func install(_ callbacks: OpaquePointer?) {
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
+            guard let frame, HTTP2Session.isType(frame, NGHTTP2_HEADERS),
+                  frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
+            HTTP2Session.from(userData).beginStream(frame.pointee.hd.stream_id)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
+            guard let frame, let name, let value else { return 0 }
+            return HTTP2Session.from(userData).header(frame.pointee.hd.stream_id, UnsafeBufferPointer(start: name, count: nameLength),
+                                         UnsafeBufferPointer(start: value, count: valueLength))
+        }
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
+            guard let data else { return 0 }
+            HTTP2Session.from(userData).bodyChunk(streamID, UnsafeBufferPointer(start: data, count: length))
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
+            guard let frame, HTTP2Session.isType(frame, NGHTTP2_HEADERS) || HTTP2Session.isType(frame, NGHTTP2_DATA),
+                  frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 else { return 0 }
+            HTTP2Session.from(userData).requestComplete(frame.pointee.hd.stream_id)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, _, userData in
+            HTTP2Session.from(userData).streamClosed(streamID)
+            return 0
+        }
+    }
+
+    func beginStream(_ id: Int32) {
+        streams[id] = HTTP2Stream(id: id, now: transport.now)
+    }
+
+    /// Collects one field; a header list over the limit ends the connection (the HPACK-bomb guard).
+    func header(_ id: Int32, _ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Int32 {
+        guard let stream = streams[id] else { return 0 }
+        stream.headerBytes += name.count + value.count + 32
+        if stream.headerBytes > limits.maxHeaderListBytes {
+            nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
+            return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+        }
+        let text = String(decoding: value, as: UTF8.self)
+        if name.first == 0x3A {
+            switch String(decoding: name, as: UTF8.self) {
+            case ":method": stream.method = text
+            case ":path": stream.target = text
+            case ":authority": stream.authority = text
+            default: break
+            }
+        } else {
+            stream.headers.add(name: String(decoding: name, as: UTF8.self), value: text)
+        }
+        return 0
+    }
+
+    /// Appends body bytes; past the server's body limit the rest is dropped and the answer will be 413.
+    func bodyChunk(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let stream = streams[id], !stream.tooLarge else { return }
+        if stream.body.count + bytes.count > transport.limits.maxBodyBytes {
+            // Answer at once (as HTTP/1.1 does, before the body ends); the rest of the body is dropped.
+            stream.tooLarge = true
+            stream.body = []
+            let limit = transport.limits.maxBodyBytes
+            stream.request = HTTPRequest(method: HTTPMethod(stream.method), path: stream.target, version: .http2)
+            respond(stream, HTTPResponse.problem(status: 413, detail: "request body exceeds \(limit) bytes"))
+            return
+        }
+        stream.body.append(contentsOf: bytes)
+    }
+
+    func requestComplete(_ id: Int32) {
+        guard let stream = streams[id], stream.request == nil, !stream.tooLarge else { return }
+        let (path, query) = HTTPRequest.splitTarget(stream.target)
+        if let authority = stream.authority, !stream.headers.contains("host") {
+            stream.headers.add(name: "host", value: authority)
+        }
+        var request = HTTPRequest(method: HTTPMethod(stream.method), path: path, query: query, headers: stream.headers,
+                                  body: stream.body, remoteAddress: transport.peer, version: .http2)
+        request.id = transport.requestID(for: request)
+        stream.body = []
+        stream.request = request
+        dispatch(stream, request)
+    }
+
+    func streamClosed(_ id: Int32) {
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        if let request = stream.request, stream.status != 0 {
+            transport.logAccess(request, status: stream.status, bytes: stream.bytes, started: stream.started)
+        }
+        abandon(stream)
+    }
+}

@@ -1,0 +1,145 @@
+import CNghttp2
+import HTTPServer
+
+/// Running handlers and turning their responses into HEADERS and DATA frames.
+extension HTTP2Session {
+    /// Runs the route's handler as a task on this loop (inline until it first suspends, as over HTTP/1.1).
+    func dispatch(_ stream: HTTP2Stream, _ request: HTTPRequest) {
+        let reference = SessionReference(session: self, stream: stream)
+        let loop = transport.eventLoop
+        let responder = transport.responder
+        let handle = Task.immediate(executorPreference: loop) {
+            let response = await responder.respond(to: request)
+            guard let body = response.stream, request.method != .head else {
+                loop.execute { reference.session.respond(reference.stream, response) }
+                return
+            }
+            loop.execute { reference.session.respond(reference.stream, response, streamed: true) }
+            let writer = BodyWriter { bytes in
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    loop.execute { reference.session.write(bytes, to: reference.stream, continuation: continuation) }
+                }
+            }
+            var failed = false
+            do { try await body(writer) } catch {
+                failed = true
+                responder.logger.error("streamed response failed", metadata: ["request.id": "\(request.id)", "error": "\(error)"])
+            }
+            let failure = failed
+            loop.execute { reference.session.endStream(reference.stream, failed: failure) }
+        }
+        if stream.request != nil && streams[stream.id] === stream && stream.status == 0 { stream.task = handle }
+    }
+
+    /// Submits the response head, and the body through the data callback (deferred while a stream runs).
+    func respond(_ stream: HTTP2Stream, _ response: HTTPResponse, streamed: Bool = false) {
+        guard !isClosed, streams[stream.id] === stream, stream.status == 0 else { return }
+        let status = response.status
+        let bodyless = (100..<200).contains(status) || status == 204 || status == 304 || stream.request?.method == .head
+        stream.status = status
+        stream.output = bodyless || streamed ? [] : response.body
+        stream.ended = !streamed || bodyless
+        stream.bytes = stream.output.count
+        var fields: [(String, String)] = [(":status", String(status))]
+        for field in response.headers {
+            let name = field.name.lowercased()
+            if ["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "content-length"].contains(name) {
+                continue
+            }
+            fields.append((name, field.value))
+        }
+        if !streamed && !bodyless { fields.append(("content-length", String(response.body.count))) }
+        let result = Self.withHeaders(fields) { headers, count in
+            if bodyless {
+                return nghttp2_submit_response(session, stream.id, headers, count, nil)
+            }
+            var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: Self.readBody)
+            return nghttp2_submit_response(session, stream.id, headers, count, &provider)
+        }
+        if result != 0 { nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_INTERNAL_ERROR.rawValue) }
+        pump()
+    }
+
+    /// Queues a streamed piece; the writer waits while the stream holds more than the high-water mark.
+    func write(_ bytes: [UInt8], to stream: HTTP2Stream, continuation: CheckedContinuation<Void, any Error>) {
+        guard !isClosed, streams[stream.id] === stream, !stream.ended else {
+            continuation.resume(throwing: HTTP2StreamClosed(id: stream.id))
+            return
+        }
+        stream.output.append(contentsOf: bytes)
+        stream.bytes += bytes.count
+        resumeData(stream)
+        if stream.unsent > SessionTransport.highWater { stream.writer = continuation } else { continuation.resume() }
+    }
+
+    func endStream(_ stream: HTTP2Stream, failed: Bool) {
+        guard !isClosed, streams[stream.id] === stream, !stream.ended else { return }
+        stream.ended = true
+        if failed {
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_INTERNAL_ERROR.rawValue)
+            pump()
+        } else {
+            resumeData(stream)
+        }
+    }
+
+    private func resumeData(_ stream: HTTP2Stream) {
+        if stream.deferred {
+            stream.deferred = false
+            nghttp2_session_resume_data(session, stream.id)
+        }
+        pump()
+    }
+
+    /// nghttp2's data source: copies what the stream has; defers when a streamed body has nothing yet.
+    static let readBody: nghttp2_data_source_read_callback = { _, streamID, buffer, length, flags, _, userData in
+        let session = HTTP2Session.from(userData)
+        guard let stream = session.streams[streamID], let buffer, let flags else {
+            return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+        }
+        let count = min(length, stream.unsent)
+        if count > 0 {
+            stream.output.withUnsafeBufferPointer { source in
+                buffer.update(from: source.baseAddress! + stream.outputSent, count: count)
+            }
+            stream.outputSent += count
+        }
+        if stream.unsent == 0 {
+            stream.output.removeAll(keepingCapacity: true)
+            stream.outputSent = 0
+        }
+        if let writer = stream.writer, stream.unsent <= SessionTransport.highWater {
+            stream.writer = nil
+            writer.resume()
+        }
+        if stream.unsent == 0 && stream.ended {
+            flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+        } else if count == 0 {
+            stream.deferred = true
+            return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+        }
+        return count
+    }
+
+    /// Lays `fields` out as `nghttp2_nv`s for the duration of `body` (nghttp2 copies them on submit).
+    static func withHeaders(_ fields: [(String, String)], _ body: (UnsafePointer<nghttp2_nv>, Int) -> Int32) -> Int32 {
+        var storage: [UInt8] = []
+        var ranges: [(Int, Int, Int, Int)] = []
+        for (name, value) in fields {
+            let nameStart = storage.count
+            storage.append(contentsOf: name.utf8)
+            let valueStart = storage.count
+            storage.append(contentsOf: value.utf8)
+            ranges.append((nameStart, valueStart - nameStart, valueStart, storage.count - valueStart))
+        }
+        storage.append(0)
+        return storage.withUnsafeMutableBufferPointer { bytes in
+            let base = bytes.baseAddress!
+            let headers = ranges.map { range in
+                nghttp2_nv(name: base + range.0, value: base + range.2, namelen: range.1, valuelen: range.3,
+                           flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+            }
+            return headers.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
+        }
+    }
+}

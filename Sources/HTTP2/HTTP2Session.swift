@@ -1,0 +1,156 @@
+import CNghttp2
+import HTTPServer
+
+/// One HTTP/2 connection: nghttp2 as the codec (bytes in with `mem_recv`, out with `mem_send`), the socket
+/// and its deadlines in `SessionTransport`, the handlers run as tasks on the connection's loop.
+/// Owns its `nghttp2_session`. Confined to the loop thread.
+final class HTTP2Session: ProtocolSession {
+    let transport: SessionTransport
+    let limits: HTTP2.Limits
+    var session: OpaquePointer?
+    var streams: [Int32: HTTP2Stream] = [:]
+    var draining = false
+    var isClosed = false
+    var pumping = false
+    private var upgraded: HTTP2Stream?
+
+    init(transport: SessionTransport, limits: HTTP2.Limits) {
+        self.transport = transport
+        self.limits = limits
+        var callbacks: OpaquePointer?
+        nghttp2_session_callbacks_new(&callbacks)
+        defer { nghttp2_session_callbacks_del(callbacks) }
+        Self.install(callbacks)
+        var option: OpaquePointer?
+        nghttp2_option_new(&option)
+        defer { nghttp2_option_del(option) }
+        nghttp2_option_set_stream_reset_rate_limit(option, UInt64(limits.resetBurst), UInt64(limits.resetsPerSecond))
+        nghttp2_option_set_max_continuations(option, limits.maxContinuations)
+        nghttp2_option_set_max_outbound_ack(option, limits.maxQueuedAcks)
+        nghttp2_option_set_max_settings(option, limits.maxSettingsEntries)
+        nghttp2_option_set_max_deflate_dynamic_table_size(option, 4096)
+        nghttp2_session_server_new2(&session, callbacks, Unmanaged.passUnretained(self).toOpaque(), option)
+        let entries = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
+                                   value: UInt32(limits.maxConcurrentStreams)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
+                                   value: UInt32(limits.streamWindow)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
+                                   value: UInt32(limits.maxHeaderListBytes)),
+        ]
+        nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), entries, entries.count)
+        nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(limits.connectionWindow))
+    }
+
+    deinit { nghttp2_session_del(session) }
+
+    /// Applies an `Upgrade: h2c` request: its settings, and the request itself as stream 1.
+    func upgrade(settings: [UInt8], request: HTTPRequest) -> Bool {
+        let head: Int32 = request.method == .head ? 1 : 0
+        guard nghttp2_session_upgrade2(session, settings, settings.count, head, nil) == 0 else { return false }
+        let stream = HTTP2Stream(id: 1, now: transport.now)
+        var request = request
+        request.version = .http2
+        stream.request = request
+        streams[1] = stream
+        upgraded = stream
+        return true
+    }
+
+    // MARK: ProtocolSession
+
+    func start(initial: UnsafeRawBufferPointer) {
+        if let stream = upgraded, let request = stream.request {
+            upgraded = nil
+            dispatch(stream, request)
+        }
+        if initial.isEmpty { pump() } else { receive(initial) }
+    }
+
+    func receive(_ bytes: UnsafeRawBufferPointer) {
+        guard !isClosed, let base = bytes.baseAddress else { return }
+        // No `mem_send` from inside nghttp2's callbacks (a handler may answer at once): pump afterwards.
+        pumping = true
+        let result = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+        pumping = false
+        if result < 0 {
+            // A fatal protocol error or a flood: nghttp2 has queued its GOAWAY (queue one if not); send, then close.
+            if result == Int(NGHTTP2_ERR_FLOODED.rawValue) || result == Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) {
+                nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
+            } else {
+                nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR.rawValue)
+            }
+        }
+        transport.noteActivity()
+        pump()
+    }
+
+    func transportWritable() { pump() }
+
+    func drain() {
+        guard !isClosed, !draining else { return }
+        draining = true
+        nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+                              NGHTTP2_NO_ERROR.rawValue, nil, 0)
+        pump()
+    }
+
+    func closed() {
+        guard !isClosed else { return }
+        isClosed = true
+        for stream in streams.values { abandon(stream) }
+        streams.removeAll()
+    }
+
+    var isIdle: Bool { streams.isEmpty }
+
+    func abandon(_ stream: HTTP2Stream) {
+        stream.task?.cancel()
+        stream.task = nil
+        stream.ended = true
+        if let writer = stream.writer {
+            stream.writer = nil
+            writer.resume(throwing: HTTP2StreamClosed(id: stream.id))
+        }
+    }
+
+    // MARK: Output
+
+    /// Moves nghttp2's output into the transport while it is below the high-water mark; closes once
+    /// neither side wants anything more (after a GOAWAY both ways, or a drained shutdown).
+    func pump() {
+        guard !isClosed, !pumping else { return }
+        pumping = true
+        defer { pumping = false }
+        var produced = true
+        while produced && transport.isOpen {
+            produced = false
+            while transport.isOpen && transport.pendingOutput < SessionTransport.highWater {
+                var data: UnsafePointer<UInt8>?
+                let count = nghttp2_session_mem_send(session, &data)
+                if count < 0 {
+                    transport.close()
+                    return
+                }
+                guard count > 0, let data else { break }
+                transport.append(UnsafeRawBufferPointer(start: data, count: count))
+                produced = true
+            }
+            // A flush that drains everything calls back into `transportWritable`, which `pumping` swallows:
+            // go round again instead.
+            transport.flush()
+            if transport.pendingOutput >= SessionTransport.highWater { break }
+        }
+        guard transport.isOpen else { return }
+        let done = nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0
+        if done || (draining && streams.isEmpty && nghttp2_session_want_write(session) == 0) {
+            transport.closeAfterFlush()
+        }
+    }
+}
+
+/// A streamed body's writer after its stream was reset or its connection closed.
+struct HTTP2StreamClosed: Error, CustomStringConvertible {
+    let id: Int32
+    var description: String { "HTTP/2 stream \(id) closed before its response was sent" }
+}
