@@ -89,7 +89,9 @@ extension TaskAPI {
             "finished_at": record.fields["finished_at"].map { .string($0) } ?? document?.dateDone.map { .string($0) } ?? .null,
             "runtime": record.fields["runtime"].flatMap(Double.init).map { .double($0) } ?? .null,
         ]
-        if let document, let exception = document.exception, document.status != .started {
+        // A custom state's meta (`context.progress`, Python's `update_state`) while it is the latest word.
+        if let document, document.status.isCustom, document.status == state { view["meta"] = document.result }
+        if let document, let exception = document.exception {
             view["error"] = ["type": .string(exception.type), "message": .string(exception.text), "module": .string(exception.module)]
             view["traceback"] = document.traceback.map { .string($0) } ?? .null
         }

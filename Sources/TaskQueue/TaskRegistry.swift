@@ -10,16 +10,33 @@ public struct TaskContext: Sendable {
     /// The worker's node name, e.g. `w1@host`.
     public var hostname: String
     public var logger: Logger
+    /// Stores a custom state and its meta object for this task (the worker's result backend); nil outside a worker.
+    public var reporter: ProgressReporter?
 
-    public init(id: String, name: String, retries: Int, queue: String, hostname: String, logger: Logger) {
+    public init(id: String, name: String, retries: Int, queue: String, hostname: String, logger: Logger,
+                reporter: ProgressReporter? = nil) {
         self.id = id
         self.name = name
         self.retries = retries
         self.queue = queue
         self.hostname = hostname
         self.logger = logger
+        self.reporter = reporter
+    }
+
+    /// Celery's `self.update_state(state="PROGRESS", meta=…)`: stores `meta` under a custom state, so
+    /// `GET /tasks/{id}` and Python's `AsyncResult.info` show it while the task runs. A long poll is not
+    /// ended by it. Throws when `state` is one of Celery's own (they belong to the worker) or Redis fails.
+    public func progress(_ meta: JSONValue, state: TaskState = .progress) async throws {
+        guard state.isCustom else {
+            throw RegistryError("task '\(name)': progress takes a custom state, not \(state.rawValue)")
+        }
+        try await reporter?(state, meta)
     }
 }
+
+/// Writes a running task's custom state and meta (the worker supplies it; see `TaskContext.progress`).
+public typealias ProgressReporter = @Sendable (TaskState, JSONValue) async throws -> Void
 
 /// A task handler: JSON arguments in, a JSON value out, or a thrown error (stored as a FAILURE whose
 /// `exc_type` Python's `AsyncResult.get()` raises).
