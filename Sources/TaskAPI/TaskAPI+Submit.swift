@@ -19,11 +19,13 @@ extension TaskAPI {
         var id = message.id
         if let idempotencyKey = submission.idempotencyKey {
             id = try await broker.enqueue(message, idempotencyKey: idempotencyKey, now: now)
+        } else if let uniqueFor = submission.uniqueFor {
+            id = try await broker.enqueue(message, uniqueFor: uniqueFor, now: now)
         } else {
             try await broker.enqueue(message, now: now)
         }
         let replayed = id != message.id
-        // A repeat with the same key answers with the task first submitted under it, as it is now.
+        // A repeat with the same key (or of a unique task inside its window) answers with the task first submitted under it, as it is now.
         let view: JSONValue? = replayed ? try await taskView(id) : Optional.none
         var response = HTTPResponse.json(status: 202, bytes: JSONValue.object([
             "id": .string(id),

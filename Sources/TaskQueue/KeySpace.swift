@@ -34,6 +34,8 @@ public struct KeySpace: Sendable, Equatable {
     public var scheduled: String { prefix + "scheduled" }
     /// The task id submitted with an idempotency key (`POST /tasks` with `Idempotency-Key`).
     public func idempotency(_ key: String) -> String { prefix + "idempotency:" + key }
+    /// The claim of a unique task (`unique_for`): its id, under the hash of its name and arguments.
+    public func unique(_ hash: String) -> String { prefix + "unique:" + hash }
     /// Pub/sub channel on which every revoked task id is published (a channel, not a key).
     public var revokeChannel: String { prefix + "revoke-events" }
     /// List of messages that could not be run, newest first.
