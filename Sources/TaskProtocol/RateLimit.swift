@@ -9,7 +9,7 @@ public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
     /// Parses Celery's syntax; nil for anything else (a zero or negative count, an unknown unit, or a
     /// rate above a million a second or below one a year, which no timer could honour).
     public init?(_ text: String) {
-        let parts = text.trimmingCharacters(in: " ").split(separator: "/", omittingEmptySubsequences: false)
+        let parts = text.trimmingSpaces().split(separator: "/", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count), let count = Double(parts[0]), count.isFinite, count > 0 else { return nil }
         switch parts.count == 2 ? String(parts[1]) : "s" {
         case "s": per = 1
@@ -32,10 +32,10 @@ public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension String {
-    fileprivate func trimmingCharacters(in set: Character) -> Substring {
+    fileprivate func trimmingSpaces() -> Substring {
         var s = Substring(self)
-        while s.first == set { s.removeFirst() }
-        while s.last == set { s.removeLast() }
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
         return s
     }
 }
