@@ -66,11 +66,14 @@ public struct TaskOptions: Sendable {
     public var softTimeLimit: Double?
     /// Seconds after which the slot is freed whatever the handler does → FAILURE `TimeLimitExceeded`.
     public var timeLimit: Double?
+    /// Celery's `rate_limit`, but global: starts of this task across all workers (a limit set in Redis wins).
+    public var rateLimit: RateLimit?
 
-    public init(retry: RetryPolicy? = nil, softTimeLimit: Double? = nil, timeLimit: Double? = nil) {
+    public init(retry: RetryPolicy? = nil, softTimeLimit: Double? = nil, timeLimit: Double? = nil, rateLimit: RateLimit? = nil) {
         self.retry = retry
         self.softTimeLimit = softTimeLimit
         self.timeLimit = timeLimit
+        self.rateLimit = rateLimit
     }
 }
 
