@@ -12,8 +12,11 @@ extension Worker {
     /// no slot is held), and true is returned. A reserved start that came due runs at once.
     func throttled(_ message: TaskMessage, definition: TaskDefinition, tag: String, label: String, now: Date) async -> Bool {
         guard let limit = state.withLock({ $0.rateLimits[message.task] }) ?? definition.options.rateLimit else { return false }
-        // Reserved earlier and due now (a retry copying headers much later asks again).
-        if let slot = message.headers[Self.rateSlotHeader]?.doubleValue, abs(slot - now.timeIntervalSince1970) < 60 {
+        // Reserved earlier and here within half an interval of its slot: it runs. One that comes late (a
+        // slow promoter, a busy machine) asks again, or late arrivals would start in a bunch; a retry
+        // that copied the header much later asks again too.
+        if let slot = message.headers[Self.rateSlotHeader]?.doubleValue,
+           abs(now.timeIntervalSince1970 - slot) <= max(0.02, limit.interval / 2) {
             return false
         }
         do {
