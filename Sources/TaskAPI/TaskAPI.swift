@@ -81,6 +81,9 @@ public struct TaskAPI: Sendable {
             (.post, "/dead-letters/{id}/requeue", { try await self.guarded { try await self.requeue($0) }($0) }),
             (.get, "/workers", { try await self.guarded { try await self.workers($0) }($0) }),
             (.get, "/queues", { try await self.guarded { try await self.queues($0) }($0) }),
+            (.put, "/rate-limits/{task}", { try await self.guarded { try await self.putRateLimit($0) }($0) }),
+            (.get, "/rate-limits/{task}", { try await self.guarded { try await self.getRateLimit($0) }($0) }),
+            (.delete, "/rate-limits/{task}", { try await self.guarded { try await self.deleteRateLimit($0) }($0) }),
             (.get, "/healthz", { _ in .json(bytes: Array(#"{"status": "ok"}"#.utf8)) }),
             (.get, "/readyz", { try await self.guarded { try await self.ready($0) }($0) }),
         ]
