@@ -42,7 +42,7 @@ public enum ExampleTasks {
     }
 
     /// Registers `celery_example_2.add`, `celery_example_2.xsum`, `celery_example.fetch_url` and
-    /// `send_activation_email`, and the registration routes (`POST /register`, `GET /users/{id}`,
+    /// `send_activation_email`, `celeriac.count` (progress reports), and the registration routes (`POST /register`, `GET /users/{id}`,
     /// `GET /activate/{token}`). Throws when the email settings are unusable.
     public static func register(in app: App, settings: Settings) throws {
         let delivery = try settings.delivery()
@@ -51,6 +51,7 @@ public enum ExampleTasks {
             throw ExceptionInfo(type: "ValueError", message: "activationTTL must be 60 s to 365 days, resendInterval 0 to 86400 s, fetchTimeout a delay")
         }
         Registration.routes(settings: settings).forEach(app.route)
+        registerProgress(in: app)
         app.task("celery_example_2.add", parameters: ["a", "b"]) { args, _ in
             try add(try args.value("a"), try args.value("b"))
         }

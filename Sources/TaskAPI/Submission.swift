@@ -7,7 +7,7 @@ import TaskProtocol
 /// `APIRequestFuzz` target share it.
 public struct Submission: Sendable {
     /// The fields `POST /tasks` accepts; anything else is a 422 naming the field.
-    public static let fields: Set<String> = ["task", "args", "kwargs", "queue", "countdown", "eta", "expires", "priority"]
+    public static let fields: Set<String> = ["task", "args", "kwargs", "queue", "countdown", "eta", "expires", "priority", "unique_for"]
 
     public var task: String
     public var args: [JSONValue]
@@ -16,6 +16,9 @@ public struct Submission: Sendable {
     public var options: TaskMessage.Options
     /// The `Idempotency-Key` header: a retried submission with the same key creates nothing new.
     public var idempotencyKey: String?
+    /// `unique_for`: seconds in which a submission of the same task with equal args and kwargs answers
+    /// with the first one's id instead of queueing another (an `Idempotency-Key`, when given, decides instead).
+    public var uniqueFor: Double?
 
     /// Reads the request's JSON body at `now`; a 4xx `HTTPError` naming the field when it is wrong.
     public init(_ request: HTTPRequest, now: Date) throws {
@@ -68,6 +71,7 @@ public struct Submission: Sendable {
         } else if let seconds = try Self.seconds(body, "expires", allowZero: false) {
             options.expires = now.addingTimeInterval(seconds)
         }
+        uniqueFor = try Self.seconds(body, "unique_for", allowZero: false)
         switch body["priority"] {
         case nil, .null?: break
         case .int(let p)? where (0...9).contains(p): options.priority = Int(p)

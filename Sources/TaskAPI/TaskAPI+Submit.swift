@@ -21,12 +21,14 @@ extension TaskAPI {
         var id = message.id
         if let idempotencyKey = submission.idempotencyKey {
             id = try await broker.enqueue(message, idempotencyKey: idempotencyKey, now: now)
+        } else if let uniqueFor = submission.uniqueFor {
+            id = try await broker.enqueue(message, uniqueFor: uniqueFor, now: now)
         } else {
             try await broker.enqueue(message, now: now)
         }
         let replayed = id != message.id
         if !replayed { metrics.submitted(task: task, queue: options.queue) }
-        // A repeat with the same key answers with the task first submitted under it, as it is now.
+        // A repeat with the same key (or of a unique task inside its window) answers with the task first submitted under it, as it is now.
         let view: JSONValue? = replayed ? try await taskView(id) : Optional.none
         var response = HTTPResponse.json(status: 202, bytes: JSONValue.object([
             "id": .string(id),
@@ -95,7 +97,9 @@ extension TaskAPI {
             "finished_at": record.fields["finished_at"].map { .string($0) } ?? document?.dateDone.map { .string($0) } ?? .null,
             "runtime": record.fields["runtime"].flatMap(Double.init).map { .double($0) } ?? .null,
         ]
-        if let document, let exception = document.exception, document.status != .started {
+        // A custom state's meta (`context.progress`, Python's `update_state`) while it is the latest word.
+        if let document, document.status.isCustom, document.status == state { view["meta"] = document.result }
+        if let document, let exception = document.exception {
             view["error"] = ["type": .string(exception.type), "message": .string(exception.text), "module": .string(exception.module)]
             view["traceback"] = document.traceback.map { .string($0) } ?? .null
         }

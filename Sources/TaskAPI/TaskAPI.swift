@@ -99,6 +99,9 @@ public struct TaskAPI: Sendable {
             (.get, "/schedules/{name}", { try await self.guarded { try await self.getSchedule($0) }($0) }),
             (.put, "/schedules/{name}", { try await self.guarded { try await self.putSchedule($0) }($0) }),
             (.delete, "/schedules/{name}", { try await self.guarded { try await self.deleteSchedule($0) }($0) }),
+            (.put, "/rate-limits/{task}", { try await self.guarded { try await self.putRateLimit($0) }($0) }),
+            (.get, "/rate-limits/{task}", { try await self.guarded { try await self.getRateLimit($0) }($0) }),
+            (.delete, "/rate-limits/{task}", { try await self.guarded { try await self.deleteRateLimit($0) }($0) }),
             (.get, "/healthz", { _ in .json(bytes: Array(#"{"status": "ok"}"#.utf8)) }),
             (.get, "/readyz", { try await self.guarded { try await self.ready($0) }($0) }),
         ]

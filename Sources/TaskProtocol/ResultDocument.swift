@@ -7,6 +7,7 @@ import Foundation
 public struct ResultDocument: Sendable, Equatable {
     public var status: TaskState
     /// SUCCESS: the return value. FAILURE/RETRY/REVOKED: an exception object. STARTED: `{pid, hostname}`.
+    /// A custom state (`PROGRESS`): the task's meta object, which Python's `AsyncResult.info` returns.
     public var result: JSONValue
     public var traceback: String?
     public var children: [JSONValue]
@@ -33,7 +34,9 @@ public struct ResultDocument: Sendable, Equatable {
     }
 
     /// The exception of a FAILURE, RETRY or REVOKED document.
-    public var exception: ExceptionInfo? { status == .success ? nil : ExceptionInfo(json: result) }
+    public var exception: ExceptionInfo? {
+        status == .failure || status == .retry || status == .revoked ? ExceptionInfo(json: result) : nil
+    }
 
     public var json: JSONValue {
         var object: JSONObject = [
@@ -94,6 +97,11 @@ public struct ResultDocument: Sendable, Equatable {
         ResultDocument(status: .revoked,
                        result: ExceptionInfo(type: "TaskRevokedError", message: reason, module: "celery.exceptions").json,
                        dateDone: CeleryDate.format(date), taskID: taskID)
+    }
+
+    /// A custom state a running task reported (Celery's `update_state`): `meta` as the result, no date.
+    public static func custom(_ state: TaskState, meta: JSONValue, taskID: String, parentID: String? = nil) -> ResultDocument {
+        ResultDocument(status: state, result: meta, parentID: parentID, taskID: taskID)
     }
 
     public static func started(taskID: String, pid: Int32, hostname: String, parentID: String? = nil) -> ResultDocument {

@@ -40,6 +40,12 @@ public struct KeySpace: Sendable, Equatable {
     public func groupIdempotency(_ key: String) -> String { prefix + "group-idempotency:" + key }
     /// The chain's task ids submitted with an idempotency key (`POST /chains` with `Idempotency-Key`).
     public func chainIdempotency(_ key: String) -> String { prefix + "chain-idempotency:" + key }
+    /// The GCRA state (next free start, ms) of a task name's global rate limit.
+    public func rateBucket(_ task: String) -> String { prefix + "rate:" + task }
+    /// Hash: task name → its global rate limit in Celery's syntax (set over HTTP or Celery's `rate_limit`).
+    public var rateLimits: String { prefix + "rate-limits" }
+    /// The claim of a unique task (`unique_for`): its id, under the hash of its name and arguments.
+    public func unique(_ hash: String) -> String { prefix + "unique:" + hash }
     /// Pub/sub channel on which every revoked task id is published (a channel, not a key).
     public var revokeChannel: String { prefix + "revoke-events" }
     /// List of messages that could not be run, newest first.

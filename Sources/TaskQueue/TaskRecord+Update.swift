@@ -47,6 +47,11 @@ extension TaskRecord {
             Update(state: .started, [(.startedAt, CeleryDate.format(at))])
         }
 
+        /// Reported a custom state while running (`TaskContext.progress`); `startedAt` when no write said STARTED yet.
+        public static func progressed(_ state: TaskState, startedAt: Date?) -> Update {
+            Update(state: state, startedAt.map { [(.startedAt, CeleryDate.format($0))] } ?? [])
+        }
+
         /// Given back to its queue at shutdown before it ran: this attempt does not count.
         public static let handedBack = Update(state: .pending, [], attemptsDelta: -1)
 

@@ -12,8 +12,11 @@ public struct TaskContext: Sendable {
     public var logger: Logger
     /// The worker's broker, for a task that sends tasks itself (Celery's `celery.chunks` sends a group).
     public var broker: Broker?
+    /// Stores a custom state and its meta object for this task (the worker's result backend); nil outside a worker.
+    public var reporter: ProgressReporter?
 
-    public init(id: String, name: String, retries: Int, queue: String, hostname: String, logger: Logger, broker: Broker? = nil) {
+    public init(id: String, name: String, retries: Int, queue: String, hostname: String, logger: Logger, broker: Broker? = nil,
+                reporter: ProgressReporter? = nil) {
         self.id = id
         self.name = name
         self.retries = retries
@@ -21,8 +24,22 @@ public struct TaskContext: Sendable {
         self.hostname = hostname
         self.logger = logger
         self.broker = broker
+        self.reporter = reporter
+    }
+
+    /// Celery's `self.update_state(state="PROGRESS", meta=…)`: stores `meta` under a custom state, so
+    /// `GET /tasks/{id}` and Python's `AsyncResult.info` show it while the task runs. A long poll is not
+    /// ended by it. Throws when `state` is one of Celery's own (they belong to the worker) or Redis fails.
+    public func progress(_ meta: JSONValue, state: TaskState = .progress) async throws {
+        guard state.isCustom else {
+            throw RegistryError("task '\(name)': progress takes a custom state, not \(state.rawValue)")
+        }
+        try await reporter?(state, meta)
     }
 }
+
+/// Writes a running task's custom state and meta (the worker supplies it; see `TaskContext.progress`).
+public typealias ProgressReporter = @Sendable (TaskState, JSONValue) async throws -> Void
 
 /// A task handler: JSON arguments in, a JSON value out, or a thrown error (stored as a FAILURE whose
 /// `exc_type` Python's `AsyncResult.get()` raises).
@@ -52,11 +69,14 @@ public struct TaskOptions: Sendable {
     public var softTimeLimit: Double?
     /// Seconds after which the slot is freed whatever the handler does → FAILURE `TimeLimitExceeded`.
     public var timeLimit: Double?
+    /// Celery's `rate_limit`, but global: starts of this task across all workers (a limit set in Redis wins).
+    public var rateLimit: RateLimit?
 
-    public init(retry: RetryPolicy? = nil, softTimeLimit: Double? = nil, timeLimit: Double? = nil) {
+    public init(retry: RetryPolicy? = nil, softTimeLimit: Double? = nil, timeLimit: Double? = nil, rateLimit: RateLimit? = nil) {
         self.retry = retry
         self.softTimeLimit = softTimeLimit
         self.timeLimit = timeLimit
+        self.rateLimit = rateLimit
     }
 }
 

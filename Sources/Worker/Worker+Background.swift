@@ -93,6 +93,8 @@ extension Worker {
             state.withLock { $0.inFlight[tag]?.unmarkedStart = nil }
         }
         try await broker.markStarted(marks)
+        let limits = try await broker.rateLimits()
+        state.withLock { $0.rateLimits = limits }
         // Revoked while waiting in the prefetch buffer: discarded when its turn comes.
         let waiting = state.withLock { s in s.prefetched.compactMap { tag, fetched in fetched.taskID.map { (tag, $0) } } }
         // One look at the revoked set for both the waiting and the running.

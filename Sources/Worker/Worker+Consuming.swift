@@ -187,6 +187,11 @@ extension Worker {
             await slots.release()
             return
         }
+        // Due now: a global rate limit may still make it wait (in Redis).
+        if await throttled(message, definition: definition, tag: tag, label: label, now: now) {
+            await slots.release()
+            return
+        }
         if fetched.record == .untouched { do {
             try await broker.recordReceived(message, queue: queue, worker: configuration.nodeName, at: now)
         } catch {

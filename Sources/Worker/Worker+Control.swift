@@ -58,7 +58,9 @@ extension Worker {
             return .array(((try? await scheduled()) ?? []))
         case "revoked":
             return .array(((try? await broker.revokedIDs(limit: 10_000)) ?? []).map(JSONValue.string))
-        case "heartbeat", "hello":
+        case "rate_limit":
+            return await setRateLimit(request.arguments)
+                case "heartbeat", "hello":
             return nil  // a Python worker's gossip and mingle: nothing to say
         default:
             return ["error": .string("No such method: \(request.method)")]

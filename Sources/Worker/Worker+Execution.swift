@@ -13,7 +13,8 @@ extension Worker {
         taskLogger[metadataKey: "task.id"] = .string(message.id)
         taskLogger[metadataKey: "task.name"] = .string(message.task)
         let context = TaskContext(id: message.id, name: message.task, retries: message.retries, queue: message.queue,
-                                  hostname: configuration.nodeName, logger: taskLogger, broker: broker)
+                                  hostname: configuration.nodeName, logger: taskLogger, broker: broker,
+                                  reporter: { [self] state, meta in try await reportProgress(message, state: state, meta: meta) })
         let arguments = TaskArguments(args: message.args, kwargs: message.kwargs, parameters: definition.parameters,
                                       taskName: message.task)
         let clock = ContinuousClock()
@@ -117,6 +118,21 @@ extension Worker {
             return .failure(ExceptionInfo(type: "SoftTimeLimitExceeded", message: "SoftTimeLimitExceeded()", module: "celery.exceptions"))
         }
         return result
+    }
+
+    /// A handler's `context.progress`: the custom-state document (published, as Celery's `update_state`
+    /// does) and the record's state, in one step; not fenced by the lease (the final store is), and never
+    /// over a SUCCESS or a revocation (the store script refuses both).
+    func reportProgress(_ message: TaskMessage, state: TaskState, meta: JSONValue) async throws {
+        let tag = message.deliveryTag
+        // The first write that says the task runs carries its start (the heartbeat marks only RECEIVED records).
+        let startedAt = self.state.withLock { s -> Date? in
+            defer { s.inFlight[tag]?.unmarkedStart = nil }
+            return s.inFlight[tag]?.unmarkedStart
+        }
+        var document = ResultDocument.custom(state, meta: meta, taskID: message.id, parentID: message.parentID)
+        document.groupID = message.groupID
+        try await results.store(document, record: .progressed(state, startedAt: startedAt))
     }
 
     @discardableResult

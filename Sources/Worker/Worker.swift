@@ -39,6 +39,8 @@ public final class Worker: Service, Sendable {
         var stopping = false
         var inFlight: [String: InFlight] = [:]
         var processed = 0
+        /// Global rate limits set in Redis (HTTP, Celery's `rate_limit`), refreshed each heartbeat.
+        var rateLimits: [String: RateLimit] = [:]
         /// Tasks started, by name (Celery's `stats` `total`).
         var totals: [String: Int] = [:]
         /// The consumer's wakeup and its watchers' blocked connections, which shutdown interrupts.

@@ -26,7 +26,7 @@ final class APIHarness: @unchecked Sendable {
     }
 
     init(allowUnknownTasks: Bool = false, withWorker: Bool = true,
-         settings: ExampleTasks.Settings = APIHarness.exampleSettings()) async throws {
+         settings: ExampleTasks.Settings = APIHarness.exampleSettings(), tasks: [TaskDefinition] = []) async throws {
         server = try RedisServer.start()
         var redisConfiguration = try RedisConfiguration(url: server.url)
         redisConfiguration.commandTimeout = 1
@@ -52,6 +52,7 @@ final class APIHarness: @unchecked Sendable {
             try registry.register(TaskDefinition(name: "celery_example_2.xsum", parameters: ["numbers"]) { args, _ in
                 .int(try (args.value("numbers").arrayValue ?? []).reduce(0) { $0 + ($1.intValue ?? 0) })
             })
+            for task in tasks { try registry.register(task) }
             var wc = WorkerConfiguration()
             wc.concurrency = 2
             wc.popTimeout = 0.2
