@@ -64,9 +64,11 @@ import Worker
     @Test func hardTimeLimit_freesTheSlot_evenIfTheHandlerIgnoresCancellation() async throws {
         let h = try WorkerHarness()
         try h.registry.register(TaskDefinition(name: "t.stubborn", parameters: [], options: TaskOptions(timeLimit: 0.3)) { _, _ in
-            // Ignores cancellation: a blocking loop that only a hard limit can walk away from.
-            let end = Date().addingTimeInterval(8)
-            while Date() < end { usleep(10_000) }
+            // Ignores cancellation: a wait that only a hard limit can walk away from. It waits on a thread of
+            // its own, not a concurrency-pool thread (blocking one of the two here slowed every test beside it).
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                Thread { usleep(8_000_000); done.resume() }.start()
+            }
             return "late"
         })
         h.startWorker { $0.concurrency = 1 }
