@@ -98,6 +98,7 @@ struct APICommand: AsyncParsableCommand {
         var apiConfiguration = TaskAPI.Configuration()
         apiConfiguration.metricsExposition = { MetricsBootstrap.exposition() }
         apiConfiguration.allowUnknownTasks = allowUnknownTasks
+        apiConfiguration.uniqueFor = app.registry.definitions.compactMapValues { $0.options.uniqueFor }
         apiConfiguration.publicURL = publicURL ?? "http://localhost:8080"
         let api = TaskAPI(broker: broker, results: results, configuration: apiConfiguration, logger: logger,
                           appRoutes: app.routes)

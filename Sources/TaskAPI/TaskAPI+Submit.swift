@@ -21,7 +21,7 @@ extension TaskAPI {
         var id = message.id
         if let idempotencyKey = submission.idempotencyKey {
             id = try await broker.enqueue(message, idempotencyKey: idempotencyKey, now: now)
-        } else if let uniqueFor = submission.uniqueFor {
+        } else if let uniqueFor = submission.uniqueFor ?? configuration.uniqueFor[task] {
             id = try await broker.enqueue(message, uniqueFor: uniqueFor, now: now)
         } else {
             try await broker.enqueue(message, now: now)

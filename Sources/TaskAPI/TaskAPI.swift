@@ -32,6 +32,9 @@ public struct TaskAPI: Sendable {
         public var maxGroupSize = 10_000
         /// Most tasks in one `POST /chains`. Default 1,000.
         public var maxChainLength = 1_000
+        /// Task name → its `TaskOptions.uniqueFor` (the app's registry): the window a submission without
+        /// `unique_for` gets. Default empty.
+        public var uniqueFor: [String: Double] = [:]
         /// The documented defaults.
         public init() {}
     }

@@ -71,12 +71,17 @@ public struct TaskOptions: Sendable {
     public var timeLimit: Double?
     /// Celery's `rate_limit`, but global: starts of this task across all workers (a limit set in Redis wins).
     public var rateLimit: RateLimit?
+    /// Seconds in which a submission over the API with equal args and kwargs answers with the first task's id
+    /// (as `unique_for` on `POST /tasks`, which wins when given).
+    public var uniqueFor: Double?
 
-    public init(retry: RetryPolicy? = nil, softTimeLimit: Double? = nil, timeLimit: Double? = nil, rateLimit: RateLimit? = nil) {
+    public init(retry: RetryPolicy? = nil, softTimeLimit: Double? = nil, timeLimit: Double? = nil, rateLimit: RateLimit? = nil,
+                uniqueFor: Double? = nil) {
         self.retry = retry
         self.softTimeLimit = softTimeLimit
         self.timeLimit = timeLimit
         self.rateLimit = rateLimit
+        self.uniqueFor = uniqueFor
     }
 }
 
@@ -87,6 +92,9 @@ extension TaskOptions {
             if let value, !(TimeBounds.isDelay(value, atMost: TimeBounds.maxTimeLimit) && value > 0) {
                 throw RegistryError("task '\(task)': \(name) must be above 0 and at most \(Int(TimeBounds.maxTimeLimit)) s, not \(value)")
             }
+        }
+        if let uniqueFor, !(TimeBounds.isDelay(uniqueFor) && uniqueFor > 0) {
+            throw RegistryError("task '\(task)': uniqueFor must be above 0 and at most ten years, not \(uniqueFor)")
         }
         if let retry {
             guard (0...Int(TimeBounds.maxRetries)).contains(retry.maxRetries) else {

@@ -38,6 +38,7 @@ final class APIHarness: @unchecked Sendable {
         logger.logLevel = .critical
         var configuration = TaskAPI.Configuration()
         configuration.allowUnknownTasks = allowUnknownTasks
+        configuration.uniqueFor = tasks.reduce(into: [:]) { $0[$1.name] = $1.options.uniqueFor }
         // As the shipped binary serves it: with the ExampleTasks' registration routes.
         api = TaskAPI(broker: broker, results: results, configuration: configuration, logger: logger,
                       appRoutes: Registration.routes(settings: settings))

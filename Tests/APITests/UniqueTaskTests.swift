@@ -36,6 +36,21 @@ import TestSupport
         await h.stop()
     }
 
+    @Test func aTaskDeclaredUnique_isUniqueWithoutUniqueForInTheBody() async throws {
+        let unique = TaskDefinition(name: "t.unique", parameters: [], options: TaskOptions(uniqueFor: 60)) { _, _ in .null }
+        let h = try await APIHarness(allowUnknownTasks: true, withWorker: false, tasks: [unique])
+        let first = try await h.post("/tasks", #"{"task": "t.unique", "args": [1]}"#)
+        let again = try await h.post("/tasks", #"{"task": "t.unique", "args": [1]}"#)
+        #expect(first.status == 202 && again.status == 202)
+        #expect(again.json?["id"] as? String == first.json?["id"] as? String)
+        #expect(again.headers["idempotent-replayed"] == "true")
+        // Tasks without the option stay plain.
+        let plain = #"{"task": "t.plain", "args": [1]}"#
+        #expect(try await h.post("/tasks", plain).json?["id"] as? String != (try await h.post("/tasks", plain).json?["id"] as? String))
+        #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(3))
+        await h.stop()
+    }
+
     @Test func uniqueFor_outOfRange_is422NamingIt() async throws {
         let h = try await APIHarness(allowUnknownTasks: true, withWorker: false)
         for bad in ["0", "-1", "\"60\"", "1e12", "true"] {
