@@ -15,7 +15,7 @@ extension TaskAPI {
             throw HTTPError(status: 422, detail: "unknown field '\(key)' (a group has 'tasks' and an optional 'callback')", field: key.isEmpty ? "body" : key)
         }
         let members = try members(body, now: now, max: configuration.maxGroupSize)
-        let callback = try body["callback"].flatMap { $0.isNull ? nil : $0 }.map { value -> Submission in
+        let callback = try body["callback"].flatMap { $0.isNull ? Optional<JSONValue>.none : $0 }.map { value -> Submission in
             try chained(value, field: "callback", now: now)
         }
         try await checkKnown(members.map(\.task) + (callback.map { [$0.task] } ?? []))

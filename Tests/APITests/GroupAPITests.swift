@@ -108,6 +108,15 @@ import TestSupport
         await h.stop()
     }
 
+    /// Found by Schemathesis: `"callback": null` (the spec allows it) was refused, as `nil` became JSON null.
+    @Test func aNullCallback_isAPlainGroup() async throws {
+        let h = try await APIHarness(allowUnknownTasks: true, withWorker: false)
+        let accepted = try await h.post("/groups", #"{"tasks": [{"task": "t", "args": [1]}], "callback": null}"#)
+        #expect(accepted.status == 202, "\(accepted.text)")
+        #expect(accepted.json?["callback"] is NSNull)
+        await h.stop()
+    }
+
     @Test func aGroupOfUnregisteredTasks_isA422() async throws {
         let h = try await APIHarness()
         let response = try await h.post("/groups", #"{"tasks": [\#(Self.adds([(1, 1)])), {"task": "nobody.has.this"}]}"#)
