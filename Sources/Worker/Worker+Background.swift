@@ -57,6 +57,7 @@ extension Worker {
     func revokedNow(_ id: String) {
         let running: [InFlight] = state.withLock { s in
             for (tag, fetched) in s.prefetched where fetched.taskID == id { s.revokedTags.insert(tag) }
+            for (tag, item) in s.inFlight where item.message.id == id { s.inFlight[tag]?.cancelled = true }
             return s.inFlight.values.filter { $0.message.id == id }
         }
         for item in running {
@@ -103,6 +104,7 @@ extension Worker {
             state.withLock { s in for (tag, id) in waiting where revoked.contains(id) { s.revokedTags.insert(tag) } }
         }
         // Revoked while running: cancel (cooperatively) the handler; its outcome is not stored.
+        state.withLock { s in for (tag, item) in s.inFlight where revoked.contains(item.message.id) { s.inFlight[tag]?.cancelled = true } }
         for item in running.values where revoked.contains(item.message.id) {
             logger.info("Terminating revoked task \(item.message.task)[\(item.message.id)]")
             item.cancel()

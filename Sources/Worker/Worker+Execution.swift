@@ -86,7 +86,12 @@ extension Worker {
     func runWithLimits(soft: Double?, hard: Double?, tag: String,
                                _ body: @escaping @Sendable () async throws -> JSONValue) async -> Result<JSONValue, any Error> {
         let handler = Task { try await body() }
-        state.withLock { if $0.inFlight[tag] != nil { $0.inFlight[tag]?.handler = handler } }
+        // A revoke that came before the handler existed cancelled only what there was: catch up now.
+        let cancelledEarlier = state.withLock { s -> Bool in
+            s.inFlight[tag]?.handler = handler
+            return s.inFlight[tag]?.cancelled ?? false
+        }
+        if cancelledEarlier || Task.isCancelled { handler.cancel() }
         guard soft != nil || hard != nil else { return await handler.result }
         let softFired = Protected(false)
         let softTimer = soft.map { seconds in

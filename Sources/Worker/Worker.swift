@@ -64,6 +64,9 @@ public final class Worker: Service, Sendable {
         var handler: Task<JSONValue, any Error>?
         /// A prefetched task's start time, until the heartbeat has written STARTED for it.
         var unmarkedStart: Date?
+        /// Set when a revoke or a cold shutdown cancelled it, so a handler whose task starts after that
+        /// is cancelled as it starts (a Task does not inherit cancellation from the one that made it).
+        var cancelled = false
 
         func cancel() {
             handler?.cancel()
