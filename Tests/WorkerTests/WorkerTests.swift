@@ -54,7 +54,8 @@ import Worker
     @Test func slowTask_neverStallsTheOthers() async throws {
         let h = try WorkerHarness()
         h.startWorker { $0.concurrency = 2 }
-        let slow = try await h.submit("t.sleep", [5])
+        // Long enough that a loaded machine cannot finish the twenty quick ones after it (was 5 s: flaky under load).
+        let slow = try await h.submit("t.sleep", [30])
         var quick: [String] = []
         for i in 0..<20 { quick.append(try await h.submit("t.add", [.int(Int64(i)), 1])) }
         for id in quick { #expect(try await h.result(id, timeout: 4)?.status == .success) }
