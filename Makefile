@@ -51,7 +51,8 @@ run: deps build
 # Everything runs even when one part fails, and any failure fails the target: the Swift tests (unit,
 # live sockets, real redis-server), the interop and end-to-end suite against real Python Celery and
 # the real processes, the OpenAPI spec and its contract (Schemathesis), a short fuzz run of each fuzz target, a short chaos run
-# (workers and redis-server killed; nothing accepted may be lost), and the deploy-file linters.
+# (workers and redis-server killed; nothing accepted may be lost), a short Sentinel failover chaos run
+# (--min-replicas-ack 1: nothing accepted lost, only 202/503), and the deploy-file linters.
 test: deps
 	swift build --build-tests
 	CELERIAC_PYTHON=$(PY) CELERIAC_BIN=$(CURDIR)/.build/debug/celeriac swift test --skip-build 2>&1 | tee $(RUN_DIR)/test.log; \
@@ -62,6 +63,7 @@ test: deps
 	  $(MAKE) --no-print-directory test-contract || status=1; \
 	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15 BUILD_LOCK= || status=1; \
 	  $(MAKE) --no-print-directory chaos-short BUILD_LOCK= || status=1; \
+	  $(MAKE) --no-print-directory chaos-failover-short BUILD_LOCK= || status=1; \
 	  $(MAKE) --no-print-directory lint-deploy || status=1; \
 	  exit $$status
 
@@ -184,6 +186,23 @@ chaos: deps
 	BUILD_LOCK="$(BUILD_LOCK)" CONFIG=release bench/chaos/run.sh
 chaos-short: deps
 	BUILD_LOCK="$(BUILD_LOCK)" CONFIG=debug bench/chaos/run.sh --short
+
+# Issue 13's failover check (bench/chaos/failover.py): 5,000 add tasks through a real `celeriac api` and
+# 3 workers on a `sentinel://` broker (primary, 2 replicas, 3 Sentinels) while the primary is SIGKILLed
+# once and a replica promoted. Four runs: --min-replicas-ack 1 on api and workers (must lose 0 accepted
+# tasks, duplicates bounded, only 202/503) and without it (the loss is printed, not failed), each with
+# the replicas in sync at the kill and with them cut off for the last 0.4 s (--replica-lag 0.5).
+# Prints the longest API unavailability (gap between two 202s) and the 503s.
+FAILOVER_CHAOS := BUILD_LOCK="$(BUILD_LOCK)" CONFIG=release bench/chaos/run.sh --failover -n 5000 --lease-timeout 10
+# chaos-failover-short (in `make test`, ~30 s): the debug binary, 1,000 tasks, --min-replicas-ack 1 only.
+.PHONY: chaos-failover chaos-failover-short
+chaos-failover-short: deps
+	BUILD_LOCK="$(BUILD_LOCK)" CONFIG=debug bench/chaos/run.sh --failover --short --lease-timeout 5 --min-replicas-ack 1
+chaos-failover: deps
+	$(FAILOVER_CHAOS) --min-replicas-ack 1
+	$(FAILOVER_CHAOS) --min-replicas-ack 1 --replica-lag 0.5
+	$(FAILOVER_CHAOS)
+	$(FAILOVER_CHAOS) --replica-lag 0.5
 
 # Submit and idle benchmarks (issue 15). Flower and its Celery go in a venv of their own, so `make test`
 # never installs Flower. bench-submit: wrk on POST /tasks vs Flower 2.2's POST /api/task/async-apply on

@@ -21,6 +21,11 @@ Then it prints accepted, lost (accepted, never SUCCESS by the deadline), wrong, 
 messages a killed worker held but never started; the kill snapshot tells them apart), how long the longest-waiting task of a killed worker waited
 (kill → its next `started_at`), kills, the restart, and end-to-end throughput. Exit 1 if anything
 accepted was lost, wrong or failed; 2 if the harness itself could not run.
+
+With --failover (bench/chaos/failover.py) Redis is a Sentinel-watched primary with two replicas instead,
+the primary is SIGKILLed once (Sentinel promotes a replica), no worker is killed unless asked, and the
+report adds the longest API unavailability and the 503s; --min-replicas-ack N goes to the API and the
+workers, and only with it is a lost task a failure (without it the loss is printed).
 """
 import argparse
 import base64
@@ -40,6 +45,8 @@ from datetime import datetime
 from pathlib import Path
 
 import redis
+
+from failover import SentinelCluster, failover_chaos, failover_lines
 
 TASK = "celery_example_2.add"
 PREFIX = "celeriac:"
@@ -179,6 +186,8 @@ class Fleet:
                 "-n", f"w{k}@%h", "-l", self.args.worker_loglevel, "--grace", "5", "--quiet"]
         if self.args.lease_timeout is not None:
             argv += ["--lease-timeout", str(self.args.lease_timeout)]
+        if self.args.min_replicas_ack:
+            argv += ["--min-replicas-ack", str(self.args.min_replicas_ack)]
         return argv
 
     def start(self, k):
@@ -224,6 +233,9 @@ class Run:
         self.held_seen = set()       # (tag, token)
         self.held_states = {}        # record state at the kill (STARTED: running; RECEIVED: prefetched) → count
         self.redis_restart = None    # dict
+        self.failover = None         # dict (--failover)
+        self.accept_times = []       # monotonic time of every 202
+        self.statuses = {}           # HTTP status to POST /tasks → count
         self.stop_chaos = threading.Event()
         self.stop_all = threading.Event()
         self.errors = []
@@ -270,10 +282,14 @@ class Run:
                     conn = None
                     with self.lock:
                         self.retried["connection"] += 1
+                if status is not None:
+                    with self.lock:
+                        self.statuses[status] = self.statuses.get(status, 0) + 1
                 if status == 202:
                     task_id = json.loads(payload)["id"]
                     with self.lock:
                         self.accepted[task_id] = i
+                        self.accept_times.append(time.monotonic())
                     break
                 if status is not None:
                     key = "503" if status == 503 else "422" if status == 422 else "other"
@@ -437,10 +453,21 @@ def main():
     parser.add_argument("--timeout", type=float, default=1500, help="hard cap on the whole run, seconds")
     parser.add_argument("--seed", type=int, default=None, help="random seed of the kill schedule (default: random, printed)")
     parser.add_argument("--worker-loglevel", default="info")
+    parser.add_argument("--failover", action="store_true",
+                        help="Sentinel mode: primary + 2 replicas + 3 Sentinels, the primary SIGKILLed once at --redis-at "
+                             "(default 0.4), 5,000 tasks, no worker kills unless --min-kills/--max-kills say so")
+    parser.add_argument("--replica-lag", type=float, default=0,
+                        help="with --failover: stall both replicas this many seconds (DEBUG SLEEP) and kill the primary 0.8 into it")
+    parser.add_argument("--min-replicas-ack", type=int, default=0,
+                        help="--min-replicas-ack of the API and the workers (with --failover: losses then fail the run)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, AOF) even on success")
     parser.add_argument("--workdir", default=None, help="scratch directory parent (default: system temp)")
     args = parser.parse_args()
     short = args.short
+    if args.failover:
+        args.n = args.n if args.n is not None else (1000 if short else 5000)
+        args.min_kills = args.min_kills if args.min_kills is not None else 0
+        args.max_kills = args.max_kills if args.max_kills is not None else 0
     args.n = args.n if args.n is not None else (2000 if short else 20000)
     args.kill_every = args.kill_every if args.kill_every is not None else (1.5 if short else 3.0)
     args.min_kills = args.min_kills if args.min_kills is not None else (2 if short else 6)
@@ -459,11 +486,13 @@ def main():
     (scratch / "redis").mkdir()
     logs = scratch / "logs"
     logs.mkdir()
-    log(f"scratch {scratch}; seed {args.seed}; n {args.n}; lease {lease:g}s; appendfsync {args.appendfsync}")
+    log(f"scratch {scratch}; seed {args.seed}; n {args.n}; lease {lease:g}s; "
+        + (f"Sentinel failover, --min-replicas-ack {args.min_replicas_ack}" if args.failover else f"appendfsync {args.appendfsync}"))
 
     run = Run(args)
     procs = []
     redis_server = Redis(scratch / "redis", free_port(), args.appendfsync)
+    cluster = SentinelCluster(scratch / "redis", free_port, Proc, wait_until, HarnessError) if args.failover else None
     fleet = None
     api = None
     status = 2
@@ -476,17 +505,24 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
 
     try:
-        redis_server.start()
-        url = f"redis://127.0.0.1:{redis_server.port}/0"
-        r = redis.Redis(host="127.0.0.1", port=redis_server.port, socket_timeout=10, socket_connect_timeout=2)
+        if cluster is not None:
+            cluster.start()
+            url = cluster.url
+            r = cluster.client(socket_timeout=10, socket_connect_timeout=2)
+        else:
+            redis_server.start()
+            url = f"redis://127.0.0.1:{redis_server.port}/0"
+            r = redis.Redis(host="127.0.0.1", port=redis_server.port, socket_timeout=10, socket_connect_timeout=2)
         fleet = Fleet(args, url, logs)
         for k in range(1, args.workers + 1):
             fleet.start(k)
         for k in range(1, args.workers + 1):
             fleet.wait_registered(r, k)
         api_port = free_port()
-        api = Proc("api", [args.bin, "api", "--broker", url, "--bind", f"127.0.0.1:{api_port}", "-l", "warning"],
-                   logs / "api.log")
+        api_argv = [args.bin, "api", "--broker", url, "--bind", f"127.0.0.1:{api_port}", "-l", "warning"]
+        if args.min_replicas_ack:
+            api_argv += ["--min-replicas-ack", str(args.min_replicas_ack)]
+        api = Proc("api", api_argv, logs / "api.log")
 
         def api_ready():
             if not api.alive():
@@ -508,7 +544,10 @@ def main():
                       for _ in range(args.threads)]
         for t in submitters:
             t.start()
-        chaos = threading.Thread(target=run.chaos, args=(fleet, redis_server), daemon=True)
+        if cluster is not None:
+            chaos = threading.Thread(target=failover_chaos, args=(run, cluster, log), daemon=True)
+        else:
+            chaos = threading.Thread(target=run.chaos, args=(fleet, redis_server), daemon=True)
         chaos.start()
 
         settle_deadline = None
@@ -569,6 +608,8 @@ def main():
             proc.stop(timeout=15)
         if redis_server.proc is not None:
             redis_server.proc.stop(timeout=30)
+        if cluster is not None:
+            cluster.stop()
         if status == 0 and not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
         else:
@@ -621,7 +662,8 @@ def report(run, r, args, lease, redis_server, t0, t_check):
 
     lines = [
         f"chaos: tasks {args.n}, workers {args.workers} x -c {args.concurrency}, lease {lease:g}s, "
-        f"appendfsync {args.appendfsync}, seed {args.seed}",
+        + (f"Sentinel failover, --min-replicas-ack {args.min_replicas_ack}" if args.failover else f"appendfsync {args.appendfsync}")
+        + f", seed {args.seed}",
         f"chaos: accepted {len(ids)} (202); retried after 503 {retried['503']}, after 422 {retried['422']}, "
         f"after a connection error {retried['connection']}, other {retried['other']}; gave up {len(run.given_up)}",
         f"chaos: lost {len(lost)}, wrong {len(run.wrong)}, failed {len(run.failed)}",
@@ -634,7 +676,7 @@ def report(run, r, args, lease, redis_server, t0, t_check):
         f"(STARTED ones may have run twice); {rerun} now have attempts>1; waits kill→next start: "
         + (f"min {waits[0][0]:.2f}s, median {waits[len(waits) // 2][0]:.2f}s, max {waits[-1][0]:.2f}s" if waits else "none"),
         (f"chaos: redis restart: SIG{rs['signal']} after {rs['accepted_before']} accepted, back in {rs['down_s']:.2f}s "
-         f"(AOF, same port and dir)") if rs else "chaos: redis restart: did not happen",
+         f"(AOF, same port and dir)") if rs else "chaos: redis restart: none" if args.failover else "chaos: redis restart: did not happen",
         f"chaos: throughput {len(run.done) / elapsed:.0f} tasks/s end-to-end ({len(run.done)} done in {elapsed:.1f}s, "
         f"99% in {p99:.1f}s); submit {len(ids) / submit_s:.0f}/s over {submit_s:.1f}s",
         f"chaos: left in redis: {', '.join(f'{k} {v}' for k, v in leftovers.items())}; "
@@ -650,7 +692,12 @@ def report(run, r, args, lease, redis_server, t0, t_check):
         lines.append(f"chaos:   HTTP {status} x{count} to POST /tasks (retried; Redis down should be 503), first body {payload!r}")
     for error in run.errors:
         lines.append(f"chaos:   harness: {error}")
-    ok = not lost and not run.wrong and not run.failed and not run.given_up and not run.errors and not orphans
+    lossy = args.failover and not args.min_replicas_ack    # a loss is the number measured, not a failure
+    if args.failover:
+        more, problems = failover_lines(run, args, duplicates, lost)
+        lines += more + [f"chaos:   FAILOVER PROBLEM: {problem}" for problem in problems]
+    ok = ((not lost or lossy) and not run.wrong and not run.failed and not run.given_up and not run.errors
+          and (not orphans or lossy) and not (args.failover and problems))
     lines.append("chaos: PASS" if ok else "chaos: FAIL")
     print("\n".join(lines), flush=True)
     if run.errors:
