@@ -204,6 +204,17 @@ chaos-failover: deps
 	$(FAILOVER_CHAOS)
 	$(FAILOVER_CHAOS) --replica-lag 0.5
 
+# What --min-replicas-ack costs a worker (issue 13): a 20,000-task drain by one release celeriac worker on a
+# redis-server with one replica, without and with --min-replicas-ack 1 (a WAIT after each script: one per
+# fetch, one per completion batch), interleaved twice; each drain takes the lock.
+.PHONY: bench-replica-ack
+bench-replica-ack: deps
+	$(BUILD_LOCK) swift build -c release --product celeriac
+	@for round in 1 2; do for ack in 0 1; do \
+	  $(BUILD_LOCK) timeout 900 $(PY) bench/drain/drain.py --bin $(CURDIR)/.build/release/celeriac --only celeriac \
+	    --replicas 1 --min-replicas-ack $$ack -n 20000 | grep 'tasks/s' || exit 1; \
+	done; done
+
 # Submit and idle benchmarks (issue 15). Flower and its Celery go in a venv of their own, so `make test`
 # never installs Flower. bench-submit: wrk on POST /tasks vs Flower 2.2's POST /api/task/async-apply on
 # the same Redis, plus redis-benchmark's LPUSH rate as the limit; req/s, p50/p99, ratios.

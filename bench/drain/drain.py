@@ -84,14 +84,15 @@ def build_messages(n, seed=1):
     return messages
 
 
-def start_redis(workdir):
+def start_redis(workdir, replica_of=None):
     binary = shutil.which("redis-server")
     if not binary:
         sys.exit("redis-server not found on PATH (apt-get install -y redis-server)")
     for _ in range(5):
         port = free_port()
+        extra = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
         proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                 "--dir", workdir, "--logfile", os.path.join(workdir, "redis.log")],
+                                 "--dir", workdir, "--logfile", os.path.join(workdir, f"redis-{port}.log")] + extra,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=30)
         deadline = time.monotonic() + 10
@@ -222,12 +223,22 @@ def main():
                         help="celeriac -c (default: the worker's own default, the number of CPUs)")
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--only", choices=["celeriac", "celery"], default=None)
+    parser.add_argument("--replicas", type=int, default=0, help="replicas of the private redis-server (issue 13's cost check)")
+    parser.add_argument("--min-replicas-ack", type=int, default=0, help="the celeriac worker's --min-replicas-ack")
     args = parser.parse_args()
     args.bin = os.path.abspath(args.bin)
 
     workdir = tempfile.mkdtemp(prefix="celeriac-drain-")
     redis_proc, port, client = start_redis(workdir)
     url = f"redis://127.0.0.1:{port}/0"
+    replicas = [start_redis(workdir, replica_of=port) for _ in range(args.replicas)]
+    if replicas:
+        deadline = time.monotonic() + 30
+        while client.info("replication").get("connected_slaves", 0) < args.replicas or any(
+                r.info("replication").get("master_link_status") != "up" for _, _, r in replicas):
+            if time.monotonic() > deadline:
+                sys.exit("the replicas did not sync within 30 s")
+            time.sleep(0.05)
     env = dict(os.environ, BENCH_REDIS_URL=url, REDIS_URL=url,
                PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH", "")])))
     print(f"redis-server on 127.0.0.1:{port}; {args.tasks} celery_example_2.add messages", flush=True)
@@ -238,7 +249,10 @@ def main():
             argv = [args.bin, "worker", "--broker", url, "-l", "warning", "--quiet", "-n", "bench@%h"]
             if args.celeriac_concurrency:
                 argv += ["-c", str(args.celeriac_concurrency)]
-            label = f"celeriac worker (-c {args.celeriac_concurrency or 'default=' + str(os.cpu_count())})"
+            if args.min_replicas_ack:
+                argv += ["--min-replicas-ack", str(args.min_replicas_ack)]
+            label = (f"celeriac worker (-c {args.celeriac_concurrency or 'default=' + str(os.cpu_count())}, "
+                     f"{args.replicas} replica(s), --min-replicas-ack {args.min_replicas_ack})")
             elapsed, cpu = run_one(label, argv, env, str(HERE), idle_and_blocked, client, messages, args.timeout,
                                    workdir, redis_proc.pid, args.stall)
             rates["celeriac"] = args.tasks / elapsed
@@ -263,6 +277,10 @@ def main():
         client.close()
         redis_proc.terminate()
         redis_proc.wait(timeout=30)
+        for proc, _, r in replicas:
+            r.close()
+            proc.terminate()
+            proc.wait(timeout=30)
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
