@@ -31,6 +31,21 @@ import TaskProtocol
         #expect(try await h.run(["HLEN", "unacked"]) == .integer(0))
     }
 
+    @Test func retryingAStoreThatLandedUnconfirmed_isStored_notALostLease() async throws {
+        let h = try ScriptHarness()
+        let message = TaskMessage.make(task: "t", args: [], kwargs: [:])
+        let held = try #require(try await h.fetchOne(message, token: "w|1"))
+        let document = ResultDocument.failure(taskID: message.id, exception: ExceptionInfo(type: "ValueError", message: "x"), traceback: nil)
+        let update = TaskRecord.Update.finished(at: Date(timeIntervalSince1970: 1_000_000), runtime: 0.5)
+        #expect(try await h.results.store(document, record: update, ackTag: held.tag, leaseToken: "w|1") == .stored)
+        let once = try await h.snapshot()
+        #expect(try await h.results.store(document, record: update, ackTag: held.tag, leaseToken: "w|1") == .stored)
+        #expect(try await h.snapshot() == once)
+        let other = ResultDocument.failure(taskID: message.id, exception: ExceptionInfo(type: "ValueError", message: "y"), traceback: nil)
+        #expect(try await h.results.store(other, record: update, ackTag: held.tag, leaseToken: "w|1") == .leaseLost)
+        #expect(try await h.snapshot() == once)
+    }
+
     @Test func aRecordOfTheWrongType_isAClearError_andNothingIsWritten() async throws {
         let h = try ScriptHarness()
         let message = TaskMessage.make(task: "t", args: [], kwargs: [:])

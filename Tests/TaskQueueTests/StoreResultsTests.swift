@@ -47,6 +47,20 @@ import TestSupport
         }
     }
 
+    @Test func retryingABatchThatLandedUnconfirmed_isStored_notALostLease_andChangesNothing() async throws {
+        let h = try ScriptHarness()
+        let tasks = try await held(h, 2)
+        let batch = tasks.map { success($0, value: 42) }
+        #expect(try await h.results.store(batch: batch).map { try? $0.get() } == [.stored, .stored])
+        let once = try await h.snapshot()
+        // The same completions again, lease token and all (the worker's retry after a NOREPLICAS).
+        #expect(try await h.results.store(batch: batch).map { try? $0.get() } == [.stored, .stored])
+        #expect(try await h.snapshot() == once)
+        // Another attempt's document under a lost lease is still fenced out.
+        #expect(try await h.results.store(batch: [success(tasks[0], value: 7)]).map { try? $0.get() } == [.leaseLost])
+        #expect(try await h.snapshot() == once)
+    }
+
     @Test func storingABatchTwice_isTheSameAsOnce() async throws {
         let h = try ScriptHarness()
         let tasks = try await held(h, 4)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 NET = "10.213.0"
 HOSTS = {"redis": 1, "api": 2, "w1": 3, "w2": 4, "client": 5}
-TASK = {"task": "celeriac.count", "kwargs": {"steps": 1, "interval": 3}}
+TASK = {"task": "celeriac.count", "kwargs": {"steps": 1, "interval": 5}}
 
 
 class Failure(Exception):

@@ -4,7 +4,9 @@ import RedisClient
 /// and, when a delivery tag is given, acknowledge that message — all in one atomic step, so a
 /// result is never stored without its ack or acked without its result.
 /// Fencing: with a lease token, nothing is written unless the lease on the tag is still this token
-/// (a worker whose lease was taken over must not overwrite the newer attempt); returns -1 then.
+/// (a worker whose lease was taken over must not overwrite the newer attempt); returns -1 then —
+/// unless this very document is already stored: a retry of a store that landed but was not confirmed
+/// (`--min-replicas-ack`'s WAIT ran out, or the reply was lost) is stored (1), not a lost lease.
 /// A revoked task's outcome is not stored (its REVOKED document stays); returns 2 then.
 /// A retry also schedules its next attempt here, so a retry is never scheduled by a fenced-out
 /// worker, nor lost or doubled by a crash between scheduling and ack.
@@ -47,7 +49,10 @@ struct StoreResult: ScriptCall {
 
     static let script = RedisScript(name: "store_result", source: KeyTypes.guarding("shhzhhzz") + """
         if ARGV[4] ~= '' then
-          if ARGV[5] ~= '' and redis.call('HGET', KEYS[5], ARGV[4]) ~= ARGV[5] then return -1 end
+          if ARGV[5] ~= '' and redis.call('HGET', KEYS[5], ARGV[4]) ~= ARGV[5] then
+            if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+            return -1
+          end
           if ARGV[9] ~= '1' then
             redis.call('HDEL', KEYS[3], ARGV[4])
             redis.call('ZREM', KEYS[4], ARGV[4])

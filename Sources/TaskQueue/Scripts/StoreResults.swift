@@ -4,7 +4,8 @@ import RedisClient
 /// kept for a chord) of tasks that finished close together. Each member is its own atomic step with
 /// exactly the single script's rules, and answers alone:
 /// - fencing: with a lease token, nothing of that member is written unless the lease on its tag is
-///   still this token (-1); a fenced-out member neither blocks nor undoes the others;
+///   still this token (-1; but 1 when this very document is already stored: the retry of a store that
+///   landed unconfirmed); a fenced-out member neither blocks nor undoes the others;
 /// - a revoked task's outcome is not stored, its ack is done (2); a SUCCESS is never overwritten (0);
 /// - otherwise the document is SET and PUBLISHed, the record updated and the message acked (1);
 /// - a member key of the wrong type is that member's error reply, with nothing of it written.
@@ -62,7 +63,10 @@ struct StoreResults: ScriptCall {
         local ttl = tonumber(ARGV[1])
         local function store(resultKey, record, doc, state, tag, token, id, first, last)
           if tag ~= '' then
-            if token ~= '' and redis.call('HGET', KEYS[3], tag) ~= token then return -1 end
+            if token ~= '' and redis.call('HGET', KEYS[3], tag) ~= token then
+              if doc ~= '' and redis.call('GET', resultKey) == doc then return 1 end
+              return -1
+            end
             redis.call('HDEL', KEYS[1], tag)
             redis.call('ZREM', KEYS[2], tag)
             redis.call('HDEL', KEYS[3], tag)
