@@ -1,6 +1,7 @@
 /// Replica-acknowledged writes (`minReplicasAck`): Redis replicates asynchronously, so a write the
 /// master confirmed is lost if the master dies before sending it on. With `minReplicasAck` N, each
-/// script and transaction is followed on the same connection by `WAIT N timeout`; fewer than N
+/// script (unless called with `confirm: false`) and transaction is followed on the same connection by
+/// `WAIT N timeout`; fewer than N
 /// replicas in time throws a connectivity error (`NOREPLICAS`: the API answers 503, a worker retries).
 /// The write may still have happened (on the master, and maybe on fewer replicas): callers retry
 /// with the same idempotency key or task id, which is why every Celeriac write is safe to repeat.

@@ -64,7 +64,10 @@ public final class RedisClient: Sendable {
     }
 
     /// Runs a Lua script by its SHA1, loading it first when the server does not know it (NOSCRIPT).
-    public func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) async throws -> RESPValue {
+    /// `confirm: false` skips `minReplicasAck`'s WAIT, for writes whose loss in a failover costs at most a
+    /// redelivery (a later confirmed write on the same master covers them: replication is in order).
+    public func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument],
+                         confirm: Bool = true) async throws -> RESPValue {
         let command = "EVALSHA(\(script.name))"
         var sha = scripts.withLock { $0[script.name] }
         if sha == nil {
@@ -79,7 +82,7 @@ public final class RedisClient: Sendable {
         }
         checkDemoted(reply, on: connection)
         let result = try reply.throwingError(command: command)
-        try await confirmReplicated(on: connection)
+        if confirm { try await confirmReplicated(on: connection) }
         return result
     }
 

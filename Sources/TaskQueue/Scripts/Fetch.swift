@@ -25,6 +25,11 @@ struct Fetch: ScriptCall {
     var keys: [RedisArgument] { ([unacked, unackedIndex, leases, revoked] + lists).map { RedisArgument($0) } }
     var arguments: [RedisArgument] { [RedisArgument(now), RedisArgument(leaseToken), RedisArgument(count)] }
 
+    /// Not waited for by `--min-replicas-ack`: a fetch lost in a failover leaves the message in its list
+    /// on the new master (it runs again: a counted duplicate), and the completion's confirmed write
+    /// covers it (replication is in order). Saves a WAIT per fetch batch.
+    static let needsReplicaAck = false
+
     static let script = RedisScript(name: "fetch", source: KeyTypes.guarding("hzhzl") + """
         local out = {}
         local want = tonumber(ARGV[3]) * 8

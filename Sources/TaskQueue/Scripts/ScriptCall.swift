@@ -14,13 +14,18 @@ protocol ScriptCall: Sendable {
     var keys: [RedisArgument] { get }
     /// ARGV, in the order the script reads them.
     var arguments: [RedisArgument] { get }
+    /// False when losing this write in a failover costs at most a redelivery, so `--min-replicas-ack`
+    /// need not wait for it (true unless a script says otherwise).
+    static var needsReplicaAck: Bool { get }
 }
 
 extension ScriptCall {
     /// Runs the script (EVALSHA, loading it on NOSCRIPT); an error reply is thrown as `RedisError.server`.
     func run(on redis: RedisClient) async throws -> RESPValue {
-        try await redis.evaluate(Self.script, keys: keys, arguments: arguments)
+        try await redis.evaluate(Self.script, keys: keys, arguments: arguments, confirm: Self.needsReplicaAck)
     }
+
+    static var needsReplicaAck: Bool { true }
 }
 
 extension Array where Element == RedisArgument {

@@ -25,6 +25,10 @@ struct UpdateRecords: ScriptCall {
         }
     }
 
+    /// Not waited for by `--min-replicas-ack`: record marks (RECEIVED, STARTED, handed back) are
+    /// bookkeeping that the final store overwrites; a lost one never loses a task.
+    static let needsReplicaAck = false
+
     static let script = RedisScript(name: "update_records", source: KeyTypes.guarding("h") + """
         local ttl = tonumber(ARGV[1])
         local a = 2
