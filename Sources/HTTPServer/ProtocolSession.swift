@@ -24,8 +24,8 @@ public protocol ProtocolSessionFactory: Sendable {
     /// The `Upgrade` token this protocol answers (`h2c`), or nil for none.
     var upgradeToken: String? { get }
     /// A session for a connection that began with `preface`.
-    func makeSession(transport: SessionTransport) -> any ProtocolSession
+    func makeSession(transport: any SessionTransport) -> any ProtocolSession
     /// A session for a connection upgraded by `request`, or nil to answer it as plain HTTP/1.1 instead
     /// (e.g. a malformed `HTTP2-Settings`). The server sends `101 Switching Protocols` before `start`.
-    func makeUpgradedSession(transport: SessionTransport, request: HTTPRequest) -> (any ProtocolSession)?
+    func makeUpgradedSession(transport: any SessionTransport, request: HTTPRequest) -> (any ProtocolSession)?
 }
