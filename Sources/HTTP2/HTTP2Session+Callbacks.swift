@@ -137,6 +137,7 @@ extension HTTP2Session {
 
     func streamClosed(_ id: Int32) {
         guard let stream = streams.removeValue(forKey: id) else { return }
+        if streams.isEmpty { transport.noteActivity() }  // the idle timeout counts from the last stream's end
         if let request = stream.request, stream.status != 0 {
             transport.logAccess(request, status: stream.status, bytes: stream.bytes, started: stream.started)
         }

@@ -124,6 +124,16 @@ final class HTTP2Session: ProtocolSession {
         pump()
     }
 
+    /// GOAWAY NO_ERROR with the last stream processed (RFC 9113 §6.8), then close; the second time, close.
+    func idleTimedOut() {
+        guard !isClosed else { return }
+        if draining {
+            transport.close()
+        } else {
+            drain()
+        }
+    }
+
     func closed() {
         guard !isClosed else { return }
         isClosed = true

@@ -15,6 +15,9 @@ public protocol ProtocolSession: AnyObject {
     func closed()
     /// Nothing in flight, so the idle timeout applies.
     var isIdle: Bool { get }
+    /// Idle past the idle timeout: say goodbye in the protocol's terms (HTTP/2: GOAWAY NO_ERROR) and close
+    /// once that is sent. Called again if the connection is still open an idle period later: close then.
+    func idleTimedOut()
 }
 
 /// Makes sessions for connections that choose another protocol; the app hands one to `HTTPServer`.

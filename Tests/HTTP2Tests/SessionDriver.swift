@@ -90,6 +90,20 @@ final class SessionDriver {
         return collect()
     }
 
+    /// Graceful shutdown began; returns the frames written.
+    @discardableResult
+    func drain() -> [Frame] {
+        session.drain()
+        return collect()
+    }
+
+    /// The idle timeout passed; returns the frames written.
+    @discardableResult
+    func idleTimedOut() -> [Frame] {
+        session.idleTimedOut()
+        return collect()
+    }
+
     /// Runs handler completions (after a test opened a gate) and returns the frames written.
     @discardableResult
     func runHandlers() -> [Frame] {
@@ -119,20 +133,20 @@ final class SessionDriver {
 
 /// A handler parks here until the test opens the gate; single-threaded (the test and the manual executor).
 final class ManualGate: @unchecked Sendable {
-    private var waiting: CheckedContinuation<Void, Never>?
+    private var waiting: [CheckedContinuation<Void, Never>] = []
     private var isOpen = false
     private(set) var arrivals = 0
 
     func arrive() async {
         arrivals += 1
         if isOpen { return }
-        await withCheckedContinuation { waiting = $0 }
+        await withCheckedContinuation { waiting.append($0) }
     }
 
-    /// Resumes the parked handler; its job queues on the manual executor (run it with `runHandlers`).
+    /// Resumes the parked handlers; their jobs queue on the manual executor (run them with `runHandlers`).
     func open() {
         isOpen = true
-        waiting?.resume()
-        waiting = nil
+        for continuation in waiting { continuation.resume() }
+        waiting = []
     }
 }
