@@ -376,13 +376,12 @@ final class Connection: EventHandler {
     {
         guard loop.core.accessLog else { return }
         let micros = (loop.now &- (started ?? respondStart)) / 1000
-        // HTTP/1.1 lines stay as they were; HTTP/2 ones say so (the protocol is in the metadata for both).
-        let suffix = version == .http2 ? " HTTP/2" : ""
-        let line = "\(method?.rawValue ?? "-") \(path ?? "-") \(status)\(suffix)"
+        // Every line names its protocol (`GET /healthz 200 HTTP/1.1`, `… HTTP/2`), in the text and the metadata.
+        let version = version ?? current?.version ?? .http1_1
+        let line = "\(method?.rawValue ?? "-") \(path ?? "-") \(status) \(version)"
         loop.core.logger.info("\(line)", metadata: [
             "request.id": "\(id ?? "-")", "http.status": "\(status)", "http.bytes": "\(bytes)",
-            "duration_ms": "\(Double(micros) / 1000)", "remote": "\(peer)",
-            "http.protocol": "\(version ?? current?.version ?? .http1_1)",
+            "duration_ms": "\(Double(micros) / 1000)", "remote": "\(peer)", "http.protocol": "\(version)",
         ])
     }
 }
