@@ -105,14 +105,15 @@ test-rate-limit: deps
 # the caller already holds it (a nested flock on the same file from a child would wait forever).
 BUILD_LOCK ?= flock /tmp/celeriac-build.lock
 
-# libFuzzer on three targets, FUZZ_SECONDS each (bounded; a short run belongs in `make test`):
+# libFuzzer on four targets, FUZZ_SECONDS each (bounded; a short run belongs in `make test`):
 # HTTPParserFuzz (the HTTP/1.1 request parser), APIRequestFuzz (POST /tasks and GET /tasks/{id}
-# validation, no Redis) and MessageFuzz (a worker's decode → validation → ETA/expiry/time-limit plan,
-# and pidbox requests). Own scratch path so it never disturbs .build; each corpus grows in
+# validation, no Redis), MessageFuzz (a worker's decode → validation → ETA/expiry/time-limit plan,
+# and pidbox requests) and HTTP2Fuzz (frames after a valid preface into an HTTP/2 session on a
+# MemoryTransport: no socket). Own scratch path so it never disturbs .build; each corpus grows in
 # .build-fuzz/corpus/<target>, crashes land in .build-fuzz/artifacts (replay one with: swift run <target> <file>).
 FUZZ_SECONDS ?= 20
 FUZZ_DIR := $(CURDIR)/.build-fuzz
-FUZZ_TARGETS := HTTPParserFuzz APIRequestFuzz MessageFuzz
+FUZZ_TARGETS := HTTPParserFuzz APIRequestFuzz MessageFuzz HTTP2Fuzz
 # Seeds and dictionary of each target.
 FUZZ_SEEDS_HTTPParserFuzz := Tests/Fixtures/http-parser-corpus
 FUZZ_DICT_HTTPParserFuzz := Tests/Fixtures/http-parser.dict
@@ -120,6 +121,8 @@ FUZZ_SEEDS_APIRequestFuzz := Tests/Fixtures/api-request-corpus
 FUZZ_DICT_APIRequestFuzz := Tests/Fixtures/api-request.dict
 FUZZ_SEEDS_MessageFuzz := Tests/Fixtures/celery-vectors
 FUZZ_DICT_MessageFuzz := Tests/Fixtures/celery-message.dict
+FUZZ_SEEDS_HTTP2Fuzz := Tests/Fixtures/http2-corpus
+FUZZ_DICT_HTTP2Fuzz := Tests/Fixtures/http2.dict
 # One -sanitize=fuzzer,address: SwiftPM's `--sanitize fuzzer --sanitize address` emits the two flags in
 # a random order and swiftc keeps the last, so half the builds had no coverage (or no ASan).
 fuzz:
@@ -133,7 +136,8 @@ fuzz:
 	@status=0; for t in $(FUZZ_TARGETS); do \
 	  case $$t in HTTPParserFuzz) seeds="$(FUZZ_SEEDS_HTTPParserFuzz)"; dict="$(FUZZ_DICT_HTTPParserFuzz)";; \
 	    APIRequestFuzz) seeds="$(FUZZ_SEEDS_APIRequestFuzz)"; dict="$(FUZZ_DICT_APIRequestFuzz)";; \
-	    MessageFuzz) seeds="$(FUZZ_SEEDS_MessageFuzz)"; dict="$(FUZZ_DICT_MessageFuzz)";; esac; \
+	    MessageFuzz) seeds="$(FUZZ_SEEDS_MessageFuzz)"; dict="$(FUZZ_DICT_MessageFuzz)";; \
+	    HTTP2Fuzz) seeds="$(FUZZ_SEEDS_HTTP2Fuzz)"; dict="$(FUZZ_DICT_HTTP2Fuzz)";; esac; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 	  SWIFT_BACKTRACE=enable=no $(FUZZ_DIR)/release/$$t $(FUZZ_DIR)/corpus/$$t $$seeds \
 	    -dict=$$dict -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=4096 \
@@ -151,6 +155,12 @@ bench-http:
 .PHONY: bench-auth
 bench-auth: apt venv
 	BUILD_LOCK="$(BUILD_LOCK)" bench/auth/run.sh
+
+# h2load on h2c (hello at -c 64 -m 10, POST /tasks over one connection at -m 100) beside wrk on HTTP/1.1 and
+# nghttpd (the anchor) in the same run: req/s and ratios (bench/http2/run.sh).
+.PHONY: bench-http2
+bench-http2: apt
+	BUILD_LOCK="$(BUILD_LOCK)" bench/http2/run.sh
 
 # 20,000 add tasks drained by one celeriac worker and by Celery 5.7 prefork -c 2: rates and ratio.
 bench-drain: deps

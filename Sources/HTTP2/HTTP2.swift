@@ -23,12 +23,12 @@ public struct HTTP2: ProtocolSessionFactory {
     public var upgradeToken: String? { "h2c" }
 
     /// A session for a connection that sent the preface.
-    public func makeSession(transport: SessionTransport) -> any ProtocolSession {
+    public func makeSession(transport: any SessionTransport) -> any ProtocolSession {
         HTTP2Session(transport: transport, limits: limits)
     }
 
     /// A session for an `Upgrade: h2c` request; nil when its `HTTP2-Settings` is missing or malformed.
-    public func makeUpgradedSession(transport: SessionTransport, request: HTTPRequest) -> (any ProtocolSession)? {
+    public func makeUpgradedSession(transport: any SessionTransport, request: HTTPRequest) -> (any ProtocolSession)? {
         guard let encoded = request.headers["http2-settings"], let settings = Base64URL.decode(encoded) else { return nil }
         let session = HTTP2Session(transport: transport, limits: limits)
         guard session.upgrade(settings: settings, request: request) else { return nil }
@@ -48,15 +48,24 @@ extension HTTP2 {
         public var streamWindow: Int = 256 * 1024
         /// The connection's receive window. Default 1 MiB.
         public var connectionWindow: Int = 1 << 20
-        /// RST_STREAMs a client may send in a burst, and per second after it (CVE-2023-44487, rapid reset);
-        /// beyond, GOAWAY with ENHANCE_YOUR_CALM. Defaults 200 and 33.
+        /// RST_STREAMs a client may send in a burst (CVE-2023-44487, rapid reset); beyond it and the rate
+        /// below, GOAWAY with ENHANCE_YOUR_CALM. Default 200.
         public var resetBurst: Int = 200
+        /// RST_STREAMs per second once the burst is spent. Default 33.
         public var resetsPerSecond: Int = 33
-        /// CONTINUATION frames after one HEADERS; beyond, GOAWAY (the CONTINUATION-flood guard). Default 8.
+        /// CONTINUATION frames after one HEADERS; beyond, GOAWAY ENHANCE_YOUR_CALM (the CONTINUATION-flood
+        /// guard). Default 8.
         public var maxContinuations: Int = 8
-        /// SETTINGS/PING frames whose ACKs may queue unsent; beyond, GOAWAY (the SETTINGS/PING-flood guard). Default 1000.
+        /// SETTINGS and PING frames (not ACKs) a client may send in a burst; beyond it and the rate below,
+        /// GOAWAY ENHANCE_YOUR_CALM (the SETTINGS/PING-flood guard against a peer that reads its ACKs).
+        /// Default 200.
+        public var controlFrameBurst: Int = 200
+        /// SETTINGS and PING frames per second once the burst is spent. Default 50.
+        public var controlFramesPerSecond: Int = 50
+        /// ACKs (SETTINGS, PING) and RST_STREAMs that may wait unsent, for a peer that floods without
+        /// reading; beyond, GOAWAY ENHANCE_YOUR_CALM. Bounds what one connection holds. Default 1000.
         public var maxQueuedAcks: Int = 1000
-        /// Entries in one SETTINGS frame; beyond, GOAWAY. Default 32.
+        /// Entries in one SETTINGS frame; beyond, GOAWAY ENHANCE_YOUR_CALM. Default 32.
         public var maxSettingsEntries: Int = 32
 
         /// The defaults above.

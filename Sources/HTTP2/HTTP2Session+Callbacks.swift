@@ -28,16 +28,56 @@ extension HTTP2Session {
             HTTP2Session.from(userData).bodyChunk(streamID, UnsafeBufferPointer(start: data, count: length))
             return 0
         }
+        nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks) { _, header, userData in
+            guard let header else { return 0 }
+            return HTTP2Session.from(userData).frameBegins(type: header.pointee.type)
+        }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
-            guard let frame, HTTP2Session.isType(frame, NGHTTP2_HEADERS) || HTTP2Session.isType(frame, NGHTTP2_DATA),
-                  frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 else { return 0 }
-            HTTP2Session.from(userData).requestComplete(frame.pointee.hd.stream_id)
-            return 0
+            guard let frame else { return 0 }
+            return HTTP2Session.from(userData).frameReceived(frame)
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, _, userData in
             HTTP2Session.from(userData).streamClosed(streamID)
             return 0
         }
+    }
+
+    /// A whole frame arrived: a request may be complete; resets and control frames spend their budgets.
+    func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        let flags = frame.pointee.hd.flags
+        switch UInt32(frame.pointee.hd.type) {
+        case NGHTTP2_HEADERS.rawValue, NGHTTP2_DATA.rawValue:
+            if flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 { requestComplete(frame.pointee.hd.stream_id) }
+        case NGHTTP2_RST_STREAM.rawValue:
+            if !resets.spend(now: transport.now) { return enhanceYourCalm() }
+        case NGHTTP2_PING.rawValue, NGHTTP2_SETTINGS.rawValue:
+            if flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 && !controlFrames.spend(now: transport.now) {
+                return enhanceYourCalm()
+            }
+        default:
+            break
+        }
+        return 0
+    }
+
+    /// A frame header arrived: counts the CONTINUATIONs after one HEADERS (the CONTINUATION-flood guard).
+    func frameBegins(type: UInt8) -> Int32 {
+        switch UInt32(type) {
+        case NGHTTP2_HEADERS.rawValue:
+            continuations = 0
+        case NGHTTP2_CONTINUATION.rawValue:
+            continuations += 1
+            if continuations > limits.maxContinuations { return enhanceYourCalm() }
+        default:
+            break
+        }
+        return 0
+    }
+
+    /// Ends the connection for abuse (RFC 9113 §10.5: ENHANCE_YOUR_CALM) and stops reading this input.
+    func enhanceYourCalm() -> Int32 {
+        nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
+        return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
     }
 
     func beginStream(_ id: Int32) {
@@ -97,6 +137,7 @@ extension HTTP2Session {
 
     func streamClosed(_ id: Int32) {
         guard let stream = streams.removeValue(forKey: id) else { return }
+        if streams.isEmpty { transport.noteActivity() }  // the idle timeout counts from the last stream's end
         if let request = stream.request, stream.status != 0 {
             transport.logAccess(request, status: stream.status, bytes: stream.bytes, started: stream.started)
         }

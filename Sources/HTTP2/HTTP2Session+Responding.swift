@@ -6,7 +6,7 @@ extension HTTP2Session {
     /// Runs the route's handler as a task on this loop (inline until it first suspends, as over HTTP/1.1).
     func dispatch(_ stream: HTTP2Stream, _ request: HTTPRequest) {
         let reference = SessionReference(session: self, stream: stream)
-        let loop = transport.eventLoop
+        let loop = transport.executor
         let responder = transport.responder
         let handle = Task.immediate(executorPreference: loop) {
             let response = await responder.respond(to: request)
@@ -69,7 +69,7 @@ extension HTTP2Session {
         stream.output.append(contentsOf: bytes)
         stream.bytes += bytes.count
         resumeData(stream)
-        if stream.unsent > SessionTransport.highWater { stream.writer = continuation } else { continuation.resume() }
+        if stream.unsent > transport.outputHighWater { stream.writer = continuation } else { continuation.resume() }
     }
 
     func endStream(_ stream: HTTP2Stream, failed: Bool) {
@@ -108,7 +108,7 @@ extension HTTP2Session {
             stream.output.removeAll(keepingCapacity: true)
             stream.outputSent = 0
         }
-        if let writer = stream.writer, stream.unsent <= SessionTransport.highWater {
+        if let writer = stream.writer, stream.unsent <= session.transport.outputHighWater {
             stream.writer = nil
             writer.resume()
         }

@@ -5,18 +5,28 @@ import HTTPServer
 /// and its deadlines in `SessionTransport`, the handlers run as tasks on the connection's loop.
 /// Owns its `nghttp2_session`. Confined to the loop thread.
 final class HTTP2Session: ProtocolSession {
-    let transport: SessionTransport
+    let transport: any SessionTransport
     let limits: HTTP2.Limits
     var session: OpaquePointer?
     var streams: [Int32: HTTP2Stream] = [:]
     var draining = false
     var isClosed = false
     var pumping = false
+    /// The connection is ending on an error: its GOAWAY (and the ACKs queued before it) go out past the
+    /// high-water mark, nothing more is read.
+    var failed = false
+    /// CONTINUATION frames since the last HEADERS.
+    var continuations = 0
+    var resets: RateBudget
+    var controlFrames: RateBudget
     private var upgraded: HTTP2Stream?
 
-    init(transport: SessionTransport, limits: HTTP2.Limits) {
+    init(transport: any SessionTransport, limits: HTTP2.Limits) {
         self.transport = transport
         self.limits = limits
+        resets = RateBudget(burst: limits.resetBurst, perSecond: limits.resetsPerSecond, now: transport.now)
+        controlFrames = RateBudget(burst: limits.controlFrameBurst, perSecond: limits.controlFramesPerSecond,
+                                   now: transport.now)
         var callbacks: OpaquePointer?
         nghttp2_session_callbacks_new(&callbacks)
         defer { nghttp2_session_callbacks_del(callbacks) }
@@ -24,8 +34,14 @@ final class HTTP2Session: ProtocolSession {
         var option: OpaquePointer?
         nghttp2_option_new(&option)
         defer { nghttp2_option_del(option) }
-        nghttp2_option_set_stream_reset_rate_limit(option, UInt64(limits.resetBurst), UInt64(limits.resetsPerSecond))
-        nghttp2_option_set_max_continuations(option, limits.maxContinuations)
+        // Our own budget (`resets`, on the transport's clock) answers ENHANCE_YOUR_CALM first; nghttp2's (on the
+        // wall clock; it would say INTERNAL_ERROR) stays as a looser backstop.
+        nghttp2_option_set_stream_reset_rate_limit(option, UInt64(max(2 * limits.resetBurst, 1000)),
+                                                   UInt64(max(2 * limits.resetsPerSecond, 33)))
+        // Ours counts CONTINUATION frames (`frameBegins`); Debian's nghttp2 1.52 backport counts reads of a
+        // CONTINUATION's 9-byte header instead, so one header split over 9 reads counted 9 and a legitimate
+        // client fed byte by byte got a GOAWAY. It stays as a backstop that a real count under ours never reaches.
+        nghttp2_option_set_max_continuations(option, 9 * (limits.maxContinuations + 1))
         nghttp2_option_set_max_outbound_ack(option, limits.maxQueuedAcks)
         nghttp2_option_set_max_settings(option, limits.maxSettingsEntries)
         nghttp2_option_set_max_deflate_dynamic_table_size(option, 4096)
@@ -68,22 +84,35 @@ final class HTTP2Session: ProtocolSession {
     }
 
     func receive(_ bytes: UnsafeRawBufferPointer) {
-        guard !isClosed, let base = bytes.baseAddress else { return }
+        guard !isClosed, !failed, let base = bytes.baseAddress else { return }
         // No `mem_send` from inside nghttp2's callbacks (a handler may answer at once): pump afterwards.
         pumping = true
         let result = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), bytes.count)
         pumping = false
         if result < 0 {
-            // A fatal protocol error or a flood: nghttp2 has queued its GOAWAY (queue one if not); send, then close.
-            if result == Int(NGHTTP2_ERR_FLOODED.rawValue) || result == Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) {
-                nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
-            } else {
-                nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR.rawValue)
-            }
+            // Fatal: nghttp2 or our callback may have queued a GOAWAY with its own code already (the first one
+            // wins: terminating twice does nothing); else one for the error. Send it, then close.
+            failed = true
+            nghttp2_session_terminate_session(session, Self.goawayCode(for: Int32(result)))
         }
         transport.noteActivity()
         pump()
     }
+
+    /// The GOAWAY code for a fatal `mem_recv` result, per RFC 9113: abuse (floods, too many CONTINUATIONs,
+    /// our budgets) is ENHANCE_YOUR_CALM (§10.5); a broken preface or anything else PROTOCOL_ERROR (§3.4, §5.4.1).
+    static func goawayCode(for result: Int32) -> UInt32 {
+        switch result {
+        case NGHTTP2_ERR_FLOODED.rawValue, NGHTTP2_ERR_TOO_MANY_CONTINUATIONS.rawValue,
+             NGHTTP2_ERR_CALLBACK_FAILURE.rawValue, NGHTTP2_ERR_TOO_MANY_SETTINGS.rawValue:
+            NGHTTP2_ENHANCE_YOUR_CALM.rawValue
+        default:
+            NGHTTP2_PROTOCOL_ERROR.rawValue
+        }
+    }
+
+    /// What may go out past the high-water mark on a fatal error: 1000 queued ACKs of 17 bytes and a GOAWAY.
+    static let failureSlack = 32 * 1024
 
     func transportWritable() { pump() }
 
@@ -93,6 +122,16 @@ final class HTTP2Session: ProtocolSession {
         nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
                               NGHTTP2_NO_ERROR.rawValue, nil, 0)
         pump()
+    }
+
+    /// GOAWAY NO_ERROR with the last stream processed (RFC 9113 §6.8), then close; the second time, close.
+    func idleTimedOut() {
+        guard !isClosed else { return }
+        if draining {
+            transport.close()
+        } else {
+            drain()
+        }
     }
 
     func closed() {
@@ -125,7 +164,10 @@ final class HTTP2Session: ProtocolSession {
         var produced = true
         while produced && transport.isOpen {
             produced = false
-            while transport.isOpen && transport.pendingOutput < SessionTransport.highWater {
+            // After a fatal error the last frames go out regardless of backpressure; they are bounded by
+            // `maxQueuedAcks` (nghttp2 stops producing once the GOAWAY is sent), and `failureSlack` caps them.
+            let mark = failed ? transport.outputHighWater + Self.failureSlack : transport.outputHighWater
+            while transport.isOpen && transport.pendingOutput < mark {
                 var data: UnsafePointer<UInt8>?
                 let count = nghttp2_session_mem_send(session, &data)
                 if count < 0 {
@@ -139,7 +181,7 @@ final class HTTP2Session: ProtocolSession {
             // A flush that drains everything calls back into `transportWritable`, which `pumping` swallows:
             // go round again instead.
             transport.flush()
-            if transport.pendingOutput >= SessionTransport.highWater { break }
+            if transport.pendingOutput >= mark { break }
         }
         guard transport.isOpen else { return }
         let done = nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0

@@ -113,7 +113,11 @@ extension Connection {
             if outSent < out.count && writeBlockedSince != 0 {
                 closeNow()
             } else if let session {
-                if session.isIdle { closeNow() } else { updateDeadline() }
+                if session.isIdle {
+                    idleSince = loop.now
+                    session.idleTimedOut()
+                }
+                updateDeadline()
             } else if readEnabled && !parser.isIdle {
                 let core = loop.core.configuration.timeouts
                 let detail = parser.isReadingBody

@@ -17,7 +17,7 @@ extension Connection {
                 return true
             }
             probe = nil
-            install(factory.makeSession(transport: SessionTransport(connection: self)), initial: kept)
+            install(factory.makeSession(transport: ConnectionTransport(connection: self)), initial: kept)
             return true
         }
         probe = nil
@@ -40,7 +40,7 @@ extension Connection {
                   $0.filter { $0 != " " && $0 != "\t" }.lowercased() == token
               })
         else { return false }
-        let transport = SessionTransport(connection: self)
+        let transport = ConnectionTransport(connection: self)
         guard let upgraded = factory.makeUpgradedSession(transport: transport, request: request) else { return false }
         out.append(contentsOf: Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: \(token)\r\n\r\n".utf8))
         install(upgraded, initial: parser.takeBuffered())

@@ -185,12 +185,15 @@ final class Connection: EventHandler {
     }
 
     func requestID(for request: HTTPRequest) -> String {
-        if let given = request.headers["x-request-id"], (1...128).contains(given.utf8.count),
-           given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
-        {
-            return given
-        }
-        return loop.nextRequestID()
+        Self.clientRequestID(request) ?? loop.nextRequestID()
+    }
+
+    /// The client's `X-Request-ID` when it is sane: 1–128 visible ASCII characters (any protocol).
+    static func clientRequestID(_ request: HTTPRequest) -> String? {
+        guard let given = request.headers["x-request-id"], (1...128).contains(given.utf8.count),
+              given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        else { return nil }
+        return given
     }
 
     func sendContinue() {
@@ -373,13 +376,12 @@ final class Connection: EventHandler {
     {
         guard loop.core.accessLog else { return }
         let micros = (loop.now &- (started ?? respondStart)) / 1000
-        // HTTP/1.1 lines stay as they were; HTTP/2 ones say so (the protocol is in the metadata for both).
-        let suffix = version == .http2 ? " HTTP/2" : ""
-        let line = "\(method?.rawValue ?? "-") \(path ?? "-") \(status)\(suffix)"
+        // Every line names its protocol (`GET /healthz 200 HTTP/1.1`, `… HTTP/2`), in the text and the metadata.
+        let version = version ?? current?.version ?? .http1_1
+        let line = "\(method?.rawValue ?? "-") \(path ?? "-") \(status) \(version)"
         loop.core.logger.info("\(line)", metadata: [
             "request.id": "\(id ?? "-")", "http.status": "\(status)", "http.bytes": "\(bytes)",
-            "duration_ms": "\(Double(micros) / 1000)", "remote": "\(peer)",
-            "http.protocol": "\(version ?? current?.version ?? .http1_1)",
+            "duration_ms": "\(Double(micros) / 1000)", "remote": "\(peer)", "http.protocol": "\(version)",
         ])
     }
 }

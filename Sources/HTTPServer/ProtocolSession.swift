@@ -15,6 +15,9 @@ public protocol ProtocolSession: AnyObject {
     func closed()
     /// Nothing in flight, so the idle timeout applies.
     var isIdle: Bool { get }
+    /// Idle past the idle timeout: say goodbye in the protocol's terms (HTTP/2: GOAWAY NO_ERROR) and close
+    /// once that is sent. Called again if the connection is still open an idle period later: close then.
+    func idleTimedOut()
 }
 
 /// Makes sessions for connections that choose another protocol; the app hands one to `HTTPServer`.
@@ -24,8 +27,8 @@ public protocol ProtocolSessionFactory: Sendable {
     /// The `Upgrade` token this protocol answers (`h2c`), or nil for none.
     var upgradeToken: String? { get }
     /// A session for a connection that began with `preface`.
-    func makeSession(transport: SessionTransport) -> any ProtocolSession
+    func makeSession(transport: any SessionTransport) -> any ProtocolSession
     /// A session for a connection upgraded by `request`, or nil to answer it as plain HTTP/1.1 instead
     /// (e.g. a malformed `HTTP2-Settings`). The server sends `101 Switching Protocols` before `start`.
-    func makeUpgradedSession(transport: SessionTransport, request: HTTPRequest) -> (any ProtocolSession)?
+    func makeUpgradedSession(transport: any SessionTransport, request: HTTPRequest) -> (any ProtocolSession)?
 }

@@ -1,77 +1,70 @@
 import Logging
 import Sockets
 
-/// The transport half of a connection (socket, output buffer, deadlines, backpressure) as a
-/// `ProtocolSession` sees it. Confined to the connection's loop thread.
-public final class SessionTransport {
-    let connection: Connection
-
-    init(connection: Connection) { self.connection = connection }
-
+/// The transport half of a connection as a `ProtocolSession` sees it: where its output goes, its clock,
+/// limits, routes and access log. The socket one (`ConnectionTransport`) has a socket, buffers, deadlines
+/// and backpressure; `MemoryTransport` keeps the bytes in memory, so a session can be driven frame by frame
+/// with no socket (unit tests, fuzzing). Confined to one thread (the connection's loop).
+public protocol SessionTransport: AnyObject {
     /// The peer as `host:port`.
-    public var peer: String { connection.peer }
-    /// The loop the connection lives on: handler tasks prefer it and report back through `execute`.
-    public var eventLoop: EventLoop { connection.loop.eventLoop }
-    /// The loop's monotonic clock, in nanoseconds.
-    public var now: UInt64 { connection.loop.now }
+    var peer: String { get }
+    /// Where handler tasks run and report back (`execute`): the connection's loop.
+    var executor: any SessionExecutor { get }
+    /// A monotonic clock, in nanoseconds.
+    var now: UInt64 { get }
     /// The server's limits (the body limit applies per HTTP/2 stream too).
-    public var limits: HTTPServer.Limits { connection.loop.core.configuration.limits }
+    var limits: HTTPServer.Limits { get }
     /// The routes, callable from any thread.
-    public var responder: Responder { Responder(core: connection.loop.core) }
-    /// Bytes queued and not yet taken by the kernel.
-    public var pendingOutput: Int { connection.out.count - connection.outSent }
-    /// A session stops producing output while `pendingOutput` is above this.
-    public static let highWater = Connection.outputHighWater
+    var responder: Responder { get }
+    /// Bytes queued and not yet taken by the peer.
+    var pendingOutput: Int { get }
+    /// A session stops producing output while `pendingOutput` is above this (it must not buffer without bound).
+    var outputHighWater: Int { get }
     /// Whether the connection is still open.
-    public var isOpen: Bool { connection.phase == .open }
-
+    var isOpen: Bool { get }
     /// Queues bytes; call `flush` after a batch.
-    public func append(_ bytes: UnsafeRawBufferPointer) { connection.out.append(contentsOf: bytes) }
-
-    /// Sends what the kernel takes now; the rest goes out as the socket becomes writable.
-    public func flush() {
-        guard connection.phase == .open else { return }
-        connection.flush()
-        connection.updateDeadline()
-    }
-
-    /// Closes after the queued output is sent (with a lingering close).
-    public func closeAfterFlush() {
-        guard connection.phase == .open else { return }
-        connection.closeAfterFlush = true
-        connection.stopParsing = true
-        connection.setReading(false)
-        connection.flush()
-    }
-
+    func append(_ bytes: UnsafeRawBufferPointer)
+    /// Sends what the peer takes now; the rest goes out as it becomes writable.
+    func flush()
+    /// Closes after the queued output is sent.
+    func closeAfterFlush()
     /// Closes at once.
-    public func close() { connection.closeNow() }
-
+    func close()
     /// Something happened on the connection: the idle timeout counts from now.
-    public func noteActivity() {
-        connection.idleSince = connection.loop.now
-        connection.updateDeadline()
-    }
-
-    /// The client's sane `X-Request-ID`, else a fresh process-unique id.
-    public func requestID(for request: HTTPRequest) -> String { connection.requestID(for: request) }
-
+    func noteActivity()
+    /// The client's sane `X-Request-ID`, else a fresh process-unique id (the same rule as HTTP/1.1).
+    func requestID(for request: HTTPRequest) -> String
     /// One access-log line, the same as HTTP/1.1 writes, with the protocol named.
-    public func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, started: UInt64) {
-        connection.logAccess(method: request.method, path: request.path, id: request.id, status: status,
-                             bytes: bytes, started: started, protocol: request.version)
-    }
+    func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, started: UInt64)
 }
+
+/// A task executor that can also run a closure in its context: what a session needs from its event loop.
+public protocol SessionExecutor: TaskExecutor {
+    /// Runs `work` on the executor's thread: inline when already there, else queued.
+    func execute(_ work: @escaping @Sendable () -> Void)
+}
+
+extension EventLoop: SessionExecutor {}
 
 /// The server's routes as a value a handler task can carry to any thread.
 public struct Responder: Sendable {
-    let core: ServerCore
+    let router: CompiledRouter
+    /// The server's logger.
+    public let logger: Logger
+
+    init(core: ServerCore) {
+        router = core.router
+        logger = core.logger
+    }
+
+    /// Routes of their own, validated as `HTTPServer` validates them (for sessions driven without a server).
+    public init(router: Router, logger: Logger) throws(HTTPServerError) {
+        self.router = try CompiledRouter(router)
+        self.logger = logger
+    }
 
     /// Routes `request` and runs its handler (errors become problem+json, as over HTTP/1.1).
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
-        await core.router.respond(to: request, logger: core.logger)
+        await router.respond(to: request, logger: logger)
     }
-
-    /// The server's logger.
-    public var logger: Logger { core.logger }
 }

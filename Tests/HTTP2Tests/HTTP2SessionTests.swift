@@ -5,12 +5,14 @@ import Testing
 
 /// Runs `body` against a server that speaks HTTP/1.1 and h2c on one loop, always shutting down.
 func withH2Server(limits: HTTP2.Limits = HTTP2.Limits(), maxBodyBytes: Int = 1 << 20, _ router: Router = testRouter(),
+                  configure: (inout HTTPServer.Configuration) -> Void = { _ in },
                   _ body: (HTTPServer) async throws -> Void) async throws
 {
     var logger = Logger(label: "test.http2")
     logger.logLevel = .warning
     var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0, threads: 1)
     configuration.limits.maxBodyBytes = maxBodyBytes
+    configure(&configuration)
     let server = try HTTPServer(configuration: configuration, router: router,
                                 logger: logger, sessions: HTTP2(limits: limits))
     try server.start()

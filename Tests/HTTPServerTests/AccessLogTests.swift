@@ -53,7 +53,8 @@ final class CapturedLogs: Sendable {
         await server.shutdown(grace: 1)
 
         let lines = logs.all.filter { $0.metadata["http.status"] != nil }
-        #expect(lines.map(\.message) == ["GET /hello 200", "GET /missing 404"])
+        #expect(lines.map(\.message) == ["GET /hello 200 HTTP/1.1", "GET /missing 404 HTTP/1.1"])
+        #expect(lines.map { $0.metadata["http.protocol"] } == ["HTTP/1.1", "HTTP/1.1"])
         #expect(lines.first?.metadata["request.id"] == "abc-123")
         #expect(lines.first?.metadata["http.bytes"].flatMap(Int.init).map { $0 > 5 } == true)
         #expect(lines.first?.metadata["duration_ms"] != nil)

@@ -18,3 +18,4 @@ url="redis://127.0.0.1:$redis_port/0"
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$api_port/healthz" && break; sleep 0.1; done
 "$(dirname "$0")/live.sh" "http://127.0.0.1:$api_port" "$PY"
 grep -q ' HTTP/2' "$RUN_DIR/logs/http2-api.log" || { echo "FAIL: access log does not name HTTP/2" >&2; exit 1; }
+grep -q ' HTTP/1.1' "$RUN_DIR/logs/http2-api.log" || { echo "FAIL: access log does not name HTTP/1.1" >&2; exit 1; }
