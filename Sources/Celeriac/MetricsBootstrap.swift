@@ -1,3 +1,4 @@
+import HTTPServer
 import Metrics
 import Prometheus
 import Synchronization
@@ -25,8 +26,10 @@ enum MetricsBootstrap {
         MetricsSystem.bootstrap(factory)
     }
 
-    /// The text exposition format of every metric of this process.
+    /// The text exposition format of every metric of this process (request counts folded in first:
+    /// `RequestMetrics` counts per event loop and publishes at scrape time).
     static func exposition() -> [UInt8] {
+        RequestMetrics.flushAll()
         var buffer: [UInt8] = []
         buffer.reserveCapacity(16 * 1024)
         registry.emit(into: &buffer)

@@ -10,10 +10,6 @@
 public struct BearerTokens: Sendable {
     /// One accepted token.
     public struct Entry: Sendable {
-        /// The token's bytes, zero-padded to `maximumLength` and packed 8 to a word: every
-        /// comparison reads all of them.
-        let padded: [UInt64]
-        let length: Int
         /// What the token may do.
         public let scopes: Set<String>
         /// Who holds it, for the logs.
@@ -29,10 +25,13 @@ public struct BearerTokens: Sendable {
 
     /// The accepted tokens, in file order.
     public let entries: [Entry]
+    /// The same tokens as the per-request check reads them (entry i is row i).
+    let table: TokenTable
 
     /// Parses a tokens file; the error names the line and the problem, never the token.
     public init(parsing text: String) throws(HTTPServerError) {
         var entries: [Entry] = []
+        var rows: [(bytes: [UInt8], scopes: Set<String>)] = []
         var seen: Set<Substring> = []
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let number = index + 1
@@ -61,40 +60,19 @@ public struct BearerTokens: Sendable {
             }
             guard !scopes.isEmpty else { throw HTTPServerError("tokens file line \(number): no scope given") }
             if !seen.insert(token).inserted { throw HTTPServerError("tokens file line \(number): the same token appears on an earlier line") }
-            let padded = [UInt64](unsafeUninitializedCapacity: Self.words) { words, count in
-                Self.pack(token.utf8, into: words)
-                count = Self.words
-            }
-            entries.append(Entry(padded: padded, length: token.utf8.count, scopes: scopes, name: words[2...].joined(separator: " ")))
+            rows.append((Array(token.utf8), scopes))
+            entries.append(Entry(scopes: scopes, name: words[2...].joined(separator: " ")))
         }
         self.entries = entries
+        table = TokenTable(tokens: rows)
     }
 
-    /// The entry whose token is `token`. The token is zero-padded to `maximumLength` bytes and every
-    /// entry is compared over all of them, found or not, so the time taken says nothing about how
-    /// much of a token was right, how long the right one is, or which entry matched. (Only a token
-    /// longer than any accepted one is refused at once: its length is the sender's own.)
+    /// The entry whose token is `token`, compared in constant time (`TokenTable.match`: every entry,
+    /// over `maximumLength` bytes, found or not).
     public func match(_ token: some Collection<UInt8>) -> Entry? {
-        let length = token.count
-        guard length <= Self.maximumLength else { return nil }
-        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: Self.words) { presented in
-            Self.pack(token, into: presented)
-            var found: Entry?
-            for entry in entries where ConstantTime.equal(entry.padded, presented) && entry.length == length { found = entry }
-            return found
-        }
-    }
-
-    private static let words = maximumLength / 8
-
-    /// `bytes` (at most `maximumLength`) into `words`, zero-padded, 8 bytes to a word.
-    private static func pack(_ bytes: some Collection<UInt8>, into words: UnsafeMutableBufferPointer<UInt64>) {
-        for i in 0..<Self.words { words[i] = 0 }
-        var index = 0
-        for byte in bytes {
-            words[index >> 3] |= UInt64(byte) << UInt64((index & 7) * 8)
-            index += 1
-        }
+        guard token.count <= Self.maximumLength else { return nil }
+        let index = Array(token).withUnsafeBytes { table.match($0) }
+        return index < 0 ? nil : entries[index]
     }
 
     static func isTokenByte(_ byte: UInt8) -> Bool {

@@ -122,8 +122,9 @@ final class CompiledRouter: Sendable {
         let response: HTTPResponse
         if let answer { response = answer } else { response = await respond(to: request, resolution, logger: logger) }
         let elapsed = MonotonicClock.nanoseconds() &- start
-        for item in middleware[..<ran].reversed() {
-            item.didRespond(to: request, route: route, status: response.status, nanoseconds: elapsed)
+        while ran > 0 {
+            ran -= 1
+            middleware[ran].didRespond(to: request, route: route, status: response.status, nanoseconds: elapsed)
         }
         return response
     }

@@ -5,10 +5,24 @@ public struct RouteAccess: Sendable, Hashable, CustomStringConvertible {
     public let scope: String?
     /// True for routes that never need a token (health probes).
     public let isOpen: Bool
+    /// `scope` as a bit (`bit(of:)`), so that the per-request check is a mask, not a set lookup.
+    let scopeBit: UInt8
 
     private init(scope: String?, isOpen: Bool) {
         self.scope = scope
         self.isOpen = isOpen
+        scopeBit = scope.map(Self.bit(of:)) ?? 0
+    }
+
+    /// The bit of a scope a tokens file may grant (`BearerTokens.knownScopes`); 0 for any other, which
+    /// no token can carry, so a route needing it is refused to every token, as the set lookup did.
+    static func bit(of scope: String) -> UInt8 {
+        switch scope {
+        case "submit": 1
+        case "read": 2
+        case "admin": 4
+        default: 0
+        }
     }
 
     /// No token needed, even when tokens are on (`/healthz`, `/readyz`).

@@ -65,6 +65,25 @@ import TaskProtocol
         #expect(try await h.snapshot() == before)
     }
 
+    @Test func aMemberRecordOfTheWrongType_amongMany_isAClearError_andNothingIsWritten() async throws {
+        // Records are checked one EXISTS per 500 keys, and TYPE only where one exists: the 700th of 1,000
+        // members has a list where its record goes, the 10th an old record (a hash, which is fine).
+        let h = try ScriptHarness()
+        let members = Self.members(1000, group: "g")
+        try await h.run(["HSET", RedisArgument(h.broker.keys.taskRecord(members[9].id)), "state", "PENDING"])
+        try await h.run(["RPUSH", RedisArgument(h.broker.keys.taskRecord(members[699].id)), "not a hash"])
+        let before = try await h.snapshot()
+        await #expect {
+            try await h.broker.publish(Broker.Group(id: "g", members: members))
+        } throws: { error in
+            "\(error)".contains("WRONGTYPE \(h.broker.keys.taskRecord(members[699].id))") && "\(error)".contains("nothing written")
+        }
+        #expect(try await h.snapshot() == before)
+        try await h.run(["DEL", RedisArgument(h.broker.keys.taskRecord(members[699].id))])
+        #expect(try await h.broker.publish(Broker.Group(id: "g", members: members)) == "g")
+        #expect(try await h.run(["LLEN", "celery"]) == .integer(1000))
+    }
+
     @Test func aChain_pushesItsFirstTask_andRecordsTheLaterStepsAsPending() async throws {
         let h = try ScriptHarness()
         let steps = (0..<3).map { TaskMessage.make(task: "t\($0)", args: [], kwargs: [:]) }

@@ -7,13 +7,15 @@
 # Each mode runs ROUNDS times (default 2, interleaved off/on) and the mean is compared. Aim: on costs at
 # most 5 % of off.
 #
-#   bench/auth/run.sh                 # DURATION=10s ROUNDS=2 TASKS=20000
+#   bench/auth/run.sh                 # DURATION=10s ROUNDS=2 TASKS=20000 PARTS="hello drain"
+#   PARTS=hello ROUNDS=3 bench/auth/run.sh   # hello only
 #   BUILD_LOCK= bench/auth/run.sh     # when the caller already holds /tmp/celeriac-build.lock
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-2}
+PARTS=${PARTS:-hello drain}
 TASKS=${TASKS:-20000}
 THREADS=${THREADS:-$(nproc)}
 PORT=${PORT:-18095}
@@ -29,7 +31,7 @@ fi
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 [ -x "$PY" ] || make --no-print-directory venv
 swift build -c release --product http-hello >&2
-swift build -c release --product celeriac >&2
+case " $PARTS " in *" drain "*) swift build -c release --product celeriac >&2 ;; esac
 HELLO=$ROOT/.build/release/http-hello
 BIN=$ROOT/.build/release/celeriac
 WORK=$(mktemp -d)
@@ -80,24 +82,28 @@ drain() {
   sed -n 's/.* = \([0-9.]*\) tasks\/s.*/\1/p' <<<"$out" | tail -1
 }
 
+# cost = (off - on) / off: the share of the plain rate that auth + metrics take.
+cost() { awk -v off="$1" -v on="$2" 'BEGIN { printf "%+.1f %%", (off - on) / off * 100 }'; }
+
 declare -A sum=()
-for round in $(seq "$ROUNDS"); do
-  for mode in off on; do
-    rps=$(hello $mode); echo "round $round hello $mode: $rps req/s" >&2
-    sum[hello_$mode]=$(awk -v a="${sum[hello_$mode]:-0}" -v b="$rps" 'BEGIN {print a + b}')
-  done
-done
-for round in $(seq "$ROUNDS"); do
-  for mode in off on; do
-    rate=$(drain $mode); echo "round $round drain $mode: $rate tasks/s" >&2
-    sum[drain_$mode]=$(awk -v a="${sum[drain_$mode]:-0}" -v b="$rate" 'BEGIN {print a + b}')
+declare -A costs=()
+for what in $PARTS; do
+  for round in $(seq "$ROUNDS"); do
+    declare -A rate=()
+    for mode in off on; do
+      rate[$mode]=$($what $mode)
+      sum[${what}_$mode]=$(awk -v a="${sum[${what}_$mode]:-0}" -v b="${rate[$mode]}" 'BEGIN {print a + b}')
+    done
+    c=$(cost "${rate[off]}" "${rate[on]}")
+    costs[$what]+="${costs[$what]:+, }$c"
+    echo "round $round $what: off ${rate[off]}, on ${rate[on]}: cost $c" >&2
   done
 done
 echo
-echo "auth + metrics, off vs on (mean of $ROUNDS interleaved rounds, $(nproc) cores)"
-for what in hello drain; do
-  awk -v w="$what" -v off="${sum[${what}_off]}" -v on="${sum[${what}_on]}" -v n="$ROUNDS" 'BEGIN {
+echo "auth + metrics, off vs on (mean of $ROUNDS interleaved rounds, $(nproc) cores; cost = (off - on) / off)"
+for what in $PARTS; do
+  awk -v w="$what" -v off="${sum[${what}_off]}" -v on="${sum[${what}_on]}" -v n="$ROUNDS" -v rounds="${costs[$what]}" 'BEGIN {
     unit = (w == "hello") ? "req/s" : "tasks/s"
-    printf "%-6s off %10.0f %s   on %10.0f %s   cost %+.1f %% (aim: at most 5 %%)\n", w, off / n, unit, on / n, unit, (off - on) / off * 100
+    printf "%-6s off %10.0f %s   on %10.0f %s   COST %+.1f %% (aim: at most 5 %%; per round: %s)\n", w, off / n, unit, on / n, unit, (off - on) / off * 100, rounds
   }'
 done
