@@ -214,6 +214,11 @@ bench-idle: apt bench-venv
 .PHONY: bench-groups
 bench-groups: apt bench-venv
 	BUILD_LOCK="$(BUILD_LOCK)" bench/groups/run.sh
+# The dashboard's first paint in headless Chromium (release build; aim under 1 s), Flower 2.2's beside it.
+.PHONY: bench-dashboard
+bench-dashboard: deps
+	BUILD_LOCK="$(BUILD_LOCK)" bench/dashboard/run.sh
+
 # perf profiles of POST /tasks under wrk and of a 20,000-task drain, summarised in bench/profiles/*.txt.
 .PHONY: bench-profile
 bench-profile: apt bench-venv
