@@ -87,6 +87,7 @@ public struct TaskAPI: Sendable {
     public var routes: [(method: HTTPMethod, path: String, handler: HTTPHandler)] {
         let generic: [(method: HTTPMethod, path: String, handler: HTTPHandler)] = [
             (.post, "/tasks", { try await self.guarded { try await self.submit($0) }($0) }),
+            (.get, "/tasks", { try await self.guarded { try await self.listTasks($0) }($0) }),
             (.get, "/tasks/{id}", { try await self.guarded { try await self.status($0) }($0) }),
             (.post, "/tasks/{id}/revoke", { try await self.guarded { try await self.revoke($0) }($0) }),
             (.post, "/groups", { try await self.guarded { try await self.submitGroup($0) }($0) }),
