@@ -84,6 +84,21 @@ def test_theTaskListFilters_byState(page, stack):
     assert {r.get_attribute("data-state") for r in css(page, "#task-table tr[data-task-id]")} == {"FAILURE"}
 
 
+def test_cursorPaging_walksOlderAndBackToNewer(page, stack):
+    queue = f"paging-{time.time_ns()}"  # no worker consumes it; no other test uses it
+    ids = [stack.submit("celery_example_2.add", [i, i], queue=queue) for i in range(5)]
+    login(page, stack, ADMIN, "ops")
+    goto(page, stack, f"tasks?queue={queue}&limit=2", "#task-table")
+    shown = lambda: [r.get_attribute("data-task-id") for r in css(page, "#task-table tr[data-task-id]")]
+    first = shown()
+    assert len(first) == 2 and set(first) <= set(ids), first
+    css(page, "#page-older")[0].click()
+    second = wait_for(lambda: (rows := shown()) and rows != first and rows, 10, "the second page")
+    assert len(second) == 2 and set(second) <= set(ids) and not set(second) & set(first), (first, second)
+    css(page, "#page-newer")[0].click()
+    wait_for(lambda: shown() == first, 10, "the first page again")
+
+
 def test_theTaskPage_showsItsResult_andTimeline(page, stack):
     task_id = stack.submit("celery_example_2.add", [4, 5])
     stack.wait_state(task_id, {"SUCCESS"})

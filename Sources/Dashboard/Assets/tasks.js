@@ -55,6 +55,7 @@ function row(task, session, onChange) {
 export async function renderTasks({ session, query: params, main }) {
   const filters = {};
   for (const name of FILTERS) filters[name] = params.get(name) || "";
+  const limit = params.get("limit") || 50;   // #/tasks?limit=N: another page size
   const cursors = [];   // cursors of the pages before this one (for "Newer")
   let cursor = null;
   const body = h("div", { id: "task-list" });
@@ -63,7 +64,7 @@ export async function renderTasks({ session, query: params, main }) {
   let known = new Set();
 
   async function load() {
-    const page = await api("/tasks" + query({ ...filters, cursor, limit: 50 }));
+    const page = await api("/tasks" + query({ ...filters, cursor, limit }));
     const fresh = new Set(page.items.map((t) => t.id));
     const rows = page.items.map((task) => {
       const tr = row(task, session, () => load().catch(() => {}));
