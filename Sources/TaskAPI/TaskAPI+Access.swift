@@ -8,6 +8,8 @@ extension TaskAPI {
     static let access: [String: RouteAccess] = [
         "POST /tasks": .submit,
         "GET /tasks": .read,
+        "GET /throughput": .read,
+        "GET /events": .read,
         "GET /tasks/{id}": .read,
         "POST /tasks/{id}/revoke": .admin,
         "POST /groups": .submit,

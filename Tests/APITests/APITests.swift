@@ -27,7 +27,8 @@ final class APIHarness: @unchecked Sendable {
     }
 
     init(allowUnknownTasks: Bool = false, withWorker: Bool = true,
-         settings: ExampleTasks.Settings = APIHarness.exampleSettings(), tasks: [TaskDefinition] = []) async throws {
+         settings: ExampleTasks.Settings = APIHarness.exampleSettings(), tasks: [TaskDefinition] = [],
+         configure: (inout TaskAPI.Configuration) -> Void = { _ in }) async throws {
         server = try RedisServer.start()
         var redisConfiguration = try RedisConfiguration(url: server.url)
         redisConfiguration.commandTimeout = 1
@@ -40,6 +41,7 @@ final class APIHarness: @unchecked Sendable {
         var configuration = TaskAPI.Configuration()
         configuration.allowUnknownTasks = allowUnknownTasks
         configuration.uniqueFor = tasks.reduce(into: [:]) { $0[$1.name] = $1.options.uniqueFor }
+        configure(&configuration)
         // As the shipped binary serves it: with the ExampleTasks' registration routes.
         api = TaskAPI(broker: broker, results: results, configuration: configuration, logger: logger,
                       appRoutes: Registration.routes(settings: settings))
@@ -83,8 +85,8 @@ final class APIHarness: @unchecked Sendable {
         return try #require(accepted.json?["id"] as? String)
     }
 
-    func get(_ path: String, timeout: Double = 10) async throws -> TestHTTPResponse {
-        try await HTTPTestClient.request(port: port, method: "GET", path: path, timeout: timeout)
+    func get(_ path: String, headers: [(String, String)] = [], timeout: Double = 10) async throws -> TestHTTPResponse {
+        try await HTTPTestClient.request(port: port, method: "GET", path: path, headers: headers, timeout: timeout)
     }
 
     func stop() async {

@@ -82,4 +82,44 @@ import TestSupport
         #expect(try await h.get("/tasks?limit=500").status == 200)
         await h.stop()
     }
+
+    @Test func aTask_showsItsArgsAndKwargs_cutTo4KiB_andItsGroup() async throws {
+        let h = try await APIHarness(allowUnknownTasks: true, withWorker: false)
+        let big = String(repeating: "é", count: 3000)
+        let accepted = try await h.post("/tasks", #"{"task": "t.echo", "args": [1, "<b>"], "kwargs": {"text": "\#(big)"}}"#)
+        let id = try #require(accepted.json?["id"] as? String)
+        let task = try #require(try await h.get("/tasks/\(id)").json)
+        #expect(task["args"] as? String == "(1, '<b>')")
+        let kwargs = try #require(task["kwargs"] as? String)
+        #expect(kwargs.hasPrefix("{'text': 'éé") && kwargs.hasSuffix("...") && kwargs.utf8.count <= TaskRecord.reprLimit)
+        #expect(task["group"] is NSNull)
+        let group = try await h.post("/groups", #"{"tasks": [{"task": "t.echo", "args": [2]}]}"#)
+        let groupID = try #require(group.json?["id"] as? String)
+        let member = try #require((group.json?["tasks"] as? [[String: Any]])?.first?["id"] as? String)
+        #expect(try await h.get("/tasks/\(member)").json?["group"] as? String == groupID)
+        await h.stop()
+    }
+
+    @Test func throughput_countsSuccessesAndFailuresPerMinute_oldestFirst() async throws {
+        let h = try await APIHarness()
+        let good = try await h.submitAdd(1, 2)
+        let bad = try #require(try await h.post("/tasks", #"{"task": "celery_example_2.add", "args": [1, "x"]}"#).json?["id"] as? String)
+        for id in [good, bad] {
+            #expect(await waitUntil(timeout: 15) {
+                ["SUCCESS", "FAILURE"].contains((try? await h.get("/tasks/\(id)").json?["state"] as? String) ?? "")
+            })
+        }
+        let minutes = try #require(try await h.get("/throughput?minutes=3").json?["minutes"] as? [[String: Any]])
+        #expect(minutes.count == 3)
+        let starts = minutes.compactMap { $0["start"] as? String }
+        #expect(starts == starts.sorted() && Set(starts).count == 3)
+        #expect(minutes.reduce(0) { $0 + ($1["succeeded"] as? Int ?? 0) } == 1)
+        #expect(minutes.reduce(0) { $0 + ($1["failed"] as? Int ?? 0) } == 1)
+        #expect((try await h.get("/throughput").json?["minutes"] as? [Any])?.count == 60)
+        for bad in ["0", "1441", "x"] {
+            let response = try await h.get("/throughput?minutes=\(bad)")
+            #expect(response.status == 422 && response.json?["field"] as? String == "minutes", "\(bad)")
+        }
+        await h.stop()
+    }
 }
