@@ -14,18 +14,31 @@ function setStatus(live) {
   badge.classList.toggle("on", live);
 }
 
+// A browser allows six HTTP/1.1 connections per host, and each open stream holds one: a tab that is
+// hidden, or a page left for another (and kept in the back/forward cache), gives its stream up and
+// picks it up again (with Last-Event-ID) when shown, so many tabs cannot starve each other.
+function pause() {
+  if (controller) controller.abort();
+  controller = null;
+  setStatus(false);
+}
+function resume() {
+  if (!controller && listeners.size && document.visibilityState === "visible") start();
+}
+window.addEventListener("pagehide", pause);
+window.addEventListener("pageshow", resume);
+document.addEventListener("visibilitychange", () => (document.visibilityState === "visible" ? resume() : pause()));
+
 /** Calls `listener({id, type, data})` for every event until the returned function is called. */
 export function subscribe(listener) {
   listeners.add(listener);
-  if (!controller) start();
+  resume();
   return () => listeners.delete(listener);
 }
 
 /** Ends the stream (log out). */
 export function stop() {
-  if (controller) controller.abort();
-  controller = null;
-  setStatus(false);
+  pause();
 }
 
 function dispatch(block) {
