@@ -61,6 +61,7 @@ export function ago(iso) {
 /** A duration in seconds as "42 ms" or "1.25 s". */
 export function seconds(value) {
   if (value == null) return "—";
+  if (value < 0.001) return "< 1 ms";
   return value < 1 ? Math.round(value * 1000) + " ms" : value.toFixed(2) + " s";
 }
 
