@@ -38,7 +38,7 @@ extension TaskAPI {
         }
         func name(_ field: String) throws -> String? {
             guard let text = parameters[field] else { return nil }
-            guard !text.isEmpty, text.utf8.count <= 200 else { throw bad(field, "\(field) must be 1-200 bytes") }
+            guard !text.isEmpty, text.unicodeScalars.count <= 200 else { throw bad(field, "\(field) must be 1-200 characters") }
             return text
         }
         var query = HistoryQuery()
@@ -67,13 +67,13 @@ extension TaskAPI {
         return query
     }
 
-    /// A time parameter: ISO-8601 (`2026-11-29T10:00:00Z`) or epoch seconds, between years 1970 and 9999.
+    /// A time parameter: an ISO-8601 date-time (`2026-11-29T10:00:00Z`, any year 1 to 9999) or epoch
+    /// seconds (digits, up to 11, optionally a fraction: from 1970 to year 5138).
     static func time(_ text: String, field: String) throws -> Date {
-        let date = Double(text).flatMap { $0.isFinite ? Date(timeIntervalSince1970: $0) : nil } ?? CeleryDate.parse(text)
-        guard let date, date.timeIntervalSince1970 >= 0, date.timeIntervalSince1970 <= 253_402_300_799 else {
+        let epoch = text.utf8.count <= 18 && text.wholeMatch(of: /[0-9]{1,11}(\.[0-9]{1,6})?/) != nil
+        guard let date = epoch ? Double(text).map(Date.init(timeIntervalSince1970:)) : CeleryDate.parse(text) else {
             throw HTTPError(status: 422, title: "Unprocessable Content",
-                            detail: "\(field) must be an ISO-8601 date-time or epoch seconds from 1970 to 9999, not '\(text.prefix(40))'",
-                            field: field)
+                            detail: "\(field) must be an ISO-8601 date-time or epoch seconds, not '\(text.prefix(40))'", field: field)
         }
         return date
     }

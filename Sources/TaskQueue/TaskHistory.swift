@@ -34,7 +34,8 @@ public struct HistoryQuery: Sendable, Equatable {
 
 /// A position in the history, newest first: the last task a page examined (its index score, in epoch
 /// milliseconds, and its id). Positions are stable while tasks are added (new ones score higher) and
-/// removed. Opaque to clients: `encoded` is URL-safe base64 of `v1 score id`.
+/// removed. Opaque to clients: `encoded` is `v1.<score>.<id in hex>`, and every string of that shape
+/// is a valid position (so a client can only go wrong by inventing one, never crash a page).
 public struct HistoryCursor: Sendable, Equatable {
     /// The index score of the last task examined.
     public var score: Double
@@ -49,20 +50,31 @@ public struct HistoryCursor: Sendable, Equatable {
 
     /// The opaque string a client sends back.
     public var encoded: String {
-        Data("v1 \(Int64(score)) \(id)".utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        for byte in id.utf8 { hex += [digits[Int(byte >> 4)], digits[Int(byte & 15)]] }
+        return "v1.\(Int64(score)).\(String(decoding: hex, as: UTF8.self))"
     }
 
     /// Decodes what `encoded` gave; nil for anything else.
     public init?(encoded: String) {
-        guard encoded.count <= 400 else { return nil }
-        var text = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        text += String(repeating: "=", count: (4 - text.count % 4) % 4)
-        guard let data = Data(base64Encoded: text), let plain = String(data: data, encoding: .utf8) else { return nil }
-        let parts = plain.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "v1", let score = Int64(parts[1]), !parts[2].isEmpty else { return nil }
-        self.init(score: Double(score), id: String(parts[2]))
+        let parts = encoded.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "v1", parts[1].count <= 16, let score = Int64(parts[1]), score >= 0 else { return nil }
+        let hex = Array(parts[2].utf8)
+        guard !hex.isEmpty, hex.count % 2 == 0, hex.count <= 400 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            default: nil
+            }
+        }
+        var bytes: [UInt8] = []
+        for k in stride(from: 0, to: hex.count, by: 2) {
+            guard let high = nibble(hex[k]), let low = nibble(hex[k + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        self.init(score: Double(score), id: String(decoding: bytes, as: UTF8.self))
     }
 }
 

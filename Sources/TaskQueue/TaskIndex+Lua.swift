@@ -16,9 +16,10 @@ extension TaskIndex {
           IX.now, IX.cutoff = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
           IX.cap, IX.ttl = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
         end
-        local function ix_add(key, score, id)
+        -- `named`: a set of a task name, queue or worker (it expires when unused; the fixed sets are trimmed only).
+        local function ix_add(key, score, id, named)
           redis.call('ZADD', key, score, id)
-          IX.touched[key] = true
+          IX.touched[key] = IX.touched[key] or named or false
         end
         -- A record written: a task seen for the first time (a submit or a fetch, `sets` not empty) enters
         -- `all` at `now`; it joins `sets` with its first score; a new state moves it between state sets.
@@ -30,7 +31,7 @@ extension TaskIndex {
             score = IX.now
             ix_add(IX.all, score, id)
           end
-          for _, key in ipairs(sets) do ix_add(key, score, id) end
+          for _, key in ipairs(sets) do ix_add(key, score, id, true) end
           if new then
             local to = IX.states[new] or IX.states.STARTED
             if old then
@@ -40,18 +41,17 @@ extension TaskIndex {
             ix_add(to, score, id)
           end
         end
-        -- Every set written keeps members younger than the records' lifetime, at most `cap` of them,
-        -- and lives as long as a record written now.
+        -- Every set written keeps members younger than the records' lifetime and at most `cap` of them:
+        -- checked on every 128th member (and whenever over the cap), so a write costs one ZCARD. The
+        -- named sets also live as long as a record written now (the fixed ones are bounded by the trim).
         local function ix_trim()
-          for key in pairs(IX.touched) do
-            if IX.cutoff > 0 then
-              local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-              if oldest[2] and tonumber(oldest[2]) < IX.cutoff then
-                redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. IX.cutoff)
-              end
+          for key, named in pairs(IX.touched) do
+            local n = redis.call('ZCARD', key)
+            if n % 128 == 0 or (IX.cap > 0 and n > IX.cap) then
+              if IX.cutoff > 0 then redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. IX.cutoff) end
+              if IX.cap > 0 and n > IX.cap then redis.call('ZREMRANGEBYRANK', key, 0, -(IX.cap + 1)) end
             end
-            if IX.cap > 0 and redis.call('ZCARD', key) > IX.cap then redis.call('ZREMRANGEBYRANK', key, 0, -(IX.cap + 1)) end
-            if IX.ttl > 0 then redis.call('EXPIRE', key, IX.ttl) end
+            if named and IX.ttl > 0 then redis.call('EXPIRE', key, IX.ttl) end
           end
         end
 

@@ -27,7 +27,8 @@ import TaskProtocol
         #expect(try await members(h, keys.taskNameIndex("app.send")) == [message.id])
         #expect(try await members(h, keys.queueIndex("mail")) == [message.id])
         #expect(try await states(h, message.id) == ["PENDING"])
-        #expect((try await h.run(["TTL", RedisArgument(keys.taskIndex)]).integer ?? 0) > 0, "the set expires with the records")
+        #expect((try await h.run(["TTL", RedisArgument(keys.taskNameIndex("app.send"))]).integer ?? 0) > 0,
+                "a task name's set expires when no record of it is written for as long as records live")
     }
 
     @Test func aTaskMovesBetweenStateSets_asItsRecordChanges() async throws {

@@ -3,6 +3,7 @@ Server-Sent Events stream — its task events and its heartbeats — read over H
 EventSource would, with ids a later request can resume from."""
 import json
 import sys
+import threading
 import urllib.request
 
 from conftest import PYAPP, REPO, LoggedProcess, child_env, free_port, tail, wait_for
@@ -35,17 +36,20 @@ def test_aPythonWorkerWithEvents_showsUpInTheStream(celeriac_bin, redis_server, 
                                 "-n", "pyev@%h", "-E", "-l", "info", "--without-gossip", "--without-mingle"],
                                tmp_path / "python-worker.log", env=child_env(redis_server), cwd=str(PYAPP))
         worker.wait_log(" ready.", timeout=60, what="the Python worker's 'ready.' line")
+        # The API subscribes to the event channels when its first client comes: open the stream, then submit.
+        seen = []
+        patterns = r.execute_command("PUBSUB", "NUMPAT")  # the worker's own pidbox pattern, say
+        reader = threading.Thread(target=lambda: seen.extend(read_events(port, 8)))
+        reader.start()
+        wait_for(lambda: r.execute_command("PUBSUB", "NUMPAT") > patterns, 10, "the API's subscription to celeryev")
         body = json.dumps({"task": "celery_example_2.add", "args": [2, 3]}).encode()
         submitted = urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/tasks", data=body,
                                                                   headers={"Content-Type": "application/json"}), timeout=10)
         task_id = json.loads(submitted.read())["id"]
-        seen = []
-
-        def succeeded():
-            seen.extend(read_events(port, 2))
-            return any(e["event"] == "task-succeeded" and json.loads(e["data"]).get("uuid") == task_id for e in seen)
-
-        wait_for(succeeded, 30, "the Python worker's task-succeeded event on GET /events")
+        reader.join(30)
+        assert any(e["event"] == "task-succeeded" and json.loads(e["data"]).get("uuid") == task_id for e in seen), \
+            [e["event"] for e in seen]
+        assert any(e["event"] == "task-received" and json.loads(e["data"])["hostname"].startswith("pyev@") for e in seen)
         assert any(e["event"] == "worker-heartbeat" and json.loads(e["data"])["hostname"].startswith("pyev@") for e in seen)
         # A later request resumes after an id it saw (all of this process's ring is still there).
         first = seen[0]["id"]
