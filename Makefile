@@ -3,14 +3,14 @@ SHELL := /bin/bash
 RUN_DIR := $(CURDIR)/.run
 VENV := $(RUN_DIR)/venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := iproute2 libhiredis-dev libnghttp2-dev redis-server redis-sentinel redis-tools wrk nghttp2-client nghttp2-server curl libcurl4 libcurl4-openssl-dev openssl
+APT_PACKAGES := iproute2 libhiredis-dev libnghttp2-dev redis-server redis-sentinel redis-tools wrk nghttp2-client nghttp2-server curl libcurl4 libcurl4-openssl-dev openssl chromium chromium-driver
 CONFIG ?= debug
 BIN := $(CURDIR)/.build/$(CONFIG)/celeriac
 SWIFT_BUILD := swift build -c $(CONFIG)
 REDIS_PORT ?= 6399
 API_BIND ?= 127.0.0.1:8080
 
-.PHONY: deps apt venv build release run test test-swift test-interop test-spec test-http2 test-contract fuzz bench-http bench-drain clean
+.PHONY: deps apt venv build release run test test-swift test-interop test-dashboard test-spec test-http2 test-contract fuzz bench-http bench-drain clean
 
 deps: apt venv
 
@@ -28,13 +28,13 @@ apt:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus; }
 
 # Python Celery for the interop tests and the benchmark anchor (kombu needs the [redis] extra), Flower 2.2
-# for the Flower interop tests, Schemathesis 4 for test-contract.
+# for the Flower interop tests, Schemathesis 4 for test-contract, Selenium for the dashboard's browser tests.
 # Re-run when this Makefile changes, so an existing venv gets packages added to the list.
 venv: $(VENV)/.installed
 $(VENV)/.installed: Makefile
 	@mkdir -p $(RUN_DIR)
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q 'celery[redis]==5.7.0' 'aiosmtpd' 'openapi-spec-validator' 'pytest' 'flower==2.2.*' 'schemathesis>=4.32,<5' 'httpx[http2]'
+	$(VENV)/bin/pip install -q 'celery[redis]==5.7.0' 'aiosmtpd' 'openapi-spec-validator' 'pytest' 'flower==2.2.*' 'schemathesis>=4.32,<5' 'httpx[http2]' 'selenium>=4.20,<5'
 	@touch $@
 
 build: apt
@@ -59,6 +59,7 @@ test: deps
 	CELERIAC_PYTHON=$(PY) CELERIAC_BIN=$(CURDIR)/.build/debug/celeriac swift test --skip-build 2>&1 | tee $(RUN_DIR)/test.log; \
 	  status=$${PIPESTATUS[0]}; \
 	  $(MAKE) --no-print-directory test-interop || status=1; \
+	  $(MAKE) --no-print-directory test-dashboard || status=1; \
 	  $(MAKE) --no-print-directory test-spec || status=1; \
 	  $(MAKE) --no-print-directory test-http2 || status=1; \
 	  $(MAKE) --no-print-directory test-contract || status=1; \
@@ -95,6 +96,14 @@ test-contract: deps
 test-interop: deps
 	swift build --product celeriac
 	CELERIAC_BIN=$(CURDIR)/.build/debug/celeriac $(PY) -m pytest -q Tests/interop
+
+# The dashboard in headless Chromium (Debian chromium + chromium-driver, Selenium) against the real API,
+# worker and a private redis-server: overview, live task list, task/group pages, requeue, revoke, escaping,
+# read-only tokens. Screenshots in .run/dashboard-screenshots/.
+.PHONY: test-dashboard
+test-dashboard: deps
+	swift build --product celeriac
+	cd Tests/dashboard && CELERIAC_BIN=$(CURDIR)/.build/debug/celeriac $(abspath $(PY)) -m pytest -q -s .
 
 # Issue 12's full global rate-limit check (three workers -c 8, 20/s, 400 tasks; ~35 s).
 test-rate-limit: deps
@@ -255,6 +264,17 @@ bench-idle: apt bench-venv
 .PHONY: bench-groups
 bench-groups: apt bench-venv
 	BUILD_LOCK="$(BUILD_LOCK)" bench/groups/run.sh
+# The dashboard's first paint in headless Chromium (release build; aim under 1 s), Flower 2.2's beside it.
+.PHONY: bench-dashboard
+bench-dashboard: deps
+	BUILD_LOCK="$(BUILD_LOCK)" bench/dashboard/run.sh
+
+# GET /tasks with 100,000 stored tasks (issue 9): p50/p90/p99 of the first page (aim < 20 ms) and of
+# filtered pages (aim < 50 ms), release build.
+.PHONY: bench-history
+bench-history: apt
+	BUILD_LOCK="$(BUILD_LOCK)" bench/history/run.sh
+
 # perf profiles of POST /tasks under wrk and of a 20,000-task drain, summarised in bench/profiles/*.txt.
 .PHONY: bench-profile
 bench-profile: apt bench-venv

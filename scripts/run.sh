@@ -33,7 +33,9 @@ echo "outbox:  $CELERIAC_OUTBOX"
 if "$BIN" api --help >/dev/null 2>&1; then
   setsid "$BIN" api --broker "$REDIS_URL" --bind "$API_BIND" & pids+=($!)
   echo "api:     http://$API_BIND"
+  echo "dashboard: http://$API_BIND/  (open; with --auth-tokens-file it asks for a token)"
 fi
-setsid "$BIN" worker --broker "$REDIS_URL" -c 3 -l info & pids+=($!)
-echo "worker:  -c 3 (logs below). Ctrl-C stops everything."
+# -E: task events, so the dashboard's task list and pages update live.
+setsid "$BIN" worker --broker "$REDIS_URL" -c 3 -E -l info & pids+=($!)
+echo "worker:  -c 3 -E (logs below). Ctrl-C stops everything."
 wait -n "${pids[@]}" ${redis_pid:+"$redis_pid"}

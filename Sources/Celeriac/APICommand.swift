@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dashboard
 import Foundation
 import HTTP2
 import HTTPServer
@@ -101,7 +102,7 @@ struct APICommand: AsyncParsableCommand {
         apiConfiguration.uniqueFor = app.registry.definitions.compactMapValues { $0.options.uniqueFor }
         apiConfiguration.publicURL = publicURL ?? "http://localhost:8080"
         let api = TaskAPI(broker: broker, results: results, configuration: apiConfiguration, logger: logger,
-                          appRoutes: app.routes)
+                          appRoutes: app.routes + Dashboard.routes(auth: auth))
         var httpConfiguration = HTTPServer.Configuration(host: host, port: port, threads: threads)
         httpConfiguration.limits.maxBodyBytes = maxBodyBytes ?? 1 << 20
         let grace = grace ?? 10
@@ -110,7 +111,8 @@ struct APICommand: AsyncParsableCommand {
                                     logger: logger, sessions: noHTTP2 ? nil : HTTP2())
         try server.start()
         serving.withLock { $0 = (server, api, grace) }
-        logger.info("Celeriac API listening on http://\(host.contains(":") ? "[\(host)]" : host):\(server.port) (redis \(broker.serverDescription))")
+        let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(server.port)"
+        logger.info("Celeriac API listening on \(base) (redis \(broker.serverDescription)); dashboard at \(base)/")
         // A lifecycle group of one: it ends when the server has stopped (after a signal asked it to).
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger))

@@ -84,6 +84,13 @@ public final class BearerAuth: HTTPMiddleware {
         return challenge(status: 401, detail: "this route needs Authorization: Bearer <token>", error: nil)
     }
 
+    /// The entry of the request's bearer token, if it is one of the accepted tokens (a route that
+    /// reports who is calling, such as the dashboard's `GET /auth/whoami`).
+    public func holder(of request: HTTPRequest) -> BearerTokens.Entry? {
+        guard let token = Self.bearerToken(request.headers["authorization"]) else { return nil }
+        return tokens.withLock { $0.match(token) }
+    }
+
     private func challenge(status: Int, detail: String, error: String?) -> HTTPResponse {
         var response = HTTPError(status: status, detail: detail).response
         response.headers["WWW-Authenticate"] = "Bearer realm=\"\(realm)\"" + (error.map { ", error=\"\($0)\"" } ?? "")

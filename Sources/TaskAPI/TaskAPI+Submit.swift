@@ -62,6 +62,12 @@ extension TaskAPI {
         return .json(bytes: view.serializedBytes())
     }
 
+    /// Arguments a Python worker stored with `result_extended` (when no Celeriac record has them), as JSON text.
+    static func extendedRepr(_ value: JSONValue?) -> JSONValue {
+        guard let value, value != .null else { return .null }
+        return .string(TaskRecord.clipped(value.serialized()))
+    }
+
     static func isReady(_ view: JSONValue) -> Bool {
         view.objectValue?["state"]?.stringValue.flatMap(TaskState.init(rawValue:))?.isReady ?? false
     }
@@ -96,6 +102,9 @@ extension TaskAPI {
             "started_at": text("started_at"),
             "finished_at": record.fields["finished_at"].map { .string($0) } ?? document?.dateDone.map { .string($0) } ?? .null,
             "runtime": record.fields["runtime"].flatMap(Double.init).map { .double($0) } ?? .null,
+            "args": text("args") == .null ? Self.extendedRepr(document?.extended["args"]) : text("args"),
+            "kwargs": text("kwargs") == .null ? Self.extendedRepr(document?.extended["kwargs"]) : text("kwargs"),
+            "group": text("group"),
         ]
         // A custom state's meta (`context.progress`, Python's `update_state`) while it is the latest word.
         if let document, document.status.isCustom, document.status == state { view["meta"] = document.result }

@@ -35,6 +35,8 @@ public struct TaskAPI: Sendable {
         /// Task name → its `TaskOptions.uniqueFor` (the app's registry): the window a submission without
         /// `unique_for` gets. Default empty.
         public var uniqueFor: [String: Double] = [:]
+        /// `GET /events`: the event ring, per-client buffer and keep-alive interval.
+        public var events = EventHub.Configuration()
         /// The documented defaults.
         public init() {}
     }
@@ -51,6 +53,8 @@ public struct TaskAPI: Sendable {
     let knownTasks: KnownTasks
     let resultWaiter: ResultWaiter
     let metrics = APIMetrics()
+    /// The Celery event feed `GET /events` streams.
+    let eventHub: EventHub
     /// The `origin` header of the messages this API sends (the host name is looked up once).
     public let origin = "celeriac-api@" + ProcessInfo.processInfo.hostName
 
@@ -64,12 +68,14 @@ public struct TaskAPI: Sendable {
         self.logger = logger
         self.knownTasks = KnownTasks(broker: broker, ttl: configuration.registryCacheSeconds)
         self.resultWaiter = ResultWaiter(broker: broker)
+        self.eventHub = EventHub(broker: broker, configuration: configuration.events, logger: logger)
     }
 
     /// Ends every long poll now with the task's current state, and every later one at once: for a
     /// shutdown, so in-flight requests finish within the grace period.
     public func shutdown() async {
         await resultWaiter.close()
+        eventHub.close()
     }
 
     /// Every route of the API (`openapi.yaml` lists the same set; a test checks it), each with its
@@ -87,6 +93,9 @@ public struct TaskAPI: Sendable {
     public var routes: [(method: HTTPMethod, path: String, handler: HTTPHandler)] {
         let generic: [(method: HTTPMethod, path: String, handler: HTTPHandler)] = [
             (.post, "/tasks", { try await self.guarded { try await self.submit($0) }($0) }),
+            (.get, "/tasks", { try await self.guarded { try await self.listTasks($0) }($0) }),
+            (.get, "/throughput", { try await self.guarded { try await self.throughput($0) }($0) }),
+            (.get, "/events", { try await self.guarded { try await self.events($0) }($0) }),
             (.get, "/tasks/{id}", { try await self.guarded { try await self.status($0) }($0) }),
             (.post, "/tasks/{id}/revoke", { try await self.guarded { try await self.revoke($0) }($0) }),
             (.post, "/groups", { try await self.guarded { try await self.submitGroup($0) }($0) }),

@@ -45,13 +45,14 @@ extension Broker {
                 // Position in the batch, as the consumer starts the first `startNow` at once and buffers the rest.
                 let startsNow = out.count < (startNow ?? count)
                 fetched.record = startsNow ? .started : .received
-                marks.append(.init(record: keys.taskRecord(id), update: .received(
-                    name: name, queue: items[index + 6].string ?? list, retries: Int(items[index + 7].integer ?? 0),
-                    worker: worker, at: now, startedNow: startsNow)))
+                let queue = items[index + 6].string ?? list
+                marks.append(.init(id: id, record: keys.taskRecord(id), update: .received(
+                    name: name, queue: queue, retries: Int(items[index + 7].integer ?? 0),
+                    worker: worker, at: now, startedNow: startsNow), sets: indexSets(task: name, queue: queue, worker: worker)))
             }
             out.append(fetched)
         }
-        if !marks.isEmpty { _ = try await UpdateRecords(items: marks, ttl: resultExpires).run(on: redis) }
+        if !marks.isEmpty { _ = try await updateRecords(marks, ttl: resultExpires, now: now) }
         return out
     }
 
@@ -79,16 +80,18 @@ extension Broker {
     /// RECEIVED, so a task that finished meanwhile keeps its final state.
     public func markStarted(_ tasks: [(id: String, at: Date)]) async throws {
         guard !tasks.isEmpty else { return }
-        let items = tasks.map { UpdateRecords.Item(record: keys.taskRecord($0.id), update: .started(at: $0.at),
+        let items = tasks.map { UpdateRecords.Item(id: $0.id, record: keys.taskRecord($0.id), update: .started(at: $0.at),
                                                    onlyIf: TaskState.received.rawValue) }
-        _ = try await UpdateRecords(items: items, ttl: 0).run(on: redis)
+        _ = try await updateRecords(items, ttl: 0)
     }
 
     /// Writes the record of a task a worker starts when `fetch` did not (it had an eta or expiry).
     public func recordReceived(_ message: TaskMessage, queue: String, worker: String, at now: Date = Date()) async throws {
         let update = TaskRecord.Update.received(name: message.task, queue: queue, retries: message.retries, worker: worker,
                                                 at: now, startedNow: true)
-        _ = try await UpdateRecords(items: [.init(record: keys.taskRecord(message.id), update: update)], ttl: resultExpires).run(on: redis)
+        _ = try await updateRecords([.init(id: message.id, record: keys.taskRecord(message.id), update: update,
+                                           sets: indexSets(task: message.task, queue: queue, worker: worker))],
+                                    ttl: resultExpires, now: now)
     }
 
     /// Renews the hold on messages still being worked on (so a visibility sweep leaves them alone).
@@ -110,9 +113,19 @@ extension Broker {
                                       leases: keys.leases, tag: message.deliveryTag, envelope: copy.encoded(),
                                       leaseToken: leaseToken).run(on: redis)
         if neverStarted {
-            _ = try await UpdateRecords(items: [.init(record: keys.taskRecord(message.id), update: .handedBack)],
-                                        ttl: resultExpires).run(on: redis)
+            _ = try await updateRecords([.init(id: message.id, record: keys.taskRecord(message.id), update: .handedBack)],
+                                        ttl: resultExpires)
         }
         return reply.integer == 1
+    }
+
+    /// Runs `UpdateRecords` with this broker's index.
+    func updateRecords(_ items: [UpdateRecords.Item], ttl: Int, now: Date = Date()) async throws -> RESPValue {
+        try await UpdateRecords(items: items, ttl: ttl, indexKeys: keys.indexKeys, index: index, now: now).run(on: redis)
+    }
+
+    /// The index sets a task joins when it is submitted or fetched (no worker set for a submission).
+    func indexSets(task: String, queue: String, worker: String = "") -> [String] {
+        [keys.taskNameIndex(task), keys.queueIndex(queue)] + (worker.isEmpty ? [] : [keys.workerIndex(worker)])
     }
 }

@@ -41,6 +41,12 @@ extension Broker {
             try await connection.subscribe(channels, onMessage: onMessage)
         }
 
+        /// Like `subscribe`, for glob patterns (PSUBSCRIBE); `onMessage` gets the channel that matched.
+        public func psubscribe(_ patterns: [String],
+                               onMessage: @escaping @Sendable (_ channel: String, _ payload: [UInt8]) -> Void) async throws {
+            try await connection.psubscribe(patterns, onMessage: onMessage)
+        }
+
         /// Stops listening on `channel` (best effort: a failure means the connection is gone anyway).
         public func unsubscribe(_ channel: String) async {
             _ = try? await connection.send(["UNSUBSCRIBE", RedisArgument(channel)])
@@ -56,6 +62,9 @@ extension Broker {
         /// Closes the connection (safe to call more than once).
         public func close(reason: String = "closed by client") { connection.close(reason: reason) }
     }
+
+    /// The pattern of Celery's event channels in this database (`/0.celeryev/*`): every routing key.
+    public var eventChannels: String { "/\(database).celeryev/*" }
 
     /// A new subscriber on a connection of its own.
     public func subscriber() async throws -> Subscriber {

@@ -26,7 +26,8 @@ extension Broker {
         let document = ResultDocument.revoked(taskID: id, reason: "revoked", at: now)
         let reply = try await Revoke(revoked: keys.revoked, resultKey: KeySpace.resultKey(id), record: keys.taskRecord(id),
                                      taskID: id, now: now.timeIntervalSince1970, document: document.encoded(), ttl: resultExpires,
-                                     channel: keys.revokeChannel, recordUpdate: .revoked(at: now)).run(on: redis)
+                                     channel: keys.revokeChannel, recordUpdate: .revoked(at: now), indexKeys: keys.indexKeys,
+                                     index: index).run(on: redis)
         if reply.integer == 1 { return .revoked }
         return .alreadyFinished(reply.string.flatMap(TaskState.init(rawValue:)) ?? .success)
     }

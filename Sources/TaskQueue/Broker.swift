@@ -20,6 +20,10 @@ public struct Broker: Sendable {
     public var resultExpires: Int
     /// Due times of messages scheduled through this broker (and its copies), for the promoters.
     public let scheduleNotices = ScheduleNotices()
+    /// Most tasks each history index set keeps (`TaskIndex`); default 1,000,000.
+    public var indexCapacity = TaskIndex.defaultCapacity
+    /// The history index's bounds: the records' lifetime and `indexCapacity`.
+    public var index: TaskIndex { TaskIndex(lifetime: resultExpires, capacity: indexCapacity) }
 
     /// A broker on an existing client (tests share one client between several brokers).
     public init(redis: RedisClient, keys: KeySpace = KeySpace(), resultExpires: Int = 86400) {
@@ -59,15 +63,14 @@ public struct Broker: Sendable {
         queues.flatMap { keys.bands.allLists(queue: $0) }
     }
 
-    /// Publishes a message and records it as PENDING, in one transaction. Returns once Redis has it.
+    /// Publishes a message and records it as PENDING (and in the history index), in one step.
+    /// Returns once Redis has it.
     public func enqueue(_ message: TaskMessage, now: Date = Date()) async throws {
-        let record = RedisArgument(keys.taskRecord(message.id))
-        var commands: [[RedisArgument]] = [
-            ["LPUSH", RedisArgument(listName(for: message)), RedisArgument(message.encoded())],
-            ["HSET", record] + [RedisArgument](pairs: TaskRecord.Update.submitted(message, at: now).pairs),
-        ]
-        if resultExpires > 0 { commands.append(["EXPIRE", record, RedisArgument(resultExpires)]) }
-        _ = try await redis.transaction(commands)
+        _ = try await Enqueue(list: listName(for: message), record: keys.taskRecord(message.id),
+                              sets: indexSets(task: message.task, queue: message.queue), indexKeys: keys.indexKeys,
+                              taskID: message.id, envelope: message.encoded(), recordTTL: resultExpires,
+                              recordPairs: TaskRecord.Update.submitted(message, at: now).pairs, index: index, now: now)
+            .run(on: redis)
     }
 
     /// Like `enqueue`, once per idempotency key (kept as long as results): a repeated submission with
@@ -86,7 +89,9 @@ public struct Broker: Sendable {
                                           hash: hash?.key, claimValue: value, claimTTL: claimSeconds,
                                           envelope: message.encoded(), recordTTL: max(1, resultExpires),
                                           recordPairs: TaskRecord.Update.submitted(message, at: now).pairs,
-                                          hashPairs: hash?.fields ?? []).run(on: redis)
+                                          hashPairs: hash?.fields ?? [], taskID: message.id,
+                                          sets: indexSets(task: message.task, queue: message.queue),
+                                          indexKeys: keys.indexKeys, index: index, now: now).run(on: redis)
         guard let id = reply.string else { throw TaskQueueError.unexpectedReply(operation: "enqueue_once", reply: "\(reply)") }
         return id
     }

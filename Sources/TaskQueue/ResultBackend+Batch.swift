@@ -1,3 +1,4 @@
+import Foundation
 import RedisClient
 import TaskProtocol
 
@@ -34,6 +35,7 @@ extension ResultBackend {
     /// nothing written for anyone — when Redis is unreachable or a shared key has the wrong type.
     public func store(batch: [Completion]) async throws -> [Result<StoreOutcome, any Error>] {
         guard !batch.isEmpty else { return [] }
+        let now = Date()
         let members = batch.map { completion -> StoreResults.Member in
             let document = completion.document
             var update = completion.record ?? TaskRecord.Update([])
@@ -45,7 +47,9 @@ extension ResultBackend {
                 recordPairs: update.pairs)
         }
         let call = StoreResults(unacked: KeySpace.unacked, unackedIndex: KeySpace.unackedIndex, leases: keys.leases,
-                                crashes: keys.crashes, revoked: keys.revoked, ttl: resultExpires, members: members)
+                                crashes: keys.crashes, revoked: keys.revoked, ttl: resultExpires, members: members,
+                                indexKeys: keys.indexKeys, throughput: keys.throughput(minute: TaskIndex.minute(now)),
+                                index: index, now: now)
         let reply = try await call.run(on: redis)
         guard let replies = reply.array, replies.count == batch.count else {
             throw TaskQueueError.unexpectedReply(operation: "storing \(batch.count) results", reply: "\(reply)")

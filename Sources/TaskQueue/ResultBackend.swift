@@ -11,6 +11,10 @@ public struct ResultBackend: Sendable {
     public let keys: KeySpace
     /// Seconds a result document lives; Celery's `result_expires` (0: forever).
     public var resultExpires: Int
+    /// Most tasks each history index set keeps (`TaskIndex`); default 1,000,000.
+    public var indexCapacity = TaskIndex.defaultCapacity
+    /// The history index's bounds: the records' lifetime and `indexCapacity`.
+    public var index: TaskIndex { TaskIndex(lifetime: resultExpires, capacity: indexCapacity) }
 
     /// A backend on an existing client (tests share one client between several backends).
     public init(redis: RedisClient, keys: KeySpace = KeySpace(), resultExpires: Int = 86400) {
@@ -22,6 +26,7 @@ public struct ResultBackend: Sendable {
     /// The backend on the broker's own Redis, keys and result lifetime (Celeriac keeps both in one Redis).
     public init(sharing broker: Broker) {
         self.init(redis: broker.redis, keys: broker.keys, resultExpires: broker.resultExpires)
+        indexCapacity = broker.indexCapacity
     }
 
     /// What `store` did.
@@ -57,13 +62,16 @@ public struct ResultBackend: Sendable {
                       schedule: Broker.Scheduled? = nil, keepHold: Bool = false) async throws -> StoreOutcome {
         var update = record ?? TaskRecord.Update([])
         update.state = document.status
+        let now = Date()
         let reply = try await StoreResult(
             resultKey: KeySpace.resultKey(document.taskID), record: keys.taskRecord(document.taskID),
             unacked: KeySpace.unacked, unackedIndex: KeySpace.unackedIndex, leases: keys.leases, crashes: keys.crashes,
             revoked: keys.revoked, scheduled: keys.scheduled, document: writeDocument ? document.encoded() : [],
             ttl: resultExpires, state: document.status.rawValue, tag: ackTag ?? "", leaseToken: leaseToken ?? "",
             taskID: document.taskID, scheduledMember: schedule?.member ?? [],
-            due: schedule?.due.timeIntervalSince1970 ?? 0, keepHold: keepHold, recordPairs: update.pairs).run(on: redis)
+            due: schedule?.due.timeIntervalSince1970 ?? 0, keepHold: keepHold, recordPairs: update.pairs,
+            indexKeys: keys.indexKeys, throughput: keys.throughput(minute: TaskIndex.minute(now)), index: index, now: now)
+            .run(on: redis)
         return StoreOutcome(code: reply.integer)
     }
 

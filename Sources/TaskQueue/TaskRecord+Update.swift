@@ -28,8 +28,12 @@ extension TaskRecord {
 
         /// The same, with the time already formatted (a group's members share one submission time).
         public static func submitted(_ message: TaskMessage, stamp: String) -> Update {
-            Update(state: .pending, [(.name, message.task), (.queue, message.queue),
-                                     (.submittedAt, stamp), (.retries, String(message.retries))])
+            let args = message.headers["argsrepr"]?.stringValue ?? PythonRepr.tuple(message.args)
+            let kwargs = message.headers["kwargsrepr"]?.stringValue ?? PythonRepr.dict(message.kwargs)
+            return Update(state: .pending, [(.name, message.task), (.queue, message.queue),
+                                            (.submittedAt, stamp), (.retries, String(message.retries)),
+                                            (.args, TaskRecord.clipped(args)), (.kwargs, TaskRecord.clipped(kwargs))]
+                                           + (message.groupID.map { [(.group, $0)] } ?? []))
         }
 
         /// Taken by `worker`: STARTED when a slot runs it now, RECEIVED when it waits in the prefetch buffer.

@@ -9,6 +9,25 @@ public struct TaskRecord: Sendable, Equatable {
         case name, queue, state, worker, retries, attempts, error, runtime
         case submittedAt = "submitted_at", receivedAt = "received_at", startedAt = "started_at"
         case finishedAt = "finished_at", revokedAt = "revoked_at", deadLetter = "dead_letter"
+        /// Celery's `argsrepr`/`kwargsrepr` of the submitted message, cut to `reprLimit` bytes; the group id.
+        case args, kwargs, group
+    }
+
+    /// Most bytes of `args` and `kwargs` a record keeps (4 KiB each); longer ones end with `...`.
+    public static let reprLimit = 4096
+
+    /// `text` cut to at most `reprLimit` bytes on a character boundary, `...` marking a cut.
+    public static func clipped(_ text: String) -> String {
+        guard text.utf8.count > reprLimit else { return text }
+        var out = ""
+        var bytes = 0
+        for character in text {
+            let size = character.utf8.count
+            if bytes + size > reprLimit - 3 { break }
+            out.append(character)
+            bytes += size
+        }
+        return out + "..."
     }
 
     /// Every field as stored, by its Redis name.

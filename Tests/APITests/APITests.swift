@@ -1,3 +1,5 @@
+import Dashboard
+import ExampleTasks
 import Foundation
 import HTTPServer
 import Logging
@@ -8,7 +10,6 @@ import TaskQueue
 import Testing
 import TestSupport
 import Worker
-import ExampleTasks
 
 /// The API in-process on a real socket (port 0) in front of a real redis-server, with a real worker.
 final class APIHarness: @unchecked Sendable {
@@ -26,7 +27,8 @@ final class APIHarness: @unchecked Sendable {
     }
 
     init(allowUnknownTasks: Bool = false, withWorker: Bool = true,
-         settings: ExampleTasks.Settings = APIHarness.exampleSettings(), tasks: [TaskDefinition] = []) async throws {
+         settings: ExampleTasks.Settings = APIHarness.exampleSettings(), tasks: [TaskDefinition] = [],
+         configure: (inout TaskAPI.Configuration) -> Void = { _ in }) async throws {
         server = try RedisServer.start()
         var redisConfiguration = try RedisConfiguration(url: server.url)
         redisConfiguration.commandTimeout = 1
@@ -39,6 +41,7 @@ final class APIHarness: @unchecked Sendable {
         var configuration = TaskAPI.Configuration()
         configuration.allowUnknownTasks = allowUnknownTasks
         configuration.uniqueFor = tasks.reduce(into: [:]) { $0[$1.name] = $1.options.uniqueFor }
+        configure(&configuration)
         // As the shipped binary serves it: with the ExampleTasks' registration routes.
         api = TaskAPI(broker: broker, results: results, configuration: configuration, logger: logger,
                       appRoutes: Registration.routes(settings: settings))
@@ -82,8 +85,8 @@ final class APIHarness: @unchecked Sendable {
         return try #require(accepted.json?["id"] as? String)
     }
 
-    func get(_ path: String, timeout: Double = 10) async throws -> TestHTTPResponse {
-        try await HTTPTestClient.request(port: port, method: "GET", path: path, timeout: timeout)
+    func get(_ path: String, headers: [(String, String)] = [], timeout: Double = 10) async throws -> TestHTTPResponse {
+        try await HTTPTestClient.request(port: port, method: "GET", path: path, headers: headers, timeout: timeout)
     }
 
     func stop() async {
@@ -434,12 +437,14 @@ final class APIHarness: @unchecked Sendable {
         }
         let api = TaskAPI(broker: Broker(redis: RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1/0"))),
                           results: ResultBackend(redis: RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1/0"))),
-                          logger: Logger(label: "x"), appRoutes: Registration.routes(settings: APIHarness.exampleSettings()))
+                          logger: Logger(label: "x"),
+                          appRoutes: Registration.routes(settings: APIHarness.exampleSettings()) + Dashboard.routes(auth: nil))
         for route in api.routes {
             let access = api.access(route.method, route.path)
             #expect(specScopes["\(route.method.rawValue) \(route.path)"] == access.description, "\(route.method) \(route.path)")
-            // The probes, and the emailed activation link (its single-use token is the credential).
-            #expect(access.isOpen == ["/healthz", "/readyz", "/activate/{token}"].contains(route.path))
+            // The probes, the emailed activation link (its single-use token is the credential), and the
+            // dashboard's page and assets (they hold no data; the page's data calls carry the token).
+            #expect(access.isOpen == ["/healthz", "/readyz", "/activate/{token}", "/", "/assets/{name}"].contains(route.path))
         }
         #expect(api.access(.post, "/tasks") == .submit && api.access(.delete, "/tasks/{id}") == .admin)
         #expect(api.access(.post, "/an/undeclared/route") == .admin, "an undeclared route is never open")
@@ -463,7 +468,8 @@ final class APIHarness: @unchecked Sendable {
         }
         let api = TaskAPI(broker: Broker(redis: RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1/0"))),
                           results: ResultBackend(redis: RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1/0"))),
-                          logger: Logger(label: "x"), appRoutes: Registration.routes(settings: APIHarness.exampleSettings()))
+                          logger: Logger(label: "x"),
+                          appRoutes: Registration.routes(settings: APIHarness.exampleSettings()) + Dashboard.routes(auth: nil))
         let codeRoutes = Set(api.routes.map { "\($0.method.rawValue) \($0.path)" })
         #expect(!specRoutes.isEmpty)
         #expect(codeRoutes == specRoutes)

@@ -1,3 +1,4 @@
+import Foundation
 import RedisClient
 
 /// Revoke: unless the task already finished, remember the id (workers discard it when they fetch
@@ -14,14 +15,18 @@ struct Revoke: ScriptCall {
     var ttl: Int
     var channel: String
     var recordUpdate: TaskRecord.Update
+    /// The index's fixed keys (`KeySpace.indexKeys`): a revoked task moves to the REVOKED set.
+    var indexKeys: [String]
+    var index: TaskIndex
 
-    var keys: [RedisArgument] { [revoked, resultKey, record].map { RedisArgument($0) } }
+    var keys: [RedisArgument] { ([revoked, resultKey, record] + indexKeys).map { RedisArgument($0) } }
     var arguments: [RedisArgument] {
         [RedisArgument(taskID), RedisArgument(now), RedisArgument(document), RedisArgument(ttl), RedisArgument(channel)]
-            + [RedisArgument](pairs: recordUpdate.pairs)
+            + [RedisArgument](pairs: recordUpdate.pairs) + index.arguments(now: Date(timeIntervalSince1970: now))
     }
 
-    static let script = RedisScript(name: "revoke", source: KeyTypes.guarding("zsh") + """
+    static let script = RedisScript(name: "revoke", source: KeyTypes.guarding("zshz")
+                                    + TaskIndex.lua(keys: "4", args: "#ARGV - 3") + """
         local current = redis.call('GET', KEYS[2])
         if current then
           local ok, doc = pcall(cjson.decode, current)
@@ -33,8 +38,11 @@ struct Revoke: ScriptCall {
         local ttl = tonumber(ARGV[4])
         if ttl > 0 then redis.call('SETEX', KEYS[2], ttl, ARGV[3]) else redis.call('SET', KEYS[2], ARGV[3]) end
         redis.call('PUBLISH', KEYS[2], ARGV[3])
-        if #ARGV >= 7 then redis.call('HSET', KEYS[3], unpack(ARGV, 6)) end
+        local old = redis.call('HGET', KEYS[3], 'state')
+        if #ARGV - 4 >= 7 then redis.call('HSET', KEYS[3], unpack(ARGV, 6, #ARGV - 4)) end
         if ttl > 0 then redis.call('EXPIRE', KEYS[3], ttl) end
+        ix_write(ARGV[1], old, 'REVOKED', {})
+        ix_trim()
         redis.call('PUBLISH', ARGV[5], ARGV[1])
         return 1
         """)

@@ -1,3 +1,4 @@
+import Foundation
 import RedisClient
 
 /// Store a result document unless a SUCCESS is already stored; publish it; update the task record;
@@ -12,6 +13,8 @@ import RedisClient
 /// worker, nor lost or doubled by a crash between scheduling and ack.
 /// With `keepHold` the lease is checked but the message stays held (a chord part's result is
 /// stored before the chord hears of it, and acked after).
+/// A stored outcome moves the task between the history index's state sets (`TaskIndex`) and counts
+/// a SUCCESS or FAILURE in this minute's throughput hash.
 /// Returns 1 when stored, 0 when a SUCCESS was already there (the ack, if any, done).
 struct StoreResult: ScriptCall {
     var resultKey: String
@@ -37,17 +40,24 @@ struct StoreResult: ScriptCall {
     var keepHold: Bool
     /// Record field/value pairs, the state among them.
     var recordPairs: [(TaskRecord.Field, String)]
+    /// The index's fixed keys (`KeySpace.indexKeys`) and this minute's throughput hash.
+    var indexKeys: [String]
+    var throughput: String
+    var index: TaskIndex
+    var now: Date
 
     var keys: [RedisArgument] {
-        [resultKey, record, unacked, unackedIndex, leases, crashes, revoked, scheduled].map { RedisArgument($0) }
+        ([resultKey, record, unacked, unackedIndex, leases, crashes, revoked, scheduled] + indexKeys + [throughput])
+            .map { RedisArgument($0) }
     }
     var arguments: [RedisArgument] {
         [RedisArgument(document), RedisArgument(ttl), RedisArgument(state), RedisArgument(tag), RedisArgument(leaseToken),
          RedisArgument(taskID), RedisArgument(scheduledMember), RedisArgument(due), RedisArgument(keepHold ? "1" : "")]
-            + [RedisArgument](pairs: recordPairs)
+            + [RedisArgument](pairs: recordPairs) + index.arguments(now: now)
     }
 
-    static let script = RedisScript(name: "store_result", source: KeyTypes.guarding("shhzhhzz") + """
+    static let script = RedisScript(name: "store_result", source: KeyTypes.guarding("shhzhhzz" + String(repeating: "z", count: 8) + "h")
+                                    + TaskIndex.lua(keys: "9", args: "#ARGV - 3") + TaskIndex.countLua + """
         if ARGV[4] ~= '' then
           if ARGV[5] ~= '' and redis.call('HGET', KEYS[5], ARGV[4]) ~= ARGV[5] then
             if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
@@ -74,8 +84,12 @@ struct StoreResult: ScriptCall {
           if ttl > 0 then redis.call('SETEX', KEYS[1], ttl, ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1]) end
           redis.call('PUBLISH', KEYS[1], ARGV[1])
         end
-        if #ARGV >= 11 then redis.call('HSET', KEYS[2], unpack(ARGV, 10)) end
+        local old = redis.call('HGET', KEYS[2], 'state')
+        if #ARGV - 4 >= 11 then redis.call('HSET', KEYS[2], unpack(ARGV, 10, #ARGV - 4)) end
         if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
+        ix_write(ARGV[6], old, ARGV[3], {})
+        ix_trim()
+        tp_count(KEYS[#KEYS], ARGV[3])
         return 1
         """)
 }

@@ -1,3 +1,4 @@
+import Foundation
 import RedisClient
 
 /// `StoreResult` for several tasks in one call: the plain completions (no retry to schedule, no hold
@@ -10,6 +11,8 @@ import RedisClient
 /// - otherwise the document is SET and PUBLISHed, the record updated and the message acked (1);
 /// - a member key of the wrong type is that member's error reply, with nothing of it written.
 /// A shared key of the wrong type stops the whole call before anything is written.
+/// A stored member moves between the history index's state sets and counts in the throughput hash,
+/// as with the single script.
 /// Returns one reply per member, in order.
 struct StoreResults: ScriptCall {
     /// One task's completion: its keys and what the single script takes as ARGV.
@@ -35,21 +38,30 @@ struct StoreResults: ScriptCall {
     var revoked: String
     var ttl: Int
     var members: [Member]
+    /// The index's fixed keys (`KeySpace.indexKeys`) and this minute's throughput hash.
+    var indexKeys: [String]
+    var throughput: String
+    var index: TaskIndex
+    var now: Date
 
-    /// Five shared keys, then each member's result key and record.
+    /// Five shared keys, then each member's result key and record, then the index keys and the throughput hash.
     var keys: [RedisArgument] {
         [unacked, unackedIndex, leases, crashes, revoked].map { RedisArgument($0) }
             + members.flatMap { [RedisArgument($0.resultKey), RedisArgument($0.record)] }
+            + (indexKeys + [throughput]).map { RedisArgument($0) }
     }
     /// The TTL, then per member: document, state, tag, token, id, the number of record arguments, those.
     var arguments: [RedisArgument] {
         [RedisArgument(ttl)] + members.flatMap { m in
             [RedisArgument(m.document), RedisArgument(m.state), RedisArgument(m.tag), RedisArgument(m.leaseToken),
              RedisArgument(m.taskID), RedisArgument(m.recordPairs.count * 2)] + [RedisArgument](pairs: m.recordPairs)
-        }
+        } + index.arguments(now: now)
     }
 
-    static let script = RedisScript(name: "store_results", source: """
+    /// Keys after the members': the index's `all` set, its state sets, the throughput hash.
+    static let trailingKeys = 1 + TaskIndex.buckets.count + 1
+
+    static let script = RedisScript(name: "store_results", source: TaskIndex.countLua + """
         local function wrongType(key, want)
           local got = redis.call('TYPE', key)['ok']
           if got ~= 'none' and got ~= want then
@@ -60,6 +72,12 @@ struct StoreResults: ScriptCall {
           local err = wrongType(KEYS[i], want)
           if err then return redis.error_reply(err) end
         end
+        for i = #KEYS - \(trailingKeys) + 1, #KEYS do
+          local err = wrongType(KEYS[i], i == #KEYS and 'hash' or 'zset')
+          if err then return redis.error_reply(err) end
+        end
+
+        """ + TaskIndex.lua(keys: "#KEYS - \(trailingKeys) + 1", args: "#ARGV - 3") + """
         local ttl = tonumber(ARGV[1])
         local function store(resultKey, record, doc, state, tag, token, id, first, last)
           if tag ~= '' then
@@ -82,13 +100,16 @@ struct StoreResults: ScriptCall {
             if ttl > 0 then redis.call('SETEX', resultKey, ttl, doc) else redis.call('SET', resultKey, doc) end
             redis.call('PUBLISH', resultKey, doc)
           end
+          local old = redis.call('HGET', record, 'state')
           if last >= first then redis.call('HSET', record, unpack(ARGV, first, last)) end
           if ttl > 0 then redis.call('EXPIRE', record, ttl) end
+          ix_write(id, old, state, {})
+          tp_count(KEYS[#KEYS], state)
           return 1
         end
         local out = {}
         local a = 2
-        for m = 1, (#KEYS - 5) / 2 do
+        for m = 1, (#KEYS - 5 - \(trailingKeys)) / 2 do
           local resultKey, record = KEYS[4 + 2 * m], KEYS[5 + 2 * m]
           local count = tonumber(ARGV[a + 5])
           local err = wrongType(resultKey, 'string') or wrongType(record, 'hash')
@@ -99,6 +120,7 @@ struct StoreResults: ScriptCall {
           end
           a = a + 6 + count
         end
+        ix_trim()
         return out
         """)
 }

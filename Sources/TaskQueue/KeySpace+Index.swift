@@ -1,0 +1,19 @@
+import TaskProtocol
+
+extension KeySpace {
+    /// Sorted set of every indexed task id, scored by submission (or first sight) in epoch milliseconds.
+    public var taskIndex: String { prefix + "index:all" }
+    /// The ids whose record is in `state` (custom states such as PROGRESS count as STARTED), same scores.
+    public func stateIndex(_ state: String) -> String { prefix + "index:state:" + TaskIndex.bucket(state) }
+    /// The ids of a task name, same scores.
+    public func taskNameIndex(_ name: String) -> String { prefix + "index:task:" + name }
+    /// The ids submitted to (or fetched from) a queue, same scores.
+    public func queueIndex(_ queue: String) -> String { prefix + "index:queue:" + queue }
+    /// The ids a worker received, same scores.
+    public func workerIndex(_ worker: String) -> String { prefix + "index:worker:" + worker }
+    /// Hash `succeeded`/`failed` → tasks finished in the minute starting at `minute` (epoch seconds / 60).
+    public func throughput(minute: Int) -> String { prefix + "throughput:" + String(minute) }
+    /// The fixed keys every indexing script takes, in the order `TaskIndex.lua` reads them: the
+    /// `all` set, then one set per bucket of `TaskIndex.buckets`.
+    var indexKeys: [String] { [taskIndex] + TaskIndex.buckets.map { prefix + "index:state:" + $0 } }
+}

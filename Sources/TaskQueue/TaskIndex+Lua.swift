@@ -1,0 +1,80 @@
+import Foundation
+
+extension TaskIndex {
+    /// Lua that the indexing scripts include after their type checks: `ix_write(id, old, new, sets)`
+    /// and `ix_trim()`. `keys` is a Lua expression for the KEYS index of the `all` set (the state
+    /// buckets follow it, as `KeySpace.indexKeys` lists them); `args` one for the ARGV index of the
+    /// four arguments `TaskIndex.arguments(now:)` gives.
+    static func lua(keys: String, args: String) -> String {
+        let buckets = Self.buckets.enumerated().map { "\($0.element) = \($0.offset + 1)" }.joined(separator: ", ")
+        return """
+        local IX = {touched = {}, states = {}}
+        do
+          local k, a = \(keys), \(args)
+          IX.all = KEYS[k]
+          for name, offset in pairs({\(buckets)}) do IX.states[name] = KEYS[k + offset] end
+          IX.now, IX.cutoff = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+          IX.cap, IX.ttl = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+        end
+        -- `named`: a set of a task name, queue or worker (it expires when unused; the fixed sets are trimmed only).
+        local function ix_add(key, score, id, named)
+          redis.call('ZADD', key, score, id)
+          IX.touched[key] = IX.touched[key] or named or false
+        end
+        -- A record written: a task seen for the first time (a submit or a fetch, `sets` not empty) enters
+        -- `all` at `now`; it joins `sets` with its first score; a new state moves it between state sets.
+        -- `old` is the record's state before the write (false for none). An id never seen is left out.
+        local function ix_write(id, old, new, sets)
+          local score = redis.call('ZSCORE', IX.all, id)
+          if not score then
+            if #sets == 0 then return end
+            score = IX.now
+            ix_add(IX.all, score, id)
+          end
+          for _, key in ipairs(sets) do ix_add(key, score, id, true) end
+          if new then
+            local to = IX.states[new] or IX.states.STARTED
+            if old then
+              local from = IX.states[old] or IX.states.STARTED
+              if from ~= to then redis.call('ZREM', from, id) end
+            end
+            ix_add(to, score, id)
+          end
+        end
+        -- Every set written keeps members younger than the records' lifetime and at most `cap` of them:
+        -- checked on every 128th member (and whenever over the cap), so a write costs one ZCARD. The
+        -- named sets also live as long as a record written now (the fixed ones are bounded by the trim).
+        local function ix_trim()
+          for key, named in pairs(IX.touched) do
+            local n = redis.call('ZCARD', key)
+            if n % 128 == 0 or (IX.cap > 0 and n > IX.cap) then
+              if IX.cutoff > 0 then redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. IX.cutoff) end
+              if IX.cap > 0 and n > IX.cap then redis.call('ZREMRANGEBYRANK', key, 0, -(IX.cap + 1)) end
+            end
+            if named and IX.ttl > 0 then redis.call('EXPIRE', key, IX.ttl) end
+          end
+        end
+
+        """
+    }
+}
+
+extension TaskIndex {
+    /// Seconds a throughput hash lives: the longest window `GET /throughput` shows (1,440 minutes) and a margin.
+    public static let throughputSeconds = 1_440 * 60 + 600
+
+    /// The minute (epoch seconds / 60) a date falls in: the throughput hash it counts in.
+    public static func minute(_ date: Date) -> Int { Int((date.timeIntervalSince1970 / 60).rounded(.down)) }
+
+    /// Lua defining `tp_count(key, state)`: a SUCCESS or FAILURE counts in the minute's hash.
+    static let countLua = """
+        local function tp_count(key, state)
+          local field = (state == 'SUCCESS' and 'succeeded') or (state == 'FAILURE' and 'failed') or nil
+          if field then
+            redis.call('HINCRBY', key, field, 1)
+            redis.call('EXPIRE', key, \(throughputSeconds))
+          end
+        end
+
+        """
+}

@@ -1,0 +1,49 @@
+import Foundation
+import RedisClient
+import TaskProtocol
+
+/// The task history index (`GET /tasks`): sorted sets of task ids scored by submission time in
+/// epoch milliseconds — one of every task (`index:all`), one per state bucket, task name, queue and
+/// worker — written by the scripts that write the task records, in the same atomic step.
+///
+/// - A task enters at submission (`enqueue`, `EnqueueOnce`) or, when a producer that is not Celeriac
+///   (Python's `delay()`, a group, Beat) published it, when a Celeriac worker fetches it; its score is
+///   the first of those times and never changes.
+/// - A state change moves it from the set of its old state to the new one (read from the record in
+///   the script), so a state set holds exactly the tasks whose record is in that state.
+/// - Bounded: a set a script wrote is trimmed in that script by age (members older than the records'
+///   lifetime, Celery's `result_expires`) and by count (`capacity`) on every 128th member and whenever
+///   it is over the cap (so a write costs one ZCARD, not a trim); a task name's, queue's or worker's set
+///   also expires when no write touched it for that lifetime. A reader still checks each record (it
+///   may have expired, or an entry may lag its record).
+public struct TaskIndex: Sendable, Equatable {
+    /// Most members a set keeps (the newest); default 1,000,000. A task sits in five sets (all, state,
+    /// name, queue, worker) at roughly 110 bytes each: about 0.5 GB of Redis for a million tasks.
+    public static let defaultCapacity = 1_000_000
+    /// The state buckets with a set of their own; a custom state (PROGRESS…) is kept under STARTED.
+    public static let buckets = ["PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"]
+
+    /// The bucket a state is indexed under.
+    public static func bucket(_ state: String) -> String { buckets.contains(state) ? state : "STARTED" }
+
+    /// Most members a set keeps.
+    public var capacity: Int
+    /// Seconds a task stays listed (the records' lifetime); 0 keeps them until the count cap.
+    public var lifetime: Int
+
+    /// An index bounded by `lifetime` seconds and `capacity` members.
+    public init(lifetime: Int, capacity: Int = TaskIndex.defaultCapacity) {
+        self.capacity = capacity
+        self.lifetime = lifetime
+    }
+
+    /// The four ARGV an indexing script ends with: now (ms), the age cutoff (ms, 0 none), the cap, the sets' TTL.
+    func arguments(now: Date) -> [RedisArgument] {
+        let ms = Int((now.timeIntervalSince1970 * 1000).rounded())
+        return [RedisArgument(ms), RedisArgument(lifetime > 0 ? ms - lifetime * 1000 : 0), RedisArgument(capacity),
+                RedisArgument(lifetime)]
+    }
+
+    /// Epoch milliseconds of a date, as the scores are.
+    public static func score(_ date: Date) -> Double { (date.timeIntervalSince1970 * 1000).rounded() }
+}

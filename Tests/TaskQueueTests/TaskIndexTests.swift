@@ -1,0 +1,113 @@
+import Foundation
+import RedisClient
+import Testing
+import TaskProtocol
+@testable import TaskQueue
+
+/// The history index (`TaskIndex`) as the record-writing scripts keep it, against a real redis-server.
+@Suite struct TaskIndexTests {
+    func members(_ h: ScriptHarness, _ key: String) async throws -> [String] {
+        (try await h.run(["ZRANGE", RedisArgument(key), "0", "-1"]).array ?? []).compactMap(\.string)
+    }
+
+    func states(_ h: ScriptHarness, _ id: String) async throws -> [String] {
+        var out: [String] = []
+        for bucket in TaskIndex.buckets where try await members(h, h.broker.keys.stateIndex(bucket)).contains(id) { out.append(bucket) }
+        return out
+    }
+
+    @Test func aSubmittedTask_isIndexedAsPending_underItsNameAndQueue() async throws {
+        let h = try ScriptHarness()
+        var options = TaskMessage.Options()
+        options.queue = "mail"
+        let message = TaskMessage.make(task: "app.send", args: [], kwargs: [:], options: options)
+        try await h.broker.enqueue(message)
+        let keys = h.broker.keys
+        #expect(try await members(h, keys.taskIndex) == [message.id])
+        #expect(try await members(h, keys.taskNameIndex("app.send")) == [message.id])
+        #expect(try await members(h, keys.queueIndex("mail")) == [message.id])
+        #expect(try await states(h, message.id) == ["PENDING"])
+        #expect((try await h.run(["TTL", RedisArgument(keys.taskNameIndex("app.send"))]).integer ?? 0) > 0,
+                "a task name's set expires when no record of it is written for as long as records live")
+    }
+
+    @Test func aTaskMovesBetweenStateSets_asItsRecordChanges() async throws {
+        let h = try ScriptHarness()
+        let message = TaskMessage.make(task: "t", args: [], kwargs: [:])
+        try await h.broker.enqueue(message)
+        let held = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "w|1", worker: "w1@host").first)
+        #expect(try await states(h, message.id) == ["STARTED"])
+        #expect(try await members(h, h.broker.keys.workerIndex("w1@host")) == [message.id])
+        #expect(try await h.results.store(.success(taskID: message.id, result: 1), record: .finished(at: Date(), runtime: 1),
+                                          ackTag: held.tag, leaseToken: "w|1") == .stored)
+        #expect(try await states(h, message.id) == ["SUCCESS"])
+        let other = TaskMessage.make(task: "t", args: [], kwargs: [:])
+        try await h.broker.enqueue(other)
+        #expect(try await h.broker.revoke(other.id) == .revoked)
+        #expect(try await states(h, other.id) == ["REVOKED"])
+        let minute = TaskIndex.minute(Date())
+        var counted: Int64 = 0
+        for m in [minute - 1, minute] {  // the store may have fallen in the minute before
+            counted += try await h.run(["HGET", RedisArgument(h.broker.keys.throughput(minute: m)), "succeeded"]).integer ?? 0
+        }
+        #expect(counted == 1)
+    }
+
+    @Test func aBatchOfCompletions_movesEachTask_andCountsFailures() async throws {
+        let h = try ScriptHarness()
+        let a = TaskMessage.make(task: "t", args: [], kwargs: [:]), b = TaskMessage.make(task: "t", args: [], kwargs: [:])
+        try await h.broker.enqueue(a)
+        try await h.broker.enqueue(b)
+        _ = try await h.broker.fetch(lists: ["celery"], leaseToken: "w|1", count: 2, worker: "w")
+        let failure = ResultDocument.failure(taskID: b.id, exception: ExceptionInfo(type: "ValueError", message: "no"), traceback: nil)
+        _ = try await h.results.store(batch: [.init(.success(taskID: a.id, result: 1)), .init(failure)])
+        #expect(try await states(h, a.id) == ["SUCCESS"])
+        #expect(try await states(h, b.id) == ["FAILURE"])
+    }
+
+    @Test func aTaskFromAnotherProducer_entersTheIndex_whenAWorkerFetchesIt() async throws {
+        let h = try ScriptHarness()
+        let message = TaskMessage.make(task: "py.task", args: [], kwargs: [:])
+        try await h.run(["LPUSH", "celery", RedisArgument(message.encoded())])  // Python's delay(): no record, no index
+        #expect(try await members(h, h.broker.keys.taskIndex).isEmpty)
+        _ = try await h.broker.fetch(lists: ["celery"], leaseToken: "w|1", startNow: 0, worker: "w2")
+        #expect(try await members(h, h.broker.keys.taskIndex) == [message.id])
+        #expect(try await members(h, h.broker.keys.taskNameIndex("py.task")) == [message.id])
+        #expect(try await members(h, h.broker.keys.workerIndex("w2")) == [message.id])
+        #expect(try await states(h, message.id) == ["RECEIVED"])
+    }
+
+    @Test func theIndex_isTrimmedByAge_andCappedByCount() async throws {
+        let h = try ScriptHarness()
+        var broker = h.broker
+        broker.resultExpires = 60
+        broker.indexCapacity = 3
+        let old = TaskMessage.make(task: "t", args: [], kwargs: [:])
+        try await broker.enqueue(old, now: Date().addingTimeInterval(-120))
+        let fresh = (0..<4).map { _ in TaskMessage.make(task: "t", args: [], kwargs: [:]) }
+        for (k, message) in fresh.enumerated() { try await broker.enqueue(message, now: Date().addingTimeInterval(Double(k))) }
+        let keys = broker.keys
+        for key in [keys.taskIndex, keys.taskNameIndex("t"), keys.queueIndex("celery"), keys.stateIndex("PENDING")] {
+            #expect(try await members(h, key) == fresh.dropFirst().map(\.id), "\(key): the expired one and the oldest beyond the cap are gone")
+        }
+    }
+
+    @Test func historyPages_walkNewestFirst_throughTies_andStayStableAsTasksArrive() async throws {
+        let h = try ScriptHarness()
+        let now = Date()
+        let ids = (0..<7).map { "id-\($0)" }
+        for id in ids { try await h.broker.enqueue(TaskMessage.make(task: "t", id: id, args: [], kwargs: [:]), now: now) }
+        var query = HistoryQuery(limit: 3)
+        let first = try await h.broker.history(query)
+        for id in ["new-1", "new-2"] { try await h.broker.enqueue(TaskMessage.make(task: "t", id: id, args: [], kwargs: [:])) }
+        var seen = first.items.map(\.id)
+        query.cursor = first.next
+        while let cursor = query.cursor {
+            query.cursor = cursor
+            let page = try await h.broker.history(query)
+            seen += page.items.map(\.id)
+            query.cursor = page.next
+        }
+        #expect(seen == ids.reversed(), "one score, ordered by id as Redis orders ties, none twice, none missed")
+    }
+}
