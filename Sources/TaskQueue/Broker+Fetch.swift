@@ -48,7 +48,8 @@ extension Broker {
                 let queue = items[index + 6].string ?? list
                 marks.append(.init(id: id, record: keys.taskRecord(id), update: .received(
                     name: name, queue: queue, retries: Int(items[index + 7].integer ?? 0),
-                    worker: worker, at: now, startedNow: startsNow), sets: indexSets(task: name, queue: queue, worker: worker)))
+                    worker: worker, at: now, startedNow: startsNow), sets: indexSets(task: name, queue: queue),
+                    workerSet: workerIndexSet(worker)))
             }
             out.append(fetched)
         }
@@ -90,7 +91,7 @@ extension Broker {
         let update = TaskRecord.Update.received(name: message.task, queue: queue, retries: message.retries, worker: worker,
                                                 at: now, startedNow: true)
         _ = try await updateRecords([.init(id: message.id, record: keys.taskRecord(message.id), update: update,
-                                           sets: indexSets(task: message.task, queue: queue, worker: worker))],
+                                           sets: indexSets(task: message.task, queue: queue), workerSet: workerIndexSet(worker))],
                                     ttl: resultExpires, now: now)
     }
 
@@ -124,8 +125,9 @@ extension Broker {
         try await UpdateRecords(items: items, ttl: ttl, indexKeys: keys.indexKeys, index: index, now: now).run(on: redis)
     }
 
-    /// The index sets a task joins when it is submitted or fetched (no worker set for a submission).
-    func indexSets(task: String, queue: String, worker: String = "") -> [String] {
-        [keys.taskNameIndex(task), keys.queueIndex(queue)] + (worker.isEmpty ? [] : [keys.workerIndex(worker)])
-    }
+    /// The index sets a task joins when it enters the index (submitted, or first fetched).
+    func indexSets(task: String, queue: String) -> [String] { [keys.taskNameIndex(task), keys.queueIndex(queue)] }
+
+    /// The index set of the worker that fetched a task (none for a worker without a name).
+    func workerIndexSet(_ worker: String) -> String? { worker.isEmpty ? nil : keys.workerIndex(worker) }
 }

@@ -26,7 +26,7 @@ public struct HistoryQuery: Sendable, Equatable {
     public var scanBudget: Int
 
     /// A query for the newest `limit` tasks, with no filter.
-    public init(limit: Int = 50, scanBudget: Int = 5_000) {
+    public init(limit: Int = 50, scanBudget: Int = 2_000) {
         self.limit = limit
         self.scanBudget = scanBudget
     }

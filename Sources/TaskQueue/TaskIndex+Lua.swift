@@ -1,7 +1,7 @@
 import Foundation
 
 extension TaskIndex {
-    /// Lua that the indexing scripts include after their type checks: `ix_write(id, old, new, sets)`
+    /// Lua that the indexing scripts include after their type checks: `ix_write(id, old, new, sets, always)`
     /// and `ix_trim()`. `keys` is a Lua expression for the KEYS index of the `all` set (the state
     /// buckets follow it, as `KeySpace.indexKeys` lists them); `args` one for the ARGV index of the
     /// four arguments `TaskIndex.arguments(now:)` gives.
@@ -17,26 +17,35 @@ extension TaskIndex {
           IX.cap, IX.ttl = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
         end
         -- `named`: a set of a task name, queue or worker (it expires when unused; the fixed sets are trimmed only).
+        -- Index writes never fail the script's own work: a wrong-typed index key (the scripts check only
+        -- their own keys' types) leaves that task out of the history, nothing more.
+        local function ix_call(...)
+          local reply = redis.pcall(...)
+          if type(reply) == 'table' and reply.err then return nil end
+          return reply
+        end
         local function ix_add(key, score, id, named)
-          redis.call('ZADD', key, score, id)
+          ix_call('ZADD', key, score, id)
           IX.touched[key] = IX.touched[key] or named or false
         end
-        -- A record written: a task seen for the first time (a submit or a fetch, `sets` not empty) enters
-        -- `all` at `now`; it joins `sets` with its first score; a new state moves it between state sets.
-        -- `old` is the record's state before the write (false for none). An id never seen is left out.
-        local function ix_write(id, old, new, sets)
-          local score = redis.call('ZSCORE', IX.all, id)
+        -- A record written: a task seen for the first time (a submit or a fetch: `sets` not empty or an
+        -- `always` set) enters `all` at `now` and joins `sets` with that score; `always` (a fetch's worker
+        -- set) is joined every time; a new state moves it between state sets. `old` is the record's state
+        -- before the write (false for none). An id never seen and not being submitted or fetched is left out.
+        local function ix_write(id, old, new, sets, always)
+          local score = ix_call('ZSCORE', IX.all, id)
           if not score then
-            if #sets == 0 then return end
+            if #sets == 0 and not always then return end
             score = IX.now
             ix_add(IX.all, score, id)
+            for _, key in ipairs(sets) do ix_add(key, score, id, true) end
           end
-          for _, key in ipairs(sets) do ix_add(key, score, id, true) end
+          if always then ix_add(always, score, id, true) end
           if new then
             local to = IX.states[new] or IX.states.STARTED
             if old then
               local from = IX.states[old] or IX.states.STARTED
-              if from ~= to then redis.call('ZREM', from, id) end
+              if from ~= to then ix_call('ZREM', from, id) end
             end
             ix_add(to, score, id)
           end
@@ -46,12 +55,12 @@ extension TaskIndex {
         -- named sets also live as long as a record written now (the fixed ones are bounded by the trim).
         local function ix_trim()
           for key, named in pairs(IX.touched) do
-            local n = redis.call('ZCARD', key)
+            local n = ix_call('ZCARD', key) or 0
             if n % 128 == 0 or (IX.cap > 0 and n > IX.cap) then
-              if IX.cutoff > 0 then redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. IX.cutoff) end
-              if IX.cap > 0 and n > IX.cap then redis.call('ZREMRANGEBYRANK', key, 0, -(IX.cap + 1)) end
+              if IX.cutoff > 0 then ix_call('ZREMRANGEBYSCORE', key, '-inf', '(' .. IX.cutoff) end
+              if IX.cap > 0 and n > IX.cap then ix_call('ZREMRANGEBYRANK', key, 0, -(IX.cap + 1)) end
             end
-            if named and IX.ttl > 0 then redis.call('EXPIRE', key, IX.ttl) end
+            if named and IX.ttl > 0 then ix_call('EXPIRE', key, IX.ttl) end
           end
         end
 
@@ -66,14 +75,21 @@ extension TaskIndex {
     /// The minute (epoch seconds / 60) a date falls in: the throughput hash it counts in.
     public static func minute(_ date: Date) -> Int { Int((date.timeIntervalSince1970 / 60).rounded(.down)) }
 
-    /// Lua defining `tp_count(key, state)`: a SUCCESS or FAILURE counts in the minute's hash.
+    /// Lua defining `tp_count(state)` — a SUCCESS or FAILURE counts — and `tp_flush(key)`, which adds
+    /// the counts to the minute's hash once per script call (a batch of completions costs two calls).
     static let countLua = """
-        local function tp_count(key, state)
+        local TP = {}
+        local function tp_count(state)
           local field = (state == 'SUCCESS' and 'succeeded') or (state == 'FAILURE' and 'failed') or nil
-          if field then
-            redis.call('HINCRBY', key, field, 1)
-            redis.call('EXPIRE', key, \(throughputSeconds))
+          if field then TP[field] = (TP[field] or 0) + 1 end
+        end
+        local function tp_flush(key)
+          local any = false
+          for field, n in pairs(TP) do
+            redis.pcall('HINCRBY', key, field, n)
+            any = true
           end
+          if any then redis.pcall('EXPIRE', key, \(throughputSeconds)) end
         end
 
         """

@@ -16,6 +16,9 @@ import TaskProtocol
 ///   it is over the cap (so a write costs one ZCARD, not a trim); a task name's, queue's or worker's set
 ///   also expires when no write touched it for that lifetime. A reader still checks each record (it
 ///   may have expired, or an entry may lag its record).
+/// - Never in the way: the scripts check only their own keys' types, and the index writes go through
+///   `redis.pcall`, so a broken index key leaves tasks out of the history but never fails a submit, a
+///   fetch or a result.
 public struct TaskIndex: Sendable, Equatable {
     /// Most members a set keeps (the newest); default 1,000,000. A task sits in five sets (all, state,
     /// name, queue, worker) at roughly 110 bytes each: about 0.5 GB of Redis for a million tasks.

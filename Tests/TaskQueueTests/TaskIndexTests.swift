@@ -110,4 +110,16 @@ import TaskProtocol
         }
         #expect(seen == ids.reversed(), "one score, ordered by id as Redis orders ties, none twice, none missed")
     }
+
+    @Test func aBrokenIndexKey_neverFailsASubmitOrAResult() async throws {
+        let h = try ScriptHarness()
+        try await h.run(["SET", RedisArgument(h.broker.keys.taskIndex), "not a sorted set"])
+        try await h.run(["SET", RedisArgument(h.broker.keys.stateIndex("SUCCESS")), "nor this"])
+        let message = TaskMessage.make(task: "t", args: [], kwargs: [:])
+        try await h.broker.enqueue(message)
+        #expect(try await h.run(["LLEN", "celery"]) == .integer(1))
+        let held = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "w|1", worker: "w").first)
+        #expect(try await h.results.store(.success(taskID: message.id, result: 1), ackTag: held.tag, leaseToken: "w|1") == .stored)
+        #expect(try await h.broker.record(message.id)?.state == .success)
+    }
 }

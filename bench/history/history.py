@@ -6,7 +6,7 @@ PENDING tasks of two names on two queues. Then times, one request at a time, REQ
   first page   GET /tasks?limit=50                          (aim: p50 < 20 ms)
   filtered     GET /tasks?state=SUCCESS&limit=50            (aim: p50 < 50 ms)
   two filters  GET /tasks?task=other.task&state=PENDING&limit=50
-  no match     GET /tasks?task=other.task&state=SUCCESS&limit=50 (walks 5,000 records, answers a cursor)
+  no match     GET /tasks?task=other.task&state=SUCCESS&limit=50 (walks 2,000 records, answers a cursor)
   deep page    the first page's next_cursor, 20 pages down
 Prints p50/p90/p99 in ms. Only the standard library.
 """
@@ -142,7 +142,7 @@ def main():
         rows.append(("filtered state=SUCCESS", timed(aport, "/tasks?state=SUCCESS&limit=50", args.requests)[0], 50))
         rows.append(("task=other.task&state=PENDING",
                      timed(aport, "/tasks?task=other.task&state=PENDING&limit=50", args.requests)[0], 50))
-        # No task matches: the smaller set (other.task, 10 %) is walked up to the 5,000-task scan budget.
+        # No task matches: the smaller set (other.task, 10 %) is walked up to the 2,000-task scan budget.
         rows.append(("no match (scan budget)",
                      timed(aport, "/tasks?task=other.task&state=SUCCESS&limit=50", args.requests)[0], 50))
         cursor = page["next_cursor"]

@@ -25,7 +25,7 @@ struct Enqueue: ScriptCall {
             + index.arguments(now: now) + [RedisArgument](pairs: recordPairs)
     }
 
-    static let script = RedisScript(name: "enqueue", source: KeyTypes.guarding("lhz")
+    static let script = RedisScript(name: "enqueue", source: KeyTypes.guarding("lh-")
                                     + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.buckets.count)", args: "5") + """
         redis.call('LPUSH', KEYS[1], ARGV[1])
         if #ARGV > 8 then redis.call('HSET', KEYS[2], unpack(ARGV, 9)) end

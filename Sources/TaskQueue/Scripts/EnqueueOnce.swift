@@ -37,7 +37,7 @@ struct EnqueueOnce: ScriptCall {
             + [RedisArgument(taskID), RedisArgument(sets.count)] + index.arguments(now: now)
     }
 
-    static let script = RedisScript(name: "enqueue_once", source: KeyTypes.guarding("slhhz")
+    static let script = RedisScript(name: "enqueue_once", source: KeyTypes.guarding("slhh-")
                                     + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.buckets.count)", args: "#ARGV - 3") + """
         local existing = redis.call('GET', KEYS[1])
         if existing then return existing end

@@ -25,7 +25,7 @@ struct Revoke: ScriptCall {
             + [RedisArgument](pairs: recordUpdate.pairs) + index.arguments(now: Date(timeIntervalSince1970: now))
     }
 
-    static let script = RedisScript(name: "revoke", source: KeyTypes.guarding("zshz")
+    static let script = RedisScript(name: "revoke", source: KeyTypes.guarding("zsh-")
                                     + TaskIndex.lua(keys: "4", args: "#ARGV - 3") + """
         local current = redis.call('GET', KEYS[2])
         if current then

@@ -56,7 +56,7 @@ struct StoreResult: ScriptCall {
             + [RedisArgument](pairs: recordPairs) + index.arguments(now: now)
     }
 
-    static let script = RedisScript(name: "store_result", source: KeyTypes.guarding("shhzhhzz" + String(repeating: "z", count: 8) + "h")
+    static let script = RedisScript(name: "store_result", source: KeyTypes.guarding("shhzhhzz-")
                                     + TaskIndex.lua(keys: "9", args: "#ARGV - 3") + TaskIndex.countLua + """
         if ARGV[4] ~= '' then
           if ARGV[5] ~= '' and redis.call('HGET', KEYS[5], ARGV[4]) ~= ARGV[5] then
@@ -89,7 +89,8 @@ struct StoreResult: ScriptCall {
         if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
         ix_write(ARGV[6], old, ARGV[3], {})
         ix_trim()
-        tp_count(KEYS[#KEYS], ARGV[3])
+        tp_count(ARGV[3])
+        tp_flush(KEYS[#KEYS])
         return 1
         """)
 }

@@ -72,10 +72,6 @@ struct StoreResults: ScriptCall {
           local err = wrongType(KEYS[i], want)
           if err then return redis.error_reply(err) end
         end
-        for i = #KEYS - \(trailingKeys) + 1, #KEYS do
-          local err = wrongType(KEYS[i], i == #KEYS and 'hash' or 'zset')
-          if err then return redis.error_reply(err) end
-        end
 
         """ + TaskIndex.lua(keys: "#KEYS - \(trailingKeys) + 1", args: "#ARGV - 3") + """
         local ttl = tonumber(ARGV[1])
@@ -104,7 +100,7 @@ struct StoreResults: ScriptCall {
           if last >= first then redis.call('HSET', record, unpack(ARGV, first, last)) end
           if ttl > 0 then redis.call('EXPIRE', record, ttl) end
           ix_write(id, old, state, {})
-          tp_count(KEYS[#KEYS], state)
+          tp_count(state)
           return 1
         end
         local out = {}
@@ -121,6 +117,7 @@ struct StoreResults: ScriptCall {
           a = a + 6 + count
         end
         ix_trim()
+        tp_flush(KEYS[#KEYS])
         return out
         """)
 }

@@ -5,8 +5,9 @@ import RedisClient
 /// fetched batch, the prefetched tasks the heartbeat marks STARTED, a hand-back. An update with a
 /// condition is written only while the record's state is still that (so a task that finished
 /// meanwhile keeps its final state). `state` and `attempts` are `TaskRecord.Field` names.
-/// The history index (`TaskIndex`) follows each written record: its state set, and the item's own
-/// `sets` (a fetch's task name, queue and worker sets), the task entering the index if it is new.
+/// The history index (`TaskIndex`) follows each written record: its state set; a task new to the
+/// index enters it with the item's `sets` (a fetch's task name and queue); a fetch's worker set is
+/// joined every time.
 /// Returns how many records were written.
 struct UpdateRecords: ScriptCall {
     struct Item: Sendable {
@@ -15,8 +16,10 @@ struct UpdateRecords: ScriptCall {
         var update: TaskRecord.Update
         /// Written only while the record's state is this one.
         var onlyIf: String = ""
-        /// Index sets the task joins with this write (a fetch: task name, queue, worker).
+        /// Index sets the task joins if it is new to the index (a fetch: task name, queue).
         var sets: [String] = []
+        /// The index set of the worker that fetched it, joined every time.
+        var workerSet: String?
     }
 
     var items: [Item]
@@ -27,13 +30,15 @@ struct UpdateRecords: ScriptCall {
     var index: TaskIndex
     var now = Date()
 
-    /// The records, then every item's sets in item order, then the index's fixed keys.
-    var keys: [RedisArgument] { (items.map(\.record) + items.flatMap(\.sets) + indexKeys).map { RedisArgument($0) } }
+    /// The records, then every item's sets and worker set in item order, then the index's fixed keys.
+    var keys: [RedisArgument] {
+        (items.map(\.record) + items.flatMap { $0.sets + ($0.workerSet.map { [$0] } ?? []) } + indexKeys).map { RedisArgument($0) }
+    }
     var arguments: [RedisArgument] {
         [RedisArgument(ttl), RedisArgument(items.count)] + items.flatMap { item -> [RedisArgument] in
             let pairs = [RedisArgument](pairs: item.update.pairs)
             return [RedisArgument(item.id), RedisArgument(item.update.attemptsDelta), RedisArgument(item.onlyIf),
-                    RedisArgument(item.sets.count), RedisArgument(pairs.count)] + pairs
+                    RedisArgument(item.sets.count), RedisArgument(item.workerSet == nil ? 0 : 1), RedisArgument(pairs.count)] + pairs
         } + index.arguments(now: now)
     }
 
@@ -43,11 +48,10 @@ struct UpdateRecords: ScriptCall {
 
     static let script = RedisScript(name: "update_records", source: """
         local ttl, count = tonumber(ARGV[1]), tonumber(ARGV[2])
-        for i = 1, #KEYS do
-          local want = i <= count and 'hash' or 'zset'
+        for i = 1, count do
           local got = redis.call('TYPE', KEYS[i])['ok']
-          if got ~= 'none' and got ~= want then
-            return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want .. '; nothing written')
+          if got ~= 'none' and got ~= 'hash' then
+            return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a hash; nothing written')
           end
         end
 
@@ -56,21 +60,23 @@ struct UpdateRecords: ScriptCall {
         local written = 0
         for i = 1, count do
           local id, delta, condition = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
-          local nsets, n = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+          local nsets, nworker, n = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
           local old = redis.call('HGET', KEYS[i], 'state')
           if condition == '' or old == condition then
-            if n > 0 then redis.call('HSET', KEYS[i], unpack(ARGV, a + 5, a + 4 + n)) end
+            if n > 0 then redis.call('HSET', KEYS[i], unpack(ARGV, a + 6, a + 5 + n)) end
             if delta ~= 0 then redis.call('HINCRBY', KEYS[i], 'attempts', delta) end
             if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl) end
             local sets = {}
             for j = 1, nsets do sets[j] = KEYS[s + j - 1] end
+            local always = nil
+            if nworker > 0 then always = KEYS[s + nsets] end
             local new = nil
-            if n > 0 and ARGV[a + 5] == 'state' then new = ARGV[a + 6] end
-            ix_write(id, old, new, sets)
+            if n > 0 and ARGV[a + 6] == 'state' then new = ARGV[a + 7] end
+            ix_write(id, old, new, sets, always)
             written = written + 1
           end
-          a = a + 5 + n
-          s = s + nsets
+          a = a + 6 + n
+          s = s + nsets + nworker
         end
         ix_trim()
         return written
