@@ -17,6 +17,8 @@ extension Broker {
         public var record: RecordMark = .untouched
         /// The message's `headers.id`, when it has one.
         public var taskID: String?
+        /// The message as the fetch decoded it (nil when Lua did: the worker decodes `raw` itself).
+        public var message: TaskMessage?
 
         /// What `fetch` wrote on a fetched message's task record.
         public enum RecordMark: Int64, Sendable { case untouched = 0, started = 1, received = 2 }
@@ -24,12 +26,65 @@ extension Broker {
         public var recordStarted: Bool { record == .started }
     }
 
-    /// Reliable fetch: pops up to `count` messages, first lists first (priority order), and records
-    /// each hold and this worker's lease in the same atomic step (`Fetch`). Then the records of those
-    /// that will run are written in one more step (`UpdateRecords`): the first `startNow` STARTED,
-    /// the rest RECEIVED. Empty when every list is empty.
+    /// Reliable fetch: takes up to `count` messages, first lists first (priority order), each popped
+    /// with its hold and this worker's lease in one atomic step. The records of those that will run
+    /// are written in that same step: the first `startNow` STARTED, the rest RECEIVED. Empty when
+    /// every list is empty.
+    ///
+    /// The worker first reads the lists' tails (`LRANGE`, no write) and decodes them, so the record
+    /// keys can be passed by name and the messages need no JSON decoding in Lua (`FetchPeeked`); a
+    /// message it cannot decode, or a tail another consumer took in between, falls back to `Fetch`
+    /// (decoded in Lua, records written right after), which holds any message that has a tag.
     public func fetch(lists: [String], leaseToken: String, count: Int = 1, startNow: Int? = nil, worker: String = "",
                       now: Date = Date()) async throws -> [Fetched] {
+        let count = max(1, count)
+        let tails = try await redis.pipeline(lists.map { ["LRANGE", RedisArgument($0), RedisArgument(-count), "-1"] })
+        var peeked: [(list: Int, raw: [UInt8])] = []
+        for (index, reply) in tails.enumerated() where peeked.count < count {
+            let items = try reply.throwingError(command: "LRANGE").array ?? []
+            for item in items.reversed() where peeked.count < count {
+                if let raw = item.bytes { peeked.append((index, raw)) }
+            }
+        }
+        if peeked.isEmpty { return [] }
+        let stamp = CeleryDate.format(now)
+        var expected: [FetchPeeked.Expected] = []
+        var messages: [TaskMessage] = []
+        for (list, raw) in peeked {
+            // A message the worker cannot decode ends the batch: `Fetch` takes it, by kombu's rules.
+            guard let message = try? TaskMessage.decode(raw) else { break }
+            let mayRun = (message.headers["eta"] ?? .null) == .null && (message.headers["expires"] ?? .null) == .null
+            let update = TaskRecord.Update.received(name: message.task, queue: message.queue, retries: message.retries,
+                                                    worker: worker, stamp: stamp,
+                                                    startedNow: expected.count < (startNow ?? count))
+            expected.append(.init(list: list, raw: raw, tag: message.deliveryTag,
+                                  queueJSON: JSONValue.string(message.queue).serializedBytes(), taskID: message.id,
+                                  record: keys.taskRecord(message.id), mayRun: mayRun, recordPairs: update.pairs))
+            messages.append(message)
+        }
+        if !expected.isEmpty {
+            let reply = try await FetchPeeked(unacked: KeySpace.unacked, unackedIndex: KeySpace.unackedIndex,
+                                              leases: keys.leases, revoked: keys.revoked, lists: lists,
+                                              now: now.timeIntervalSince1970, leaseToken: leaseToken, ttl: resultExpires,
+                                              expected: expected).run(on: redis)
+            let runs = reply.array ?? []
+            if !runs.isEmpty {
+                return zip(expected, messages).prefix(runs.count).enumerated().map { index, pair in
+                    let (e, message) = pair
+                    var fetched = Fetched(list: lists[e.list], raw: e.raw, tag: e.tag, taskID: e.taskID, message: message)
+                    if runs[index].integer == 1 { fetched.record = index < (startNow ?? count) ? .started : .received }
+                    return fetched
+                }
+            }
+        }
+        return try await fetchDecodingInRedis(lists: lists, leaseToken: leaseToken, count: count, startNow: startNow,
+                                              worker: worker, now: now)
+    }
+
+    /// The fetch for what the worker could not decode (and after a lost race): pop and hold in one
+    /// step (`Fetch`, which decodes in Lua), then the records of those that will run (`UpdateRecords`).
+    func fetchDecodingInRedis(lists: [String], leaseToken: String, count: Int, startNow: Int?, worker: String,
+                              now: Date) async throws -> [Fetched] {
         let reply = try await Fetch(unacked: KeySpace.unacked, unackedIndex: KeySpace.unackedIndex, leases: keys.leases,
                                     revoked: keys.revoked, lists: lists, now: now.timeIntervalSince1970,
                                     leaseToken: leaseToken, count: max(1, count)).run(on: redis)
@@ -45,6 +100,7 @@ extension Broker {
                 // Position in the batch, as the consumer starts the first `startNow` at once and buffers the rest.
                 let startsNow = out.count < (startNow ?? count)
                 fetched.record = startsNow ? .started : .received
+                // The record's RECEIVED/STARTED write; a task-history index write goes with it (in UpdateRecords' caller).
                 marks.append(.init(record: keys.taskRecord(id), update: .received(
                     name: name, queue: items[index + 6].string ?? list, retries: Int(items[index + 7].integer ?? 0),
                     worker: worker, at: now, startedNow: startsNow)))

@@ -122,7 +122,7 @@ extension Worker {
         let raw = fetched.raw
         let message: TaskMessage
         do {
-            message = try TaskMessage.decode(raw)
+            message = try fetched.message ?? TaskMessage.decode(raw)  // the fetch decoded it when it could
         } catch {
             await deadLetter(raw: raw, error: error, queue: queue, tag: fetched.tag)
             await slots.release()

@@ -1,0 +1,105 @@
+import RedisClient
+
+/// Reliable fetch of messages the worker has already read (`LRANGE`) and decoded: pops each from
+/// the tail of its list, checks it is byte for byte the message expected, and in the same atomic
+/// step records the hold (kombu's `unacked` + `unacked_index`, Celeriac's lease) and, for a message
+/// that will run (not revoked), its task record. One round trip for pop, hold and record, with no
+/// JSON decoded in Lua, and every key in KEYS: the record keys come from the peeked messages, and
+/// the byte comparison is the script's check that the data they came from is unchanged.
+///
+/// A popped message that is not the one expected (another consumer took the peeked one first) is
+/// pushed back where it was, unchanged, and the script stops there: what it took so far is held,
+/// the rest is left for the next fetch. Returns one integer per message taken, in order: 1 when it
+/// will run (its record was written), 0 when it is only held (eta/expires/revoked: the worker decides).
+struct FetchPeeked: ScriptCall {
+    /// One peeked message and what taking it writes.
+    struct Expected: Sendable {
+        /// Index into `lists` of the list it is at the tail of.
+        var list: Int
+        var raw: [UInt8]
+        var tag: String
+        /// The queue as a JSON string (the third element of kombu's `unacked` entry).
+        var queueJSON: [UInt8]
+        var taskID: String
+        /// Its task record's key.
+        var record: String
+        /// False for a message with an eta or expires: held only, its record left to the worker.
+        var mayRun: Bool
+        /// The record's RECEIVED/STARTED pairs (`TaskRecord.Update.received`).
+        var recordPairs: [(TaskRecord.Field, String)]
+    }
+
+    var unacked: String
+    var unackedIndex: String
+    var leases: String
+    var revoked: String
+    /// The lists in priority order.
+    var lists: [String]
+    var now: Double
+    var leaseToken: String
+    /// Seconds the records live (Celery's `result_expires`).
+    var ttl: Int
+    var expected: [Expected]
+
+    /// Four shared keys, the lists, then each expected message's record.
+    var keys: [RedisArgument] {
+        ([unacked, unackedIndex, leases, revoked] + lists + expected.map(\.record)).map { RedisArgument($0) }
+    }
+    /// now, token, ttl, the number of lists; then per message: list index, raw, tag, queue JSON, id,
+    /// may run 0/1, the number of record arguments, those.
+    var arguments: [RedisArgument] {
+        var out = [RedisArgument(now), RedisArgument(leaseToken), RedisArgument(ttl), RedisArgument(lists.count)]
+        out.reserveCapacity(4 + expected.count * 21)
+        for e in expected {
+            out += [RedisArgument(e.list + 1), RedisArgument(e.raw), RedisArgument(e.tag), RedisArgument(e.queueJSON),
+                    RedisArgument(e.taskID), RedisArgument(e.mayRun ? 1 : 0), RedisArgument(e.recordPairs.count * 2)]
+            out += [RedisArgument](pairs: e.recordPairs)
+        }
+        return out
+    }
+
+    // Types are checked once per call, on the shared keys and the lists (a list of the wrong type
+    // stops the call before anything is popped); a record of the wrong type is found by its own
+    // write (`pcall`, which writes nothing then): that record is left alone and its message reported
+    // as held only, so the worker writes the record itself (and logs why it cannot).
+    static let script = RedisScript(name: "fetch_peeked", source: """
+        local shared = {{KEYS[1], 'hash'}, {KEYS[2], 'zset'}, {KEYS[3], 'hash'}, {KEYS[4], 'zset'}}
+        local nlists = tonumber(ARGV[4])
+        for i = 5, 4 + nlists do shared[#shared + 1] = {KEYS[i], 'list'} end
+        for _, kt in ipairs(shared) do
+          local got = redis.call('TYPE', kt[1])['ok']
+          if got ~= 'none' and got ~= kt[2] then
+            return redis.error_reply('WRONGTYPE ' .. kt[1] .. ' holds a ' .. got .. ', not a ' .. kt[2] .. '; nothing written')
+          end
+        end
+        local now, token, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+        local out = {}
+        local a = 5
+        for m = 1, #KEYS - 4 - nlists do
+          local list = KEYS[4 + tonumber(ARGV[a])]
+          local raw = redis.call('RPOP', list)
+          if raw ~= ARGV[a + 1] then
+            if raw then redis.call('RPUSH', list, raw) end
+            break
+          end
+          local tag, n = ARGV[a + 2], tonumber(ARGV[a + 6])
+          redis.call('ZADD', KEYS[2], now, tag)
+          redis.call('HSET', KEYS[1], tag, '[' .. raw .. ', "", ' .. ARGV[a + 3] .. ']')
+          redis.call('HSET', KEYS[3], tag, token)
+          local runs = 0
+          if ARGV[a + 5] == '1' and not redis.call('ZSCORE', KEYS[4], ARGV[a + 4]) then
+            local record = KEYS[4 + nlists + m]
+            -- The record's RECEIVED/STARTED write; a task-history index write (ZADD) belongs right here.
+            local written = redis.pcall('HSET', record, unpack(ARGV, a + 7, a + 6 + n))
+            if type(written) ~= 'table' or not written['err'] then
+              redis.call('HINCRBY', record, 'attempts', 1)
+              if ttl > 0 then redis.call('EXPIRE', record, ttl) end
+              runs = 1
+            end
+          end
+          out[#out + 1] = runs
+          a = a + 7 + n
+        end
+        return out
+        """)
+}
