@@ -17,7 +17,7 @@ import TaskProtocol
         }
         return FetchPeeked(unacked: KeySpace.unacked, unackedIndex: KeySpace.unackedIndex, leases: h.broker.keys.leases,
                            revoked: h.broker.keys.revoked, lists: ["celery"], now: 1, leaseToken: "w|1", ttl: 60,
-                           expected: expected)
+                           peekNext: 4, expected: expected)
     }
 
     @Test func fetch_holdsEachMessage_andWritesItsRecord_inOneStep() async throws {
@@ -44,7 +44,7 @@ import TaskProtocol
         let before = try await h.snapshot()
         // Expects `other` first, but `a` is at the tail (another consumer's peek, say).
         let reply = try await call(h, [other]).run(on: h.redis)
-        #expect(reply.array?.isEmpty == true)
+        #expect(reply.array?.first?.array?.isEmpty == true)
         #expect(try await h.snapshot() == before, "the list is as it was, nothing held")
     }
 
@@ -55,7 +55,8 @@ import TaskProtocol
         let c = TaskMessage.make(task: "t", args: [], kwargs: [:])
         for m in [a, b] { try await h.broker.enqueue(m) }
         let reply = try await call(h, [a, c]).run(on: h.redis)
-        #expect(reply.array?.count == 1)
+        #expect(reply.array?.first?.array?.count == 1)
+        #expect(Broker.Tails(reply: reply.array![1], lists: 1).items.map(\.raw) == [b.encoded()], "what the next fetch expects")
         #expect(try await h.run(["LRANGE", "celery", "0", "-1"]).array?.compactMap(\.bytes) == [b.encoded()])
         #expect(try await h.broker.record(c.id) == nil)
     }
@@ -66,7 +67,7 @@ import TaskProtocol
         try await h.broker.enqueue(a)
         try await h.run(["SET", RedisArgument(h.broker.keys.taskRecord(a.id)), "x"])
         let reply = try await call(h, [a]).run(on: h.redis)
-        #expect(reply.array?.map(\.integer) == [0], "held only: the worker writes (or reports) the record itself")
+        #expect(reply.array?.first?.array?.map(\.integer) == [0], "held only: the worker writes (or reports) the record itself")
         #expect(try await h.run(["GET", RedisArgument(h.broker.keys.taskRecord(a.id))]) == .bulkString(Array("x".utf8)))
         #expect(try await h.run(["HGET", RedisArgument(h.broker.keys.leases), RedisArgument(a.deliveryTag)]) == .bulkString(Array("w|1".utf8)))
     }
@@ -101,5 +102,40 @@ import TaskProtocol
         #expect(fetched.map(\.taskID) == [high.id, low.id])
         #expect(fetched.map(\.list) == ["band-a", "band-b"])
         #expect(fetched.map(\.record) == [.started, .received])
+    }
+
+    @Test func aWatchersTail_isTakenWithoutReadingTheLists_andAStaleOneFallsBack() async throws {
+        let h = try ScriptHarness()
+        let a = TaskMessage.make(task: "t", args: [], kwargs: [:])
+        let b = TaskMessage.make(task: "t", args: [], kwargs: [:])
+        let c = TaskMessage.make(task: "t", args: [], kwargs: [:])
+        for m in [a, b, c] { try await h.broker.enqueue(m) }
+        let first = try await h.broker.fetch(lists: ["celery"], leaseToken: "w|1", count: 8, startNow: 8, worker: "w",
+                                             tails: Broker.Tails(firstList: a.encoded()))
+        #expect(first.fetched.map(\.taskID) == [a.id], "the hinted tail alone")
+        #expect(first.fetched.map(\.record) == [.started])
+        #expect(first.tails?.items.map(\.raw) == [b.encoded(), c.encoded()], "and what the next fetch starts from")
+        // A stale hint (`a` is gone): the fetch still takes what is really at the tail.
+        let second = try await h.broker.fetch(lists: ["celery"], leaseToken: "w|1", count: 1, startNow: 1, worker: "w",
+                                              tails: Broker.Tails(firstList: a.encoded()))
+        #expect(second.fetched.map(\.taskID) == [b.id])
+        #expect(try await h.broker.record(b.id)?.state == .started)
+        let third = try await h.broker.fetch(lists: ["celery"], leaseToken: "w|1", count: 8, startNow: 8, worker: "w",
+                                             tails: second.tails)
+        #expect(third.fetched.map(\.taskID) == [c.id])
+        #expect(third.tails == nil, "the lists are empty")
+    }
+
+    @Test func aMessageNewInAHigherList_goesBeforeThePeekedLowerOne() async throws {
+        let h = try ScriptHarness()
+        let low = TaskMessage.make(task: "t", args: [], kwargs: [:])
+        let high = TaskMessage.make(task: "t", args: [], kwargs: [:])
+        // The last fetch saw only `low`; `high` came after it.
+        try await h.run(["LPUSH", "band-b", RedisArgument(low.encoded())])
+        try await h.run(["LPUSH", "band-a", RedisArgument(high.encoded())])
+        let stale = Broker.Tails(items: [(1, low.encoded())])
+        let next = try await h.broker.fetch(lists: ["band-a", "band-b"], leaseToken: "w|1", count: 1, startNow: 1, worker: "w",
+                                            tails: stale)
+        #expect(next.fetched.map(\.taskID) == [high.id])
     }
 }

@@ -8,9 +8,13 @@ import RedisClient
 /// the byte comparison is the script's check that the data they came from is unchanged.
 ///
 /// A popped message that is not the one expected (another consumer took the peeked one first) is
-/// pushed back where it was, unchanged, and the script stops there: what it took so far is held,
-/// the rest is left for the next fetch. Returns one integer per message taken, in order: 1 when it
-/// will run (its record was written), 0 when it is only held (eta/expires/revoked: the worker decides).
+/// pushed back where it was, unchanged, and the script stops there (as it does before a message of
+/// a lower list while a higher one has a message): what it took so far is held,
+/// the rest is left for the next fetch. Returns {runs, tails}: one integer per message taken, in
+/// order — 1 when it will run (its record was written), 0 when it is only held (eta/expires/revoked:
+/// the worker decides) — and then up to `peekNext` of the messages now at the lists' tails, in the
+/// order the next fetch takes them, as flat {list index, message} pairs (read only: the next fetch's
+/// expectations, which spare it an `LRANGE` round trip).
 struct FetchPeeked: ScriptCall {
     /// One peeked message and what taking it writes.
     struct Expected: Sendable {
@@ -39,17 +43,20 @@ struct FetchPeeked: ScriptCall {
     var leaseToken: String
     /// Seconds the records live (Celery's `result_expires`).
     var ttl: Int
+    /// How many of the next messages to return for the next fetch.
+    var peekNext: Int
     var expected: [Expected]
 
     /// Four shared keys, the lists, then each expected message's record.
     var keys: [RedisArgument] {
         ([unacked, unackedIndex, leases, revoked] + lists + expected.map(\.record)).map { RedisArgument($0) }
     }
-    /// now, token, ttl, the number of lists; then per message: list index, raw, tag, queue JSON, id,
+    /// now, token, ttl, the number of lists, peekNext; then per message: list index, raw, tag, queue JSON, id,
     /// may run 0/1, the number of record arguments, those.
     var arguments: [RedisArgument] {
-        var out = [RedisArgument(now), RedisArgument(leaseToken), RedisArgument(ttl), RedisArgument(lists.count)]
-        out.reserveCapacity(4 + expected.count * 21)
+        var out = [RedisArgument(now), RedisArgument(leaseToken), RedisArgument(ttl), RedisArgument(lists.count),
+                   RedisArgument(peekNext)]
+        out.reserveCapacity(5 + expected.count * 21)
         for e in expected {
             out += [RedisArgument(e.list + 1), RedisArgument(e.raw), RedisArgument(e.tag), RedisArgument(e.queueJSON),
                     RedisArgument(e.taskID), RedisArgument(e.mayRun ? 1 : 0), RedisArgument(e.recordPairs.count * 2)]
@@ -74,9 +81,18 @@ struct FetchPeeked: ScriptCall {
         end
         local now, token, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
         local out = {}
-        local a = 5
+        local a = 6
+        local function higherListHasOne(index)
+          for j = 1, index - 1 do
+            if redis.call('LLEN', KEYS[4 + j]) > 0 then return true end
+          end
+          return false
+        end
         for m = 1, #KEYS - 4 - nlists do
-          local list = KEYS[4 + tonumber(ARGV[a])]
+          local index = tonumber(ARGV[a])
+          -- First lists first, as `Fetch`: a message that came to a higher list since the peek goes first.
+          if index > 1 and higherListHasOne(index) then break end
+          local list = KEYS[4 + index]
           local raw = redis.call('RPOP', list)
           if raw ~= ARGV[a + 1] then
             if raw then redis.call('RPUSH', list, raw) end
@@ -100,6 +116,16 @@ struct FetchPeeked: ScriptCall {
           out[#out + 1] = runs
           a = a + 7 + n
         end
-        return out
+        local want, tails = tonumber(ARGV[5]), {}
+        for i = 1, nlists do
+          local missing = want - #tails / 2
+          if missing <= 0 then break end
+          local items = redis.call('LRANGE', KEYS[4 + i], -missing, -1)
+          for j = #items, 1, -1 do
+            tails[#tails + 1] = i
+            tails[#tails + 1] = items[j]
+          end
+        end
+        return {out, tails}
         """)
 }
