@@ -11,10 +11,18 @@ extension Broker {
 
         /// True when `list` has a message (returns at once then), false after `timeout` seconds without one.
         public func waitForMessage(on list: String, timeout: Double) async throws -> Bool {
+            try await waitForTail(on: list, timeout: timeout) != nil
+        }
+
+        /// The message at the tail of `list` — the next one a fetch takes — as soon as there is one
+        /// (still in the list: the BLMOVE put it back where it was); nil after `timeout` seconds.
+        /// A hint for `fetch(tail:)`, which saves the wake-up its read of the lists.
+        public func waitForTail(on list: String, timeout: Double) async throws -> [UInt8]? {
             let key = RedisArgument(list)
             let reply = try await connection.send(["BLMOVE", key, key, "RIGHT", "RIGHT", RedisArgument(timeout)],
                                                   extraTimeout: timeout)
-            return !(try reply.throwingError(command: "BLMOVE")).isNull
+            let tail = try reply.throwingError(command: "BLMOVE")
+            return tail.isNull ? nil : (tail.bytes ?? [])
         }
 
         /// True once the connection failed or was closed; create a new watcher.

@@ -39,11 +39,17 @@ extension TaskRecord {
         /// Taken by `worker`: STARTED when a slot runs it now, RECEIVED when it waits in the prefetch buffer.
         public static func received(name: String, queue: String, retries: Int, worker: String, at now: Date,
                                     startedNow: Bool) -> Update {
-            let at = CeleryDate.format(now)
-            return Update(state: startedNow ? .started : .received,
-                          [(.name, name), (.queue, queue), (.worker, worker), (.receivedAt, at)]
-                              + (startedNow ? [(.startedAt, at)] : []) + [(.retries, String(retries))],
-                          attemptsDelta: 1)
+            received(name: name, queue: queue, retries: retries, worker: worker, stamp: CeleryDate.format(now),
+                     startedNow: startedNow)
+        }
+
+        /// The same, with the time already formatted (a fetched batch shares one).
+        public static func received(name: String, queue: String, retries: Int, worker: String, stamp at: String,
+                                    startedNow: Bool) -> Update {
+            Update(state: startedNow ? .started : .received,
+                   [(.name, name), (.queue, queue), (.worker, worker), (.receivedAt, at)]
+                       + (startedNow ? [(.startedAt, at)] : []) + [(.retries, String(retries))],
+                   attemptsDelta: 1)
         }
 
         /// A prefetched task began running (written only while the record still says RECEIVED).

@@ -9,15 +9,19 @@ import TaskProtocol
 /// non-empty queue with no free slot never spins them.
 actor Wakeup {
     private var consumer: CheckedContinuation<Void, Never>?
+    /// The message the first list's watcher saw at its tail, for the consumer's next fetch.
+    private var tail: [UInt8]?
     private var watchers: [CheckedContinuation<Void, Never>] = []
     private var demanded = false
     private var generation = 0
     /// Set by `releaseAll`: nobody waits any more.
     private var closed = false
 
-    /// The consumer waits until a watcher sees a message or `timeout` seconds pass.
-    func wait(timeout: Double) async {
-        if closed { return }
+    /// The consumer waits until a watcher sees a message or `timeout` seconds pass; returns the
+    /// message the first list's watcher saw at its tail, if that is what woke it.
+    func wait(timeout: Double) async -> [UInt8]? {
+        if closed { return nil }
+        tail = nil
         demanded = true
         generation += 1
         let mine = generation
@@ -30,6 +34,8 @@ actor Wakeup {
         }
         await withCheckedContinuation { consumer = $0 }
         timer.cancel()
+        defer { tail = nil }
+        return tail
     }
 
     private func timeOut(generation: Int) {
@@ -37,8 +43,10 @@ actor Wakeup {
         signal()
     }
 
-    /// A watcher saw a message (or the wait timed out): resume the consumer.
-    func signal() {
+    /// A watcher saw a message (or the wait timed out): resume the consumer. `tail`: the message
+    /// at the tail of the first list, when that list's watcher saw it.
+    func signal(tail: [UInt8]? = nil) {
+        if consumer != nil, demanded { self.tail = tail }
         demanded = false
         consumer?.resume()
         consumer = nil

@@ -12,10 +12,12 @@ extension Worker {
         let wakeup = Wakeup()
         state.withLock { $0.wakeup = wakeup }
         if isStopping { await wakeup.releaseAll() }
-        let watchers = lists.map { list in Task { await self.watch(list, wakeup: wakeup) } }
+        let watchers = lists.map { list in Task { await self.watch(list, first: list == lists.first, wakeup: wakeup) } }
         defer { watchers.forEach { $0.cancel() } }
         var backoff = 0.1
         var buffer = Deque<Broker.Fetched>()
+        // What the last fetch saw behind the messages it took (or a watcher saw): where the next one starts.
+        var tails: Broker.Tails?
         while !isStopping {
             await slots.acquire()
             if isStopping { await slots.release(); break }
@@ -31,17 +33,18 @@ extension Worker {
             var batch: [Broker.Fetched] = []
             while !isStopping {
                 do {
-                    batch = try await broker.fetch(lists: lists, leaseToken: leaseToken, count: slotsHeld + prefetch,
-                                                   startNow: slotsHeld, worker: configuration.nodeName)
+                    (batch, tails) = try await broker.fetch(lists: lists, leaseToken: leaseToken, count: slotsHeld + prefetch,
+                                                            startNow: slotsHeld, worker: configuration.nodeName, tails: tails)
                     backoff = 0.1
                 } catch {
+                    tails = nil
                     logger.error("consumer: \(error); retrying in \(String(format: "%.1f", backoff))s")
                     await pause(backoff)
                     backoff = min(backoff * 2, 5)
                     continue
                 }
                 if !batch.isEmpty { break }
-                await wakeup.wait(timeout: configuration.popTimeout)
+                tails = await wakeup.wait(timeout: configuration.popTimeout).map(Broker.Tails.init(firstList:))
             }
             let now = min(batch.count, slotsHeld)
             await slots.release(slotsHeld - now)
@@ -59,7 +62,8 @@ extension Worker {
     }
 
     /// One list's watcher: blocks in a content-preserving BLMOVE while the consumer waits (see `Wakeup`).
-    func watch(_ list: String, wakeup: Wakeup) async {
+    /// The first list's watcher hands the consumer the message it saw, which the fetch takes first.
+    func watch(_ list: String, first: Bool, wakeup: Wakeup) async {
         var connection: Broker.ListWatcher?
         var backoff = 0.1
         while !isStopping, !Task.isCancelled {
@@ -73,7 +77,11 @@ extension Worker {
                     state.withLock { $0.watcherConnections[list] = fresh }
                     if isStopping { break }
                 }
-                if try await connection!.waitForMessage(on: list, timeout: configuration.watchTimeout) { await wakeup.signal() }
+                if let seen = try await connection!.waitForTail(on: list, timeout: configuration.watchTimeout) {
+                    // The first list's tail is the next message a fetch takes: the consumer takes it
+                    // without reading the lists again. Other lists only wake it.
+                    await wakeup.signal(tail: first ? seen : nil)
+                }
                 backoff = 0.1
             } catch {
                 connection?.close()
@@ -122,7 +130,7 @@ extension Worker {
         let raw = fetched.raw
         let message: TaskMessage
         do {
-            message = try TaskMessage.decode(raw)
+            message = try fetched.message ?? TaskMessage.decode(raw)  // the fetch decoded it when it could
         } catch {
             await deadLetter(raw: raw, error: error, queue: queue, tag: fetched.tag)
             await slots.release()
