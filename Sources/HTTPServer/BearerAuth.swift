@@ -87,8 +87,11 @@ public final class BearerAuth: HTTPMiddleware {
     /// The entry of the request's bearer token, if it is one of the accepted tokens (a route that
     /// reports who is calling, such as the dashboard's `GET /auth/whoami`).
     public func holder(of request: HTTPRequest) -> BearerTokens.Entry? {
-        guard let token = Self.bearerToken(request.headers["authorization"]) else { return nil }
-        return tokens.withLock { $0.match(token) }
+        guard var header = request.headers["authorization"] else { return nil }
+        return header.withUTF8 { value in
+            guard let token = Self.bearerToken(value) else { return nil }
+            return current.read { $0.tokens.match(token) }
+        }
     }
 
     private func challenge(status: Int, detail: String, error: String?) -> HTTPResponse {
