@@ -81,6 +81,10 @@ struct FetchPeeked: ScriptCall {
         return out + index.arguments(now: Date(timeIntervalSince1970: now))
     }
 
+    /// Not waited for by `--min-replicas-ack`, as `Fetch`: a lost fetch runs again (a counted
+    /// duplicate), and the completion's confirmed write covers it.
+    static let needsReplicaAck = false
+
     // Types are checked once per call, on the shared keys and the lists (a list of the wrong type
     // stops the call before anything is popped); a record of the wrong type is found by its own
     // write (`pcall`, which writes nothing then): that record is left alone and its message reported
