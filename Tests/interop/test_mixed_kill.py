@@ -93,12 +93,17 @@ def kill_celeriac_holding(worker, name, r):
     deadline = time.monotonic() + 20
     while True:
         os.kill(worker.pid, signal.SIGSTOP)
+        # What the frozen worker had already sent (an ack of its last batch, say) reaches Redis before
+        # this round trip ends; then its leases and their unacked entries are read in one step, so a
+        # tag counts as held only while both are there.
+        r.ping()
         tags = [tag for tag, token in r.hgetall("celeriac:leases").items() if token.decode().startswith(f"{name}@")]
-        if tags:
+        entries = r.hmget("unacked", tags) if tags else []
+        held = [json.loads(e)[0]["headers"]["id"] for e in entries if e is not None]
+        if held:
             worker.proc.kill()
             worker.proc.wait(timeout=10)
-            entries = r.hmget("unacked", tags)
-            return [json.loads(e)[0]["headers"]["id"] for e in entries if e is not None]
+            return held
         os.kill(worker.pid, signal.SIGCONT)
         if time.monotonic() >= deadline:
             pytest.fail(f"celeriac worker {name} never held a message when frozen; log:\n{tail(worker.log_path)}")
