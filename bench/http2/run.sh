@@ -17,48 +17,11 @@ ROOT=$(pwd)
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 BODY='{"task":"celery_example_2.add","args":[1,2]}'
-for tool in h2load nghttpd wrk redis-server redis-cli curl python3; do
-  command -v $tool >/dev/null || { echo "$tool is not installed (make apt)" >&2; exit 1; }
-done
-
-# Hold the shared build/benchmark lock for the whole run (build and measurements alike).
-if [ -n "${BUILD_LOCK-flock /tmp/celeriac-build.lock}" ]; then
-  exec 9>/tmp/celeriac-build.lock
-  echo "waiting for /tmp/celeriac-build.lock ..." >&2
-  flock 9
-fi
-echo "building the release binary ..." >&2
-swift build -c release --product celeriac >&2
-BIN=$ROOT/.build/release/celeriac
-
-WORK=$(mktemp -d /tmp/celeriac-h2bench.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_http() {  # NAME URL PID [curl flags]
-  local deadline=$((SECONDS + 20))
-  until curl -sf -o /dev/null ${4:-} "$2"; do
-    if [ $SECONDS -ge $deadline ] || ! kill -0 "$3" 2>/dev/null; then
-      echo "$1 did not come up at $2; its log:" >&2; cat "$WORK/$1.log" >&2 || true; exit 1
-    fi
-    sleep 0.1
-  done
-}
-
-REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
-  --logfile "$WORK/redis.log" >/dev/null 2>&1 &
-PIDS+=($!)
-RCLI=(redis-cli -p "$REDIS_PORT")
-deadline=$((SECONDS + 10))
-until "${RCLI[@]}" ping >/dev/null 2>&1; do
-  [ $SECONDS -lt $deadline ] || { echo "redis-server did not start" >&2; exit 1; }
-  sleep 0.05
-done
+source "$ROOT/bench/lib.sh"
+bench_need h2load nghttpd wrk redis-server redis-cli curl python3
+bench_lock_and_build
+bench_workdir h2bench
+bench_redis
 
 API_PORT=$(free_port)
 "$BIN" api --broker "redis://127.0.0.1:$REDIS_PORT/0" --bind "127.0.0.1:$API_PORT" --allow-unknown-tasks -l warning \

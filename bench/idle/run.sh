@@ -16,15 +16,9 @@ PY=${BENCH_PYTHON:-$ROOT/.run/bench-venv/bin/python}
 [ -x "$PY" ] || make --no-print-directory bench-venv
 "$PY" -c 'import redis' || { echo "need redis-py in $PY (make bench-venv)" >&2; exit 1; }
 
-# Hold the shared build/benchmark lock for the whole run: other load would show up as idle CPU.
-if [ -n "${BUILD_LOCK-flock /tmp/celeriac-build.lock}" ]; then
-  exec 9>/tmp/celeriac-build.lock
-  echo "waiting for /tmp/celeriac-build.lock ..." >&2
-  flock 9
-fi
-echo "building the release binary ..." >&2
-swift build -c release --product celeriac >&2
-BIN=$ROOT/.build/release/celeriac
+# Holds the shared build/benchmark lock for the whole run: other load would show up in the numbers.
+source "$ROOT/bench/lib.sh"
+bench_lock_and_build
 
 # Bounded: about 30 s idle, 200 tasks at a few ms each; the cap is for a hang.
 timeout 600 "$PY" "$HERE/idle.py" --bin "$BIN" "$@"

@@ -27,50 +27,11 @@ PY=${BENCH_PYTHON:-$ROOT/.run/bench-venv/bin/python}
 [ -x "$PY" ] || make --no-print-directory bench-venv
 "$PY" -c 'import celery, flower; assert flower.__version__.startswith("2.2"), flower.__version__' \
   || { echo "need flower==2.2.* and celery[redis] in $PY (make bench-venv)" >&2; exit 1; }
-for tool in wrk redis-server redis-benchmark redis-cli curl; do
-  command -v $tool >/dev/null || { echo "$tool is not installed (make apt)" >&2; exit 1; }
-done
-
-# Hold the shared build/benchmark lock for the whole run (build and measurements alike).
-if [ -n "${BUILD_LOCK-flock /tmp/celeriac-build.lock}" ]; then
-  exec 9>/tmp/celeriac-build.lock
-  echo "waiting for /tmp/celeriac-build.lock ..." >&2
-  flock 9
-fi
-echo "building the release binary ..." >&2
-swift build -c release --product celeriac >&2
-BIN=$ROOT/.build/release/celeriac
-
-WORK=$(mktemp -d /tmp/celeriac-submit.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-# wait_http NAME URL PID: until URL answers 2xx (20 s at most, and the process must stay alive).
-wait_http() {
-  local deadline=$((SECONDS + 20))
-  until curl -sf -o /dev/null "$2"; do
-    if [ $SECONDS -ge $deadline ] || ! kill -0 "$3" 2>/dev/null; then
-      echo "$1 did not come up at $2; its log:" >&2; cat "$WORK/$1.log" >&2 || true; exit 1
-    fi
-    sleep 0.1
-  done
-}
-
-REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
-  --logfile "$WORK/redis.log" >/dev/null 2>&1 &
-PIDS+=($!)
-RCLI=(redis-cli -p "$REDIS_PORT")
-deadline=$((SECONDS + 10))
-until "${RCLI[@]}" ping >/dev/null 2>&1; do
-  [ $SECONDS -lt $deadline ] || { echo "redis-server did not start" >&2; exit 1; }
-  sleep 0.05
-done
+source "$ROOT/bench/lib.sh"
+bench_need wrk redis-server redis-benchmark redis-cli curl python3
+bench_lock_and_build
+bench_workdir submit
+bench_redis
 URL=redis://127.0.0.1:$REDIS_PORT/0
 
 # measure NAME URL BODY → "NAME req/s p50 p99 requests queued"; the server must already be up.
