@@ -101,6 +101,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "HTTPServerTests",
                     dependencies: ["HTTPServer", "Sockets", "TestSupport",
+                                   .product(name: "Prometheus", package: "swift-prometheus"),
                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "HTTP2Tests",

@@ -107,7 +107,7 @@ struct APICommand: AsyncParsableCommand {
         httpConfiguration.limits.maxBodyBytes = maxBodyBytes ?? 1 << 20
         let grace = grace ?? 10
         httpConfiguration.timeouts.shutdownGrace = grace
-        let server = try HTTPServer(configuration: httpConfiguration, router: api.router(middleware: [RequestMetrics()] + (auth.map { [$0] } ?? [])),
+        let server = try HTTPServer(configuration: httpConfiguration, router: api.router(middleware: [RequestMetrics(buckets: MetricsBootstrap.durationBuckets)] + (auth.map { [$0] } ?? [])),
                                     logger: logger, sessions: noHTTP2 ? nil : HTTP2())
         try server.start()
         serving.withLock { $0 = (server, api, grace) }

@@ -23,7 +23,7 @@ enum WorkerEndpoint {
                 ? .json(bytes: Array(#"{"status": "ready", "redis": "ok"}"#.utf8))
                 : .problem(status: 503, detail: "the worker is stopping or cannot reach Redis")
         }
-        router.use(RequestMetrics(prefix: "celeriac_worker_http"))
+        router.use(RequestMetrics(prefix: "celeriac_worker_http", buckets: MetricsBootstrap.durationBuckets))
         if let auth { router.use(auth) }
         var configuration = HTTPServer.Configuration(host: host, port: port, threads: 1)
         configuration.accessLog = false

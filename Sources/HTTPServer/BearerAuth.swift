@@ -102,11 +102,12 @@ public final class BearerAuth: HTTPMiddleware {
 
     /// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive), as bytes.
     static func bearerToken(_ value: UnsafeBufferPointer<UInt8>) -> UnsafeRawBufferPointer? {
-        var start = 0
-        for expected in "bearer ".utf8 {
-            guard start < value.count, value[start] | (expected == 0x20 ? 0 : 0x20) == expected else { return nil }
-            start += 1
-        }
+        // "bearer " with the letters in any case (a byte | 0x20 is its lowercase), then a space.
+        guard value.count >= 7, value[0] | 0x20 == UInt8(ascii: "b"), value[1] | 0x20 == UInt8(ascii: "e"),
+              value[2] | 0x20 == UInt8(ascii: "a"), value[3] | 0x20 == UInt8(ascii: "r"),
+              value[4] | 0x20 == UInt8(ascii: "e"), value[5] | 0x20 == UInt8(ascii: "r"), value[6] == UInt8(ascii: " ")
+        else { return nil }
+        var start = 7
         var end = value.count
         while start < end, value[start] == UInt8(ascii: " ") { start += 1 }
         while end > start, value[end - 1] == UInt8(ascii: " ") { end -= 1 }

@@ -16,10 +16,16 @@ final class CompiledRouter: Sendable {
         var handlers: [HTTPMethod: (Entry, [String])] = [:]
     }
 
-    /// One route as matched: its handler and what middleware needs to know of it.
-    struct Entry: Sendable {
-        var handler: HTTPHandler
-        var route: MatchedRoute
+    /// One route as matched: its handler and what middleware needs to know of it. A class, so a
+    /// match copies one reference per request, not the closure and the strings.
+    final class Entry: Sendable {
+        let handler: HTTPHandler
+        let route: MatchedRoute
+
+        init(handler: @escaping HTTPHandler, route: MatchedRoute) {
+            self.handler = handler
+            self.route = route
+        }
     }
 
     // Built in init, never mutated afterwards.
@@ -28,7 +34,7 @@ final class CompiledRouter: Sendable {
 
     init(_ router: Router) throws(HTTPServerError) {
         middleware = router.middleware
-        for route in router.routes {
+        for (index, route) in router.routes.enumerated() {
             var node = root
             var names: [String] = []
             for segment in try Self.segments(of: route.pattern) {
@@ -49,7 +55,7 @@ final class CompiledRouter: Sendable {
                 throw HTTPServerError("duplicate route \(route.method) \(route.pattern)")
             }
             node.handlers[route.method] = (Entry(handler: route.handler,
-                                                 route: MatchedRoute(pattern: route.pattern, access: route.access)), names)
+                                                 route: MatchedRoute(pattern: route.pattern, access: route.access, index: index)), names)
         }
     }
 
@@ -110,23 +116,37 @@ final class CompiledRouter: Sendable {
     func respond(to request: HTTPRequest, logger: Logger?) async -> HTTPResponse {
         let resolution = resolve(request.method, request.path)
         guard !middleware.isEmpty else { return await respond(to: request, resolution, logger: logger) }
-        var route = MatchedRoute(pattern: nil, access: .authenticated)
-        if case .found(let entry, _) = resolution { route = entry.route }
+        let route: MatchedRoute
+        if case .found(let entry, _) = resolution { route = entry.route } else { route = Self.unmatched }
         let start = MonotonicClock.nanoseconds()
-        var ran = 0
-        var answer: HTTPResponse?
-        while ran < middleware.count, answer == nil {
-            answer = middleware[ran].willRespond(to: request, route: route)
-            ran += 1
-        }
+        let (ran, answer) = willRespond(to: request, route: route)
         let response: HTTPResponse
         if let answer { response = answer } else { response = await respond(to: request, resolution, logger: logger) }
-        let elapsed = MonotonicClock.nanoseconds() &- start
-        while ran > 0 {
-            ran -= 1
-            middleware[ran].didRespond(to: request, route: route, status: response.status, nanoseconds: elapsed)
-        }
+        didRespond(to: request, route: route, status: response.status, ran: ran, since: start)
         return response
+    }
+
+    private static let unmatched = MatchedRoute(pattern: nil, access: .authenticated)
+
+    /// Each middleware's `willRespond` until one answers; how many ran, and the answer.
+    private func willRespond(to request: HTTPRequest, route: MatchedRoute) -> (Int, HTTPResponse?) {
+        var ran = 0
+        while ran < middleware.count {
+            let answer = middleware[ran].willRespond(to: request, route: route)
+            ran += 1
+            if answer != nil { return (ran, answer) }
+        }
+        return (ran, nil)
+    }
+
+    /// `didRespond` of the middleware that ran, innermost first.
+    private func didRespond(to request: HTTPRequest, route: MatchedRoute, status: Int, ran: Int, since start: UInt64) {
+        let elapsed = MonotonicClock.nanoseconds() &- start
+        var index = ran
+        while index > 0 {
+            index -= 1
+            middleware[index].didRespond(to: request, route: route, status: status, nanoseconds: elapsed)
+        }
     }
 
     private func respond(to request: HTTPRequest, _ resolution: Resolution, logger: Logger?) async -> HTTPResponse {

@@ -40,6 +40,9 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, E
     /// Appends a field, keeping any existing ones of the same name.
     public mutating func add(name: String, value: String) { fields.append((name: name, value: value)) }
 
+    /// Room for `count` fields without reallocating (the parser, before the first field).
+    mutating func reserveCapacity(_ count: Int) { fields.reserveCapacity(count) }
+
     /// Removes every field called `name`.
     public mutating func remove(name: String) { fields.removeAll { Self.same($0.name, name) } }
 
@@ -51,6 +54,8 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, E
     /// ASCII case-insensitive equality of two field names.
     @inlinable
     static func same(_ a: String, _ b: String) -> Bool {
+        // Lengths first (stored, for native strings): most names differ there.
+        guard a.utf8.count == b.utf8.count else { return false }
         var a = a, b = b
         return a.withUTF8 { x in
             b.withUTF8 { y in

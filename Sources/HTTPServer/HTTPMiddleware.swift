@@ -5,11 +5,15 @@ public struct MatchedRoute: Sendable {
     public var pattern: String?
     /// Who may call it; `.authenticated` when no route matched.
     public var access: RouteAccess
+    /// The route's position in its router (set at start-up), so per-route tables need no hashing;
+    /// -1 when no route matched or the index is not known.
+    public var index: Int
 
     /// A match, for calling a middleware directly (tests).
-    public init(pattern: String?, access: RouteAccess) {
+    public init(pattern: String?, access: RouteAccess, index: Int = -1) {
         self.pattern = pattern
         self.access = access
+        self.index = index
     }
 }
 
@@ -21,7 +25,10 @@ public struct MatchedRoute: Sendable {
 /// Middleware runs in the order added: each `willRespond` until one answers, then `didRespond` of
 /// those whose `willRespond` ran, in reverse order (so an outer metrics middleware counts the 401s
 /// of an inner authenticating one).
-public protocol HTTPMiddleware: Sendable {
+///
+/// A middleware is a class: one instance serves every event loop, and the router calls it through
+/// a plain reference (no existential box copied per request).
+public protocol HTTPMiddleware: AnyObject, Sendable {
     /// Before the handler: nil lets the request through, a response answers it instead.
     func willRespond(to request: HTTPRequest, route: MatchedRoute) -> HTTPResponse?
     /// After the response is known; `nanoseconds` since the first middleware's `willRespond`.

@@ -127,6 +127,8 @@ struct Head: Sendable {
         }
         let name = String(decoding: nameBytes, as: UTF8.self)
         let value = String(decoding: UnsafeBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
+        // One allocation for a typical head rather than growing through 1, 2, 4 and 8 fields.
+        if headers.isEmpty { headers.reserveCapacity(8) }
         headers.add(name: name, value: value)
         noteSpecial(nameBytes, value)
     }
@@ -182,18 +184,13 @@ struct Head: Sendable {
 
 /// Byte classes of RFC 9110.
 enum HeadSyntax {
-    /// tchar: `!#$%&'*+-.^_`|~`, digits, letters.
-    static let tokenTable: [Bool] = (0..<256).map { b in
-        switch UInt8(b) {
-        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-             UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-             UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): true
-        default: false
-        }
+    /// tchar: `!#$%&'*+-.^_`|~`, digits, letters, as bits of the bytes 0–63 and 64–127 (no table
+    /// behind a lazy global on the per-byte path).
+    @inline(__always) static func isTokenByte(_ b: UInt8) -> Bool {
+        if b < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) >> b & 1 != 0 }
+        if b < 128 { return (0x57FF_FFFF_C7FF_FFFE as UInt64) >> (b &- 64) & 1 != 0 }
+        return false
     }
-
-    @inline(__always) static func isTokenByte(_ b: UInt8) -> Bool { tokenTable[Int(b)] }
 
     /// field-vchar, SP, HTAB, obs-text; never NUL, CR, LF, other controls or DEL.
     @inline(__always) static func isFieldValueByte(_ b: UInt8) -> Bool {

@@ -1,3 +1,4 @@
+import Glibc
 /// An HTTP/1.1 request parser that does no I/O: feed it bytes, take events out.
 ///
 /// ```swift
@@ -205,12 +206,10 @@ public struct HTTPParser: Sendable {
     /// The content range of the next CRLF-terminated line, advancing past it; nil if incomplete.
     private mutating func nextLine(limit: Int, kind: LineKind) throws(HTTPError) -> Range<Int>? {
         let found: Int? = buffer.withUnsafeBufferPointer { bytes in
-            var i = scanned
-            while i < bytes.count {
-                if bytes[i] == 0x0A { return i }
-                i += 1
-            }
-            return nil
+            guard scanned < bytes.count, let base = bytes.baseAddress,
+                  let hit = memchr(base + scanned, 0x0A, bytes.count - scanned)
+            else { return nil }
+            return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
         }
         guard let lf = found else {
             scanned = buffer.count

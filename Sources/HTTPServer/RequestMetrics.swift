@@ -1,27 +1,38 @@
 import CoreMetrics
 import Synchronization
 
-/// Request metrics as middleware, through swift-metrics (the app bootstraps a backend such as
-/// Prometheus): `<prefix>_requests_total{route,method,status}`, the latency histogram
-/// `<prefix>_request_duration_seconds{route,method}` and `<prefix>_requests_in_flight`. The route
-/// label is the matched pattern (`/tasks/{id}`), or `unmatched`, so the label set stays bounded.
+/// Request metrics as middleware: `<prefix>_requests_total{route,method,status}` and
+/// `<prefix>_requests_in_flight` through swift-metrics (the app bootstraps a backend such as
+/// Prometheus), and the latency histogram `<prefix>_request_duration_seconds{route,method}`, kept here
+/// and written by `emitAll(into:)` in the Prometheus text format. The route label is the matched
+/// pattern (`/tasks/{id}`), or `unmatched`, so the label set stays bounded.
 ///
-/// Counts are thread-confined: each event loop counts requests and in-flight changes in cells of its
-/// own (single-writer atomics, no cache line shared with another loop), and `flush()` folds them
-/// into the shared counter and gauge. The app calls `RequestMetrics.flushAll()` before it renders
-/// `/metrics`, so a scrape sees every request answered before it. The latency histogram is recorded
-/// per request (its buckets cannot be merged into the backend's later).
+/// The hot path takes no lock, hashes nothing and builds no string: each event loop keeps cells of
+/// its own (single-writer atomics, no cache line shared with another loop), found by the route's
+/// index, holding a count per latency bucket and the latency sum. `flush()` folds the counts into the
+/// shared counter and gauge; the app calls `RequestMetrics.flushAll()` and then `emitAll(into:)` when
+/// it renders `/metrics`, so a scrape sees every request answered before it.
 public final class RequestMetrics: HTTPMiddleware {
-    private let prefix: String
+    let prefix: String
+    /// The latency buckets' upper bounds in nanoseconds, ascending.
+    let bounds: [Int64]
     private let inFlight: Meter
     private let local: ThreadLocal<RequestMetricsCache>
     // Every thread's cache and every cell, for `flush`; appended to on a miss only.
-    private let shards: Mutex<(caches: [RequestMetricsCache], cells: [RequestMetricsCache.Cell])> = Mutex(([], []))
+    let shards: Mutex<(caches: [RequestMetricsCache], cells: [RequestMetricsCache.Cell])> = Mutex(([], []))
     private let flushing = Mutex(())
 
-    /// Metrics named `<prefix>_…` (default `celeriac_http`).
-    public init(prefix: String = "celeriac_http") {
+    /// swift-prometheus's default buckets for a timer, so the histogram reads as it did through it.
+    public static let defaultBuckets: [Duration] = [
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
+
+    /// Metrics named `<prefix>_…` (default `celeriac_http`), latencies counted in `buckets` (upper
+    /// bounds; instances that share a prefix must share the buckets).
+    public init(prefix: String = "celeriac_http", buckets: [Duration] = RequestMetrics.defaultBuckets) {
         self.prefix = prefix
+        bounds = buckets.map(Self.nanoseconds).sorted()
         inFlight = Meter(label: prefix + "_requests_in_flight")
         local = ThreadLocal { RequestMetricsCache() }
         Self.instances.withLock { $0.append(self) }
@@ -35,19 +46,11 @@ public final class RequestMetrics: HTTPMiddleware {
 
     /// Counts and times the request, whatever answered it.
     public func didRespond(to request: HTTPRequest, route: MatchedRoute, status: Int, nanoseconds: UInt64) {
-        let key = RequestMetricsCache.Key(route: route.pattern, method: request.method, status: status)
         cache { cache in
             cache.finished.bump()
-            let cell: RequestMetricsCache.Cell
-            if let found = cache.cells[key] {
-                cell = found
-            } else {
-                cell = makeCell(key)
-                cache.cells[key] = cell
-                shards.withLock { $0.cells.append(cell) }
-            }
-            cell.count.bump()
-            cell.duration.recordNanoseconds(Int64(clamping: nanoseconds))
+            let cell = cache.cell(index: route.index, route: route.pattern, method: request.method, status: status)
+                ?? makeCell(route: route, method: request.method, status: status, in: cache)
+            cell.record(Int64(clamping: nanoseconds))
         }
     }
 
@@ -61,7 +64,7 @@ public final class RequestMetrics: HTTPMiddleware {
             }
             inFlight.set(max(0, inFlightNow))
             for cell in cells {
-                let count = cell.count.load(ordering: .relaxed)
+                let count = cell.count
                 if count > cell.flushed {
                     cell.requests.increment(by: count - cell.flushed)
                     cell.flushed = count
@@ -77,18 +80,27 @@ public final class RequestMetrics: HTTPMiddleware {
 
     // Every instance made, held for the process's life (a server keeps its middleware that long
     // anyway; a weak reference would put every retain of the middleware on the slow path).
-    private static let instances = Mutex<[RequestMetrics]>([])
+    static let instances = Mutex<[RequestMetrics]>([])
 
     @inline(__always) private func cache<R>(_ body: (RequestMetricsCache) -> R) -> R {
         local.withValue(body) { made in shards.withLock { $0.caches.append(made) } }
     }
 
-    private func makeCell(_ key: RequestMetricsCache.Key) -> RequestMetricsCache.Cell {
-        let route = key.route ?? "unmatched"
-        return RequestMetricsCache.Cell(
-            requests: Counter(label: prefix + "_requests_total",
-                              dimensions: [("route", route), ("method", key.method.rawValue), ("status", String(key.status))]),
-            duration: CoreMetrics.Timer(label: prefix + "_request_duration_seconds",
-                                        dimensions: [("route", route), ("method", key.method.rawValue)]))
+    // A label set this thread has not seen: a cell, registered for `flush` and the exposition.
+    private func makeCell(route: MatchedRoute, method: HTTPMethod, status: Int, in cache: RequestMetricsCache)
+        -> RequestMetricsCache.Cell {
+        let requests = Counter(label: prefix + "_requests_total",
+                               dimensions: [("route", route.pattern ?? "unmatched"), ("method", method.rawValue),
+                                            ("status", String(status))])
+        let cell = RequestMetricsCache.Cell(route: route.pattern, method: method, status: status, requests: requests,
+                                            bounds: bounds)
+        cache.add(cell, index: route.index)
+        shards.withLock { $0.cells.append(cell) }
+        return cell
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
     }
 }
