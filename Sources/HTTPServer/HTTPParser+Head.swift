@@ -122,7 +122,7 @@ struct Head: Sendable {
         var end = line.count
         while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
         while end > start, line[end - 1] == 0x20 || line[end - 1] == 0x09 { end -= 1 }
-        for j in start..<end where !HeadSyntax.isFieldValueByte(line[j]) {
+        if let j = HeadSyntax.firstNonFieldValueByte(line, from: start, to: end) {
             throw .badRequest("control byte 0x\(String(line[j], radix: 16)) in header field value")
         }
         let name = String(decoding: nameBytes, as: UTF8.self)
@@ -195,6 +195,29 @@ enum HeadSyntax {
     /// field-vchar, SP, HTAB, obs-text; never NUL, CR, LF, other controls or DEL.
     @inline(__always) static func isFieldValueByte(_ b: UInt8) -> Bool {
         b == 0x09 || (b >= 0x20 && b != 0x7F)
+    }
+
+    /// The index of the first byte in `start..<end` that `isFieldValueByte` refuses. Eight bytes a
+    /// step while none is below 0x20 or 0x7F (exact "any byte" tests on a word); a word with one (a
+    /// tab, or a byte to refuse) goes byte by byte from there.
+    static func firstNonFieldValueByte(_ line: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Int? {
+        var i = start
+        if let base = line.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            while i + 8 <= end {
+                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                let below20 = (word &- ones &* 0x20) & ~word & highs
+                let del = word ^ (ones &* 0x7F)
+                let is7F = (del &- ones) & ~del & highs
+                if below20 | is7F != 0 { break }
+                i += 8
+            }
+        }
+        while i < end {
+            if !isFieldValueByte(line[i]) { return i }
+            i += 1
+        }
+        return nil
     }
 
     /// `bytes` equals the lowercase ASCII `lower`, ignoring case.
