@@ -7,17 +7,35 @@ import TaskQueue
 extension Worker {
     // MARK: consuming
 
+    /// Consumes until shutdown. The consumer, its watchers and the `Wakeup` between them run on the
+    /// event loop of the broker's connection, where their Redis replies arrive: a watcher's wake-up,
+    /// the fetch it starts and the start of the task cost one thread hop (to the task's own task on
+    /// the global pool), not one per reply and actor.
     func consume() async {
+        let loop = await broker.executor()
+        await withTaskExecutorPreference(loop) { await consumeMessages(loop: loop) }
+    }
+
+    private func consumeMessages(loop: (any TaskExecutor)?) async {
         let lists = broker.consumeLists(queues: configuration.queues)
         let wakeup = Wakeup()
         state.withLock { $0.wakeup = wakeup }
-        if isStopping { await wakeup.releaseAll() }
-        let watchers = lists.map { list in Task { await self.watch(list, first: list == lists.first, wakeup: wakeup) } }
-        defer { watchers.forEach { $0.cancel() } }
+        if isStopping { wakeup.releaseAll() }
+        let watchers = lists.map { list in
+            Task(executorPreference: loop) { await self.watch(list, first: list == lists.first, wakeup: wakeup) }
+        }
+        let timeouts = Task(executorPreference: loop) { await wakeup.runTimeouts() }
+        defer {
+            watchers.forEach { $0.cancel() }
+            timeouts.cancel()
+        }
         var backoff = 0.1
         var buffer = Deque<Broker.Fetched>()
         // What the last fetch saw behind the messages it took (or a watcher saw): where the next one starts.
         var tails: Broker.Tails?
+        // The last fetch took messages and saw nothing behind them (it reads the lists' tails in the
+        // same step; the fallback fetch does not look, and then a watcher wakes the consumer at once).
+        var emptyBehind = false
         while !isStopping {
             await slots.acquire()
             if isStopping { await slots.release(); break }
@@ -32,6 +50,12 @@ extension Worker {
             let prefetch = max(0, configuration.concurrency * (configuration.prefetchMultiplier - 1))
             var batch: [Broker.Fetched] = []
             while !isStopping {
+                if emptyBehind {
+                    // Nothing to read again: wait for a watcher, which sees a message that came meanwhile at once.
+                    emptyBehind = false
+                    tails = await wakeup.wait(timeout: configuration.popTimeout).map(Broker.Tails.init(firstList:))
+                    continue
+                }
                 do {
                     (batch, tails) = try await broker.fetch(lists: lists, leaseToken: leaseToken, count: slotsHeld + prefetch,
                                                             startNow: slotsHeld, worker: configuration.nodeName, tails: tails)
@@ -43,7 +67,10 @@ extension Worker {
                     backoff = min(backoff * 2, 5)
                     continue
                 }
-                if !batch.isEmpty { break }
+                if !batch.isEmpty {
+                    emptyBehind = tails == nil
+                    break
+                }
                 tails = await wakeup.wait(timeout: configuration.popTimeout).map(Broker.Tails.init(firstList:))
             }
             let now = min(batch.count, slotsHeld)
@@ -57,7 +84,7 @@ extension Worker {
         // Prefetched messages that never started go back to the front of their queues.
         for fetched in buffer { await handBack(fetched) }
         state.withLock { $0.prefetched.removeAll() }
-        await wakeup.releaseAll()
+        wakeup.releaseAll()
         for watcher in watchers { await watcher.value }
     }
 
@@ -80,7 +107,7 @@ extension Worker {
                 if let seen = try await connection!.waitForTail(on: list, timeout: configuration.watchTimeout) {
                     // The first list's tail is the next message a fetch takes: the consumer takes it
                     // without reading the lists again. Other lists only wake it.
-                    await wakeup.signal(tail: first ? seen : nil)
+                    wakeup.signal(tail: first ? seen : nil)
                 }
                 backoff = 0.1
             } catch {
@@ -215,7 +242,10 @@ extension Worker {
             $0.inFlight[tag] = InFlight(message: message, task: nil, unmarkedStart: fetched.record == .received ? now : nil)
             $0.totals[message.task, default: 0] += 1  // Celery counts a task when it is accepted
         }
-        let task = Task {
+        // The task and its handler run on the global pool, never on the consumer's event loop (a
+        // handler may compute or block for long). Revoke and shutdown cancel this task, which is the
+        // handler's own unless a time limit applies (see `runWithLimits`).
+        let task = Task(executorPreference: globalConcurrentExecutor) {
             await self.execute(message, definition: definition, plan: plan)
             self.state.withLock {
                 $0.inFlight[tag] = nil
@@ -223,7 +253,13 @@ extension Worker {
             }
             await self.pendingStores.release()
         }
-        state.withLock { if $0.inFlight[tag] != nil { $0.inFlight[tag]?.task = task } }
+        // A revoke that came before the task was stored here cancelled nothing: catch up now.
+        let cancelledEarlier = state.withLock { s -> Bool in
+            guard s.inFlight[tag] != nil else { return false }
+            s.inFlight[tag]?.task = task
+            return s.inFlight[tag]?.cancelled ?? false
+        }
+        if cancelledEarlier { task.cancel() }
     }
 
     func deadLetter(raw: [UInt8], error: any Error, queue: String, tag: String?) async {

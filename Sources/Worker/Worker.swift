@@ -118,7 +118,7 @@ public final class Worker: Service, Sendable {
         for connection in connections { connection.close(reason: "worker shutting down") }
         Task {
             await slots.release()
-            await wakeup?.releaseAll()
+            wakeup?.releaseAll()
         }
     }
 
