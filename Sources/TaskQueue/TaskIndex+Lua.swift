@@ -3,12 +3,13 @@ import Foundation
 extension TaskIndex {
     /// Lua that the indexing scripts include after their type checks: `ix_write(id, old, new, sets, always)`
     /// and `ix_trim()`. `keys` is a Lua expression for the KEYS index of the `all` set (the state
-    /// buckets follow it, as `KeySpace.indexKeys` lists them); `args` one for the ARGV index of the
+    /// sets follow it, as `KeySpace.indexKeys` lists them); `args` one for the ARGV index of the
     /// four arguments `TaskIndex.arguments(now:)` gives.
     static func lua(keys: String, args: String) -> String {
-        let buckets = Self.buckets.enumerated().map { "\($0.element) = \($0.offset + 1)" }.joined(separator: ", ")
+        let buckets = Self.stateSets.enumerated().map { "\($0.element) = \($0.offset + 1)" }.joined(separator: ", ")
+        let unset = Self.unsetStates.map { "\($0) = true" }.joined(separator: ", ")
         return """
-        local IX = {touched = {}, states = {}}
+        local IX = {touched = {}, states = {}, unset = {\(unset)}}
         do
           local k, a = \(keys), \(args)
           IX.all = KEYS[k]
@@ -30,24 +31,35 @@ extension TaskIndex {
         end
         -- A record written: a task seen for the first time (a submit or a fetch: `sets` not empty or an
         -- `always` set) enters `all` at `now` and joins `sets` with that score; `always` (a fetch's worker
-        -- set) is joined every time; a new state moves it between state sets. `old` is the record's state
-        -- before the write (false for none). An id never seen and not being submitted or fetched is left out.
+        -- set) is joined every time; a new state moves it between state sets (PENDING and SUCCESS have
+        -- none: `TaskIndex.unsetStates`). `old` is the record's state before the write (false for none).
+        -- An id never seen and not being submitted or fetched is left out. The score is read only when a
+        -- set is to be joined, and `ZADD NX` both enters a new task and tells it is new (one call, not two).
         local function ix_write(id, old, new, sets, always)
-          local score = ix_call('ZSCORE', IX.all, id)
-          if not score then
-            if #sets == 0 and not always then return end
-            score = IX.now
-            ix_add(IX.all, score, id)
-            for _, key in ipairs(sets) do ix_add(key, score, id, true) end
+          local score = nil
+          local function known()
+            if score == nil then score = ix_call('ZSCORE', IX.all, id) or false end
+            return score
           end
-          if always then ix_add(always, score, id, true) end
-          if new then
-            local to = IX.states[new] or IX.states.STARTED
-            if old then
-              local from = IX.states[old] or IX.states.STARTED
-              if from ~= to then ix_call('ZREM', from, id) end
+          if #sets > 0 or always then
+            if ix_call('ZADD', IX.all, 'NX', IX.now, id) == 1 then
+              score = IX.now
+              IX.touched[IX.all] = IX.touched[IX.all] or false
+              for _, key in ipairs(sets) do ix_add(key, score, id, true) end
+            elseif not known() then
+              return
             end
-            ix_add(to, score, id)
+            if always then ix_add(always, score, id, true) end
+          end
+          if new then
+            local to = IX.states[new]
+            if to == nil and not IX.unset[new] then to = IX.states.STARTED end
+            if old then
+              local from = IX.states[old]
+              if from == nil and not IX.unset[old] then from = IX.states.STARTED end
+              if from and from ~= to then ix_call('ZREM', from, id) end
+            end
+            if to and known() then ix_add(to, score, id) end
           end
         end
         -- Every set written keeps members younger than the records' lifetime and at most `cap` of them:

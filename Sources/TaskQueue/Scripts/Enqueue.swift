@@ -26,7 +26,7 @@ struct Enqueue: ScriptCall {
     }
 
     static let script = RedisScript(name: "enqueue", source: KeyTypes.guarding("lh-")
-                                    + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.buckets.count)", args: "5") + """
+                                    + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.stateSets.count)", args: "5") + """
         redis.call('LPUSH', KEYS[1], ARGV[1])
         if #ARGV > 8 then redis.call('HSET', KEYS[2], unpack(ARGV, 9)) end
         local ttl = tonumber(ARGV[2])

@@ -104,7 +104,7 @@ struct FetchPeeked: ScriptCall {
         local setsAt = 4 + nlists + count + 1
         local workerSet = hasWorker and KEYS[setsAt + 2 * count] or nil
 
-        """ + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.buckets.count)", args: "#ARGV - 3") + """
+        """ + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.stateSets.count)", args: "#ARGV - 3") + """
         local out = {}
         local a = 8
         local function higherListHasOne(index)

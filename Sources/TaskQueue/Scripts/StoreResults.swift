@@ -59,7 +59,7 @@ struct StoreResults: ScriptCall {
     }
 
     /// Keys after the members': the index's `all` set, its state sets, the throughput hash.
-    static let trailingKeys = 1 + TaskIndex.buckets.count + 1
+    static let trailingKeys = 1 + TaskIndex.stateSets.count + 1
 
     static let script = RedisScript(name: "store_results", source: TaskIndex.countLua + """
         local function wrongType(key, want)
