@@ -14,8 +14,10 @@ extension TaskIndex {
           local k, a = \(keys), \(args)
           IX.all = KEYS[k]
           for name, offset in pairs({\(buckets)}) do IX.states[name] = KEYS[k + offset] end
-          IX.now, IX.cutoff = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-          IX.cap, IX.ttl = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+          -- Scores and TTLs go to Redis as the strings they came as: a Lua number given to redis.call
+          -- is formatted with "%.17g" and parsed again, which costs about a microsecond for an epoch-ms score.
+          IX.now, IX.cutoffText, IX.ttlText = ARGV[a], ARGV[a + 1], ARGV[a + 3]
+          IX.cutoff, IX.cap, IX.ttl = tonumber(IX.cutoffText), tonumber(ARGV[a + 2]), tonumber(IX.ttlText)
         end
         -- `named`: a set of a task name, queue or worker (it expires when unused; the fixed sets are trimmed only).
         -- Index writes never fail the script's own work: a wrong-typed index key (the scripts check only
@@ -69,10 +71,10 @@ extension TaskIndex {
           for key, named in pairs(IX.touched) do
             local n = ix_call('ZCARD', key) or 0
             if n % 128 == 0 or (IX.cap > 0 and n > IX.cap) then
-              if IX.cutoff > 0 then ix_call('ZREMRANGEBYSCORE', key, '-inf', '(' .. IX.cutoff) end
+              if IX.cutoff > 0 then ix_call('ZREMRANGEBYSCORE', key, '-inf', '(' .. IX.cutoffText) end
               if IX.cap > 0 and n > IX.cap then ix_call('ZREMRANGEBYRANK', key, 0, -(IX.cap + 1)) end
             end
-            if named and IX.ttl > 0 then ix_call('EXPIRE', key, IX.ttl) end
+            if named and IX.ttl > 0 then ix_call('EXPIRE', key, IX.ttlText) end
           end
         end
 
