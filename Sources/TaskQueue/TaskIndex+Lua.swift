@@ -9,7 +9,7 @@ extension TaskIndex {
         let buckets = Self.stateSets.enumerated().map { "\($0.element) = \($0.offset + 1)" }.joined(separator: ", ")
         let unset = Self.unsetStates.map { "\($0) = true" }.joined(separator: ", ")
         return """
-        local IX = {touched = {}, states = {}, unset = {\(unset)}}
+        local IX = {touched = {}, added = {}, states = {}, unset = {\(unset)}}
         do
           local k, a = \(keys), \(args)
           IX.all = KEYS[k]
@@ -27,9 +27,12 @@ extension TaskIndex {
           if type(reply) == 'table' and reply.err then return nil end
           return reply
         end
-        local function ix_add(key, score, id, named)
-          ix_call('ZADD', key, score, id)
+        local function ix_touch(key, added, named)
+          IX.added[key] = (IX.added[key] or 0) + (added or 0)
           IX.touched[key] = IX.touched[key] or named or false
+        end
+        local function ix_add(key, score, id, named)
+          ix_touch(key, ix_call('ZADD', key, score, id), named)
         end
         -- A record written: a task seen for the first time (a submit or a fetch: `sets` not empty or an
         -- `always` set) enters `all` at `now` and joins `sets` with that score; `always` (a fetch's worker
@@ -46,7 +49,7 @@ extension TaskIndex {
           if #sets > 0 or always then
             if ix_call('ZADD', IX.all, 'NX', IX.now, id) == 1 then
               score = IX.now
-              IX.touched[IX.all] = IX.touched[IX.all] or false
+              ix_touch(IX.all, 1, false)
               for _, key in ipairs(sets) do ix_add(key, score, id, true) end
             elseif not known() then
               return
@@ -65,12 +68,13 @@ extension TaskIndex {
           end
         end
         -- Every set written keeps members younger than the records' lifetime and at most `cap` of them:
-        -- checked on every 128th member (and whenever over the cap), so a write costs one ZCARD. The
-        -- named sets also live as long as a record written now (the fixed ones are bounded by the trim).
+        -- checked whenever this call's new members crossed a multiple of 128 (and whenever over the cap),
+        -- so a write costs one ZCARD. The named sets also live as long as a record written now (the
+        -- fixed ones are bounded by the trim).
         local function ix_trim()
           for key, named in pairs(IX.touched) do
             local n = ix_call('ZCARD', key) or 0
-            if n % 128 == 0 or (IX.cap > 0 and n > IX.cap) then
+            if math.floor(n / 128) > math.floor((n - IX.added[key]) / 128) or (IX.cap > 0 and n > IX.cap) then
               if IX.cutoff > 0 then ix_call('ZREMRANGEBYSCORE', key, '-inf', '(' .. IX.cutoffText) end
               if IX.cap > 0 and n > IX.cap then ix_call('ZREMRANGEBYRANK', key, 0, -(IX.cap + 1)) end
             end
