@@ -67,16 +67,31 @@ extension TaskIndex {
             if to and known() then ix_add(to, score, id) end
           end
         end
-        -- Every set written keeps members younger than the records' lifetime and at most `cap` of them:
-        -- checked whenever this call's new members crossed a multiple of 128 (and whenever over the cap),
-        -- so a write costs one ZCARD. The named sets also live as long as a record written now (the
-        -- fixed ones are bounded by the trim).
+        -- Every set written keeps members younger than the records' lifetime and at most `cap` of them,
+        -- checked whenever a call's new members cross a multiple of 128 (and whenever over the cap). A
+        -- call that entered tasks in `all` counts only there (one ZCARD): every other set it touched got
+        -- its members with those tasks, so all of them are trimmed when `all` is (a set may run over the
+        -- cap by what it gained since its last trim, about 128 members). A call that entered none (a
+        -- re-fetch joining a worker set, a failure) checks each set it touched. The named sets also live
+        -- as long as a record written now (the fixed ones are bounded by the trim).
+        local function ix_cut(key, n)
+          if IX.cutoff > 0 then ix_call('ZREMRANGEBYSCORE', key, '-inf', '(' .. IX.cutoffText) end
+          if IX.cap > 0 and (n == nil or n > IX.cap) then ix_call('ZREMRANGEBYRANK', key, 0, -(IX.cap + 1)) end
+        end
+        local function ix_due(key)
+          local n = ix_call('ZCARD', key) or 0
+          return math.floor(n / 128) > math.floor((n - IX.added[key]) / 128) or (IX.cap > 0 and n > IX.cap), n
+        end
         local function ix_trim()
+          local entered = (IX.added[IX.all] or 0) > 0
+          local due, n = false, nil
+          if entered then due, n = ix_due(IX.all) end
           for key, named in pairs(IX.touched) do
-            local n = ix_call('ZCARD', key) or 0
-            if math.floor(n / 128) > math.floor((n - IX.added[key]) / 128) or (IX.cap > 0 and n > IX.cap) then
-              if IX.cutoff > 0 then ix_call('ZREMRANGEBYSCORE', key, '-inf', '(' .. IX.cutoffText) end
-              if IX.cap > 0 and n > IX.cap then ix_call('ZREMRANGEBYRANK', key, 0, -(IX.cap + 1)) end
+            if entered then
+              if due then ix_cut(key, key == IX.all and n or nil) end
+            else
+              local own, count = ix_due(key)
+              if own then ix_cut(key, count) end
             end
             if named and IX.ttl > 0 then ix_call('EXPIRE', key, IX.ttlText) end
           end

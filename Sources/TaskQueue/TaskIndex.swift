@@ -19,7 +19,9 @@ import TaskProtocol
 ///   STARTED set; a success one removal from STARTED (a small set: the tasks running now).
 /// - Bounded: a set a script wrote is trimmed in that script by age (members older than the records'
 ///   lifetime, Celery's `result_expires`) and by count (`capacity`) on every 128th member and whenever
-///   it is over the cap (so a write costs one ZCARD, not a trim); a task name's, queue's or worker's set
+///   it is over the cap; a call that entered tasks counts only `all`, and trims every set it touched
+///   with it (so a write costs one ZCARD, not one per set; a set other than `all` may run over the cap
+///   by about 128 members between two trims); a task name's, queue's or worker's set
 ///   also expires when no write touched it for that lifetime. A reader still checks each record (it
 ///   may have expired, or an entry may lag its record).
 /// - Never in the way: the scripts check only their own keys' types, and the index writes go through

@@ -116,13 +116,17 @@ import TaskProtocol
         var broker = h.broker
         broker.resultExpires = 60
         let stale = Date().addingTimeInterval(-120)
-        try await h.run(["ZADD", RedisArgument(broker.keys.taskIndex), RedisArgument(String(Int64(TaskIndex.score(stale)))), "stale"])
+        for key in [broker.keys.taskIndex, broker.keys.taskNameIndex("py.task")] {
+            try await h.run(["ZADD", RedisArgument(key), RedisArgument(String(Int64(TaskIndex.score(stale)))), "stale"])
+        }
         // 1 + 7k members never equals 128: the set goes from 127 to 134 in one fetch of seven.
         let messages = (0..<133).map { _ in TaskMessage.make(task: "py.task", args: [], kwargs: [:]) }
         for message in messages { try await h.run(["LPUSH", "celery", RedisArgument(message.encoded())]) }
         for _ in 0..<19 { _ = try await broker.fetch(lists: ["celery"], leaseToken: "w|1", count: 7, startNow: 0, worker: "w") }
         let members = try await members(h, broker.keys.taskIndex)
         #expect(members.count == 133 && !members.contains("stale"), "the stale member is trimmed on the crossing")
+        #expect(try await self.members(h, broker.keys.taskNameIndex("py.task")).contains("stale") == false,
+                "a set touched with `all` is trimmed with it")
     }
 
     @Test func historyPages_walkNewestFirst_throughTies_andStayStableAsTasksArrive() async throws {
