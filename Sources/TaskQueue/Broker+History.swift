@@ -8,7 +8,8 @@ extension Broker {
                                                     .finishedAt, .runtime, .retries]
 
     /// A page of the task history, newest first (`TaskIndex`). The most selective filter's set is
-    /// walked (the smallest by ZCARD; `all` without a filter), from the cursor down to `since`;
+    /// walked (the smallest by ZCARD; `all` when no filter has a set: none, or only a PENDING or
+    /// SUCCESS state, `TaskIndex.unsetStates`), from the cursor down to `since`;
     /// each member's record is read and checked against every filter (a member whose record
     /// expired is skipped). The walk stops when the page is full or `scanBudget` members were
     /// examined; then the cursor says where to go on.
@@ -66,9 +67,10 @@ extension Broker {
         return HistoryPage(items: items, next: last)
     }
 
-    /// The set a query walks: its only filter's, or the smallest of its filters' (one ZCARD each).
+    /// The set a query walks: its only filter's, or the smallest of its filters' (one ZCARD each);
+    /// `all` when none has a set.
     func historySet(_ query: HistoryQuery) async throws -> String {
-        let sets = [query.state.map(keys.stateIndex), query.task.map(keys.taskNameIndex), query.queue.map(keys.queueIndex),
+        let sets = [query.state.flatMap(keys.stateIndex), query.task.map(keys.taskNameIndex), query.queue.map(keys.queueIndex),
                     query.worker.map(keys.workerIndex)].compactMap { $0 }
         guard sets.count > 1 else { return sets.first ?? keys.taskIndex }
         let sizes = try await redis.pipeline(sets.map { ["ZCARD", RedisArgument($0)] })

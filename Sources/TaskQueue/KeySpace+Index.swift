@@ -3,8 +3,12 @@ import TaskProtocol
 extension KeySpace {
     /// Sorted set of every indexed task id, scored by submission (or first sight) in epoch milliseconds.
     public var taskIndex: String { prefix + "index:all" }
-    /// The ids whose record is in `state` (custom states such as PROGRESS count as STARTED), same scores.
-    public func stateIndex(_ state: String) -> String { prefix + "index:state:" + TaskIndex.bucket(state) }
+    /// The ids whose record is in `state` (custom states such as PROGRESS count as STARTED), same scores;
+    /// nil for PENDING and SUCCESS, which have no set (`TaskIndex.unsetStates`).
+    public func stateIndex(_ state: String) -> String? {
+        let bucket = TaskIndex.bucket(state)
+        return TaskIndex.unsetStates.contains(bucket) ? nil : prefix + "index:state:" + bucket
+    }
     /// The ids of a task name, same scores.
     public func taskNameIndex(_ name: String) -> String { prefix + "index:task:" + name }
     /// The ids submitted to (or fetched from) a queue, same scores.
@@ -14,6 +18,6 @@ extension KeySpace {
     /// Hash `succeeded`/`failed` → tasks finished in the minute starting at `minute` (epoch seconds / 60).
     public func throughput(minute: Int) -> String { prefix + "throughput:" + String(minute) }
     /// The fixed keys every indexing script takes, in the order `TaskIndex.lua` reads them: the
-    /// `all` set, then one set per bucket of `TaskIndex.buckets`.
-    var indexKeys: [String] { [taskIndex] + TaskIndex.buckets.map { prefix + "index:state:" + $0 } }
+    /// `all` set, then one set per bucket of `TaskIndex.stateSets`.
+    var indexKeys: [String] { [taskIndex] + TaskIndex.stateSets.map { prefix + "index:state:" + $0 } }
 }

@@ -3,18 +3,21 @@ import Foundation
 extension TaskIndex {
     /// Lua that the indexing scripts include after their type checks: `ix_write(id, old, new, sets, always)`
     /// and `ix_trim()`. `keys` is a Lua expression for the KEYS index of the `all` set (the state
-    /// buckets follow it, as `KeySpace.indexKeys` lists them); `args` one for the ARGV index of the
+    /// sets follow it, as `KeySpace.indexKeys` lists them); `args` one for the ARGV index of the
     /// four arguments `TaskIndex.arguments(now:)` gives.
     static func lua(keys: String, args: String) -> String {
-        let buckets = Self.buckets.enumerated().map { "\($0.element) = \($0.offset + 1)" }.joined(separator: ", ")
+        let buckets = Self.stateSets.enumerated().map { "\($0.element) = \($0.offset + 1)" }.joined(separator: ", ")
+        let unset = Self.unsetStates.map { "\($0) = true" }.joined(separator: ", ")
         return """
-        local IX = {touched = {}, states = {}}
+        local IX = {touched = {}, added = {}, states = {}, unset = {\(unset)}}
         do
           local k, a = \(keys), \(args)
           IX.all = KEYS[k]
           for name, offset in pairs({\(buckets)}) do IX.states[name] = KEYS[k + offset] end
-          IX.now, IX.cutoff = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-          IX.cap, IX.ttl = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+          -- Scores and TTLs go to Redis as the strings they came as: a Lua number given to redis.call
+          -- is formatted with "%.17g" and parsed again, which costs about a microsecond for an epoch-ms score.
+          IX.now, IX.cutoffText, IX.ttlText = ARGV[a], ARGV[a + 1], ARGV[a + 3]
+          IX.cutoff, IX.cap, IX.ttl = tonumber(IX.cutoffText), tonumber(ARGV[a + 2]), tonumber(IX.ttlText)
         end
         -- `named`: a set of a task name, queue or worker (it expires when unused; the fixed sets are trimmed only).
         -- Index writes never fail the script's own work: a wrong-typed index key (the scripts check only
@@ -24,43 +27,73 @@ extension TaskIndex {
           if type(reply) == 'table' and reply.err then return nil end
           return reply
         end
-        local function ix_add(key, score, id, named)
-          ix_call('ZADD', key, score, id)
+        local function ix_touch(key, added, named)
+          IX.added[key] = (IX.added[key] or 0) + (added or 0)
           IX.touched[key] = IX.touched[key] or named or false
+        end
+        local function ix_add(key, score, id, named)
+          ix_touch(key, ix_call('ZADD', key, score, id), named)
         end
         -- A record written: a task seen for the first time (a submit or a fetch: `sets` not empty or an
         -- `always` set) enters `all` at `now` and joins `sets` with that score; `always` (a fetch's worker
-        -- set) is joined every time; a new state moves it between state sets. `old` is the record's state
-        -- before the write (false for none). An id never seen and not being submitted or fetched is left out.
+        -- set) is joined every time; a new state moves it between state sets (PENDING and SUCCESS have
+        -- none: `TaskIndex.unsetStates`). `old` is the record's state before the write (false for none).
+        -- An id never seen and not being submitted or fetched is left out. The score is read only when a
+        -- set is to be joined, and `ZADD NX` both enters a new task and tells it is new (one call, not two).
         local function ix_write(id, old, new, sets, always)
-          local score = ix_call('ZSCORE', IX.all, id)
-          if not score then
-            if #sets == 0 and not always then return end
-            score = IX.now
-            ix_add(IX.all, score, id)
-            for _, key in ipairs(sets) do ix_add(key, score, id, true) end
+          local score = nil
+          local function known()
+            if score == nil then score = ix_call('ZSCORE', IX.all, id) or false end
+            return score
           end
-          if always then ix_add(always, score, id, true) end
-          if new then
-            local to = IX.states[new] or IX.states.STARTED
-            if old then
-              local from = IX.states[old] or IX.states.STARTED
-              if from ~= to then ix_call('ZREM', from, id) end
+          if #sets > 0 or always then
+            if ix_call('ZADD', IX.all, 'NX', IX.now, id) == 1 then
+              score = IX.now
+              ix_touch(IX.all, 1, false)
+              for _, key in ipairs(sets) do ix_add(key, score, id, true) end
+            elseif not known() then
+              return
             end
-            ix_add(to, score, id)
+            if always then ix_add(always, score, id, true) end
+          end
+          if new then
+            local to = IX.states[new]
+            if to == nil and not IX.unset[new] then to = IX.states.STARTED end
+            if old then
+              local from = IX.states[old]
+              if from == nil and not IX.unset[old] then from = IX.states.STARTED end
+              if from and from ~= to then ix_call('ZREM', from, id) end
+            end
+            if to and known() then ix_add(to, score, id) end
           end
         end
-        -- Every set written keeps members younger than the records' lifetime and at most `cap` of them:
-        -- checked on every 128th member (and whenever over the cap), so a write costs one ZCARD. The
-        -- named sets also live as long as a record written now (the fixed ones are bounded by the trim).
+        -- Every set written keeps members younger than the records' lifetime and at most `cap` of them,
+        -- checked whenever a call's new members cross a multiple of 128 (and whenever over the cap). A
+        -- call that entered tasks in `all` counts only there (one ZCARD): every other set it touched got
+        -- its members with those tasks, so all of them are trimmed when `all` is (a set may run over the
+        -- cap by what it gained since its last trim, about 128 members). A call that entered none (a
+        -- re-fetch joining a worker set, a failure) checks each set it touched. The named sets also live
+        -- as long as a record written now (the fixed ones are bounded by the trim).
+        local function ix_cut(key, n)
+          if IX.cutoff > 0 then ix_call('ZREMRANGEBYSCORE', key, '-inf', '(' .. IX.cutoffText) end
+          if IX.cap > 0 and (n == nil or n > IX.cap) then ix_call('ZREMRANGEBYRANK', key, 0, -(IX.cap + 1)) end
+        end
+        local function ix_due(key)
+          local n = ix_call('ZCARD', key) or 0
+          return math.floor(n / 128) > math.floor((n - IX.added[key]) / 128) or (IX.cap > 0 and n > IX.cap), n
+        end
         local function ix_trim()
+          local entered = (IX.added[IX.all] or 0) > 0
+          local due, n = false, nil
+          if entered then due, n = ix_due(IX.all) end
           for key, named in pairs(IX.touched) do
-            local n = ix_call('ZCARD', key) or 0
-            if n % 128 == 0 or (IX.cap > 0 and n > IX.cap) then
-              if IX.cutoff > 0 then ix_call('ZREMRANGEBYSCORE', key, '-inf', '(' .. IX.cutoff) end
-              if IX.cap > 0 and n > IX.cap then ix_call('ZREMRANGEBYRANK', key, 0, -(IX.cap + 1)) end
+            if entered then
+              if due then ix_cut(key, key == IX.all and n or nil) end
+            else
+              local own, count = ix_due(key)
+              if own then ix_cut(key, count) end
             end
-            if named and IX.ttl > 0 then ix_call('EXPIRE', key, IX.ttl) end
+            if named and IX.ttl > 0 then ix_call('EXPIRE', key, IX.ttlText) end
           end
         end
 

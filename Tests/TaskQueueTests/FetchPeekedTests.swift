@@ -37,7 +37,7 @@ import TaskProtocol
         #expect(try await h.run(["TTL", RedisArgument(h.broker.keys.taskRecord(a.id))]).integer ?? 0 > 0)
         // The history index follows the record: the task's name, queue, worker and STARTED sets hold it.
         for key in h.broker.indexSets(task: "t", queue: "celery") + [h.broker.keys.workerIndex("w"), h.broker.keys.taskIndex,
-                    h.broker.keys.stateIndex("STARTED")] {
+                    h.broker.keys.stateIndex("STARTED")!] {
             #expect(try await h.run(["ZSCORE", RedisArgument(key), RedisArgument(a.id)]).isNull == false, "\(key)")
         }
     }

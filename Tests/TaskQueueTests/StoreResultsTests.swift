@@ -73,6 +73,18 @@ import TestSupport
         #expect(try await h.run(["HLEN", "unacked"]) == .integer(0))
     }
 
+    @Test func aTagTwiceInOneBatch_isStoredOnce_theSecondSeesTheHoldReleased() async throws {
+        let h = try ScriptHarness()
+        let tasks = try await held(h, 1)
+        // The acks of a batch are written after its members: a member released earlier in the same call
+        // must still count as released (an identical document answers stored, another one a lost lease).
+        let once = success(tasks[0], value: 42)
+        let outcomes = try await h.results.store(batch: [once, once, success(tasks[0], value: 7)])
+        #expect(outcomes.map { try? $0.get() } == [.stored, .stored, .leaseLost])
+        #expect(try await h.results.get(tasks[0].id)?.result == 42)
+        #expect(try await member(h, id: tasks[0].id, tag: tasks[0].tag).suffix(3).allSatisfy(\.isNull), "hold, index entry and lease gone")
+    }
+
     @Test func aStoredSuccess_isNeverOverwritten_byALaterMember() async throws {
         let h = try ScriptHarness()
         let tasks = try await held(h, 2)

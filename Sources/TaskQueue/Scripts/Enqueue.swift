@@ -26,11 +26,11 @@ struct Enqueue: ScriptCall {
     }
 
     static let script = RedisScript(name: "enqueue", source: KeyTypes.guarding("lh-")
-                                    + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.buckets.count)", args: "5") + """
+                                    + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.stateSets.count)", args: "5") + """
         redis.call('LPUSH', KEYS[1], ARGV[1])
         if #ARGV > 8 then redis.call('HSET', KEYS[2], unpack(ARGV, 9)) end
         local ttl = tonumber(ARGV[2])
-        if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
+        if ttl > 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
         local sets = {}
         for j = 1, tonumber(ARGV[4]) do sets[j] = KEYS[2 + j] end
         ix_write(ARGV[3], false, 'PENDING', sets)

@@ -38,7 +38,7 @@ struct EnqueueOnce: ScriptCall {
     }
 
     static let script = RedisScript(name: "enqueue_once", source: KeyTypes.guarding("slhh-")
-                                    + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.buckets.count)", args: "#ARGV - 3") + """
+                                    + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.stateSets.count)", args: "#ARGV - 3") + """
         local existing = redis.call('GET', KEYS[1])
         if existing then return existing end
         local n, last = tonumber(ARGV[5]), #ARGV - 6

@@ -104,9 +104,14 @@ struct FetchPeeked: ScriptCall {
         local setsAt = 4 + nlists + count + 1
         local workerSet = hasWorker and KEYS[setsAt + 2 * count] or nil
 
-        """ + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.buckets.count)", args: "#ARGV - 3") + """
+        """ + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.stateSets.count)", args: "#ARGV - 3") + """
         local out = {}
         local a = 8
+        -- The holds (unacked_index, unacked, leases) of the messages taken are written after the loop,
+        -- one call per key: the script is atomic and the loop reads none of those keys. Nothing in the
+        -- loop may raise an error after a pop (a script is not rolled back: a popped message would be
+        -- left without its hold), so the record's writes there all go through pcall.
+        local held, entries, leased = {}, {}, {}
         local function higherListHasOne(index)
           for j = 1, index - 1 do
             if redis.call('LLEN', KEYS[4 + j]) > 0 then return true end
@@ -124,17 +129,20 @@ struct FetchPeeked: ScriptCall {
             break
           end
           local tag, n = ARGV[a + 2], tonumber(ARGV[a + 7])
-          redis.call('ZADD', KEYS[2], now, tag)
-          redis.call('HSET', KEYS[1], tag, '[' .. raw .. ', "", ' .. ARGV[a + 3] .. ']')
-          redis.call('HSET', KEYS[3], tag, token)
+          held[#held + 1] = now
+          held[#held + 1] = tag
+          entries[#entries + 1] = tag
+          entries[#entries + 1] = '[' .. raw .. ', "", ' .. ARGV[a + 3] .. ']'
+          leased[#leased + 1] = tag
+          leased[#leased + 1] = token
           local runs = 0
           if ARGV[a + 5] == '1' and not redis.call('ZSCORE', KEYS[4], ARGV[a + 4]) then
             local record = KEYS[4 + nlists + m]
             local old = redis.pcall('HGET', record, 'state')
             local written = redis.pcall('HSET', record, unpack(ARGV, a + 8, a + 7 + n))
             if type(written) ~= 'table' or not written['err'] then
-              redis.call('HINCRBY', record, 'attempts', 1)
-              if ttl > 0 then redis.call('EXPIRE', record, ttl) end
+              redis.pcall('HINCRBY', record, 'attempts', 1)  -- a non-integer count stays as it is
+              if ttl > 0 then redis.call('EXPIRE', record, ARGV[3]) end
               local sets = {KEYS[setsAt + 2 * (m - 1)], KEYS[setsAt + 2 * (m - 1) + 1]}
               ix_write(ARGV[a + 4], old, ARGV[a + 6], sets, workerSet)
               runs = 1
@@ -142,6 +150,12 @@ struct FetchPeeked: ScriptCall {
           end
           out[#out + 1] = runs
           a = a + 8 + n
+        end
+        for i = 1, #held / 2, 500 do
+          local last = math.min(i + 499, #held / 2)
+          redis.call('ZADD', KEYS[2], unpack(held, 2 * i - 1, 2 * last))
+          redis.call('HSET', KEYS[1], unpack(entries, 2 * i - 1, 2 * last))
+          redis.call('HSET', KEYS[3], unpack(leased, 2 * i - 1, 2 * last))
         end
         ix_trim()
         local want, tails = tonumber(ARGV[5]), {}

@@ -13,6 +13,8 @@ import RedisClient
 /// A shared key of the wrong type stops the whole call before anything is written.
 /// A stored member moves between the history index's state sets and counts in the throughput hash,
 /// as with the single script.
+/// The acks of the stored members are written together after the loop, one call per key (a script
+/// is atomic, so nobody sees the difference; it saves four calls per member).
 /// Returns one reply per member, in order.
 struct StoreResults: ScriptCall {
     /// One task's completion: its keys and what the single script takes as ARGV.
@@ -59,7 +61,7 @@ struct StoreResults: ScriptCall {
     }
 
     /// Keys after the members': the index's `all` set, its state sets, the throughput hash.
-    static let trailingKeys = 1 + TaskIndex.buckets.count + 1
+    static let trailingKeys = 1 + TaskIndex.stateSets.count + 1
 
     static let script = RedisScript(name: "store_results", source: TaskIndex.countLua + """
         local function wrongType(key, want)
@@ -75,30 +77,43 @@ struct StoreResults: ScriptCall {
 
         """ + TaskIndex.lua(keys: "#KEYS - \(trailingKeys) + 1", args: "#ARGV - 3") + """
         local ttl = tonumber(ARGV[1])
+        -- The holds released so far: acked with one call per key after the loop (a call per key and
+        -- member costs as much as the rest of a member); a tag released earlier in this call counts as
+        -- no longer held by anyone, exactly as if its lease were already deleted.
+        local released, acked = {}, {}
+        -- A member's own keys are read first, through pcall: one of the wrong type is its error reply
+        -- (named by TYPE, only then) before anything of it is written.
+        local function unreadable(reply, key, want)
+          if type(reply) == 'table' and reply.err then return wrongType(key, want) or reply.err end
+        end
         local function store(resultKey, record, doc, state, tag, token, id, first, last)
+          local current = redis.pcall('GET', resultKey)
+          local err = unreadable(current, resultKey, 'string')
+          if err then return redis.error_reply(err) end
+          local old = redis.pcall('HGET', record, 'state')
+          err = unreadable(old, record, 'hash')
+          if err then return redis.error_reply(err) end
           if tag ~= '' then
-            if token ~= '' and redis.call('HGET', KEYS[3], tag) ~= token then
-              if doc ~= '' and redis.call('GET', resultKey) == doc then return 1 end
+            if token ~= '' and (released[tag] or redis.call('HGET', KEYS[3], tag) ~= token) then
+              if doc ~= '' and current == doc then return 1 end
               return -1
             end
-            redis.call('HDEL', KEYS[1], tag)
-            redis.call('ZREM', KEYS[2], tag)
-            redis.call('HDEL', KEYS[3], tag)
-            redis.call('HDEL', KEYS[4], tag)
+            if not released[tag] then
+              released[tag] = true
+              acked[#acked + 1] = tag
+            end
           end
           if state ~= 'REVOKED' and redis.call('ZSCORE', KEYS[5], id) then return 2 end
           if doc ~= '' then
-            local current = redis.call('GET', resultKey)
             if current then
-              local ok, old = pcall(cjson.decode, current)
-              if ok and type(old) == 'table' and old['status'] == 'SUCCESS' then return 0 end
+              local ok, previous = pcall(cjson.decode, current)
+              if ok and type(previous) == 'table' and previous['status'] == 'SUCCESS' then return 0 end
             end
-            if ttl > 0 then redis.call('SETEX', resultKey, ttl, doc) else redis.call('SET', resultKey, doc) end
+            if ttl > 0 then redis.call('SETEX', resultKey, ARGV[1], doc) else redis.call('SET', resultKey, doc) end
             redis.call('PUBLISH', resultKey, doc)
           end
-          local old = redis.call('HGET', record, 'state')
           if last >= first then redis.call('HSET', record, unpack(ARGV, first, last)) end
-          if ttl > 0 then redis.call('EXPIRE', record, ttl) end
+          if ttl > 0 then redis.call('EXPIRE', record, ARGV[1]) end
           ix_write(id, old, state, {})
           tp_count(state)
           return 1
@@ -108,13 +123,15 @@ struct StoreResults: ScriptCall {
         for m = 1, (#KEYS - 5 - \(trailingKeys)) / 2 do
           local resultKey, record = KEYS[4 + 2 * m], KEYS[5 + 2 * m]
           local count = tonumber(ARGV[a + 5])
-          local err = wrongType(resultKey, 'string') or wrongType(record, 'hash')
-          if err then
-            out[m] = redis.error_reply(err)
-          else
-            out[m] = store(resultKey, record, ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], a + 6, a + 5 + count)
-          end
+          out[m] = store(resultKey, record, ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], a + 6, a + 5 + count)
           a = a + 6 + count
+        end
+        for i = 1, #acked, 1000 do
+          local tags = {unpack(acked, i, math.min(i + 999, #acked))}
+          redis.call('HDEL', KEYS[1], unpack(tags))
+          redis.call('ZREM', KEYS[2], unpack(tags))
+          redis.call('HDEL', KEYS[3], unpack(tags))
+          redis.call('HDEL', KEYS[4], unpack(tags))
         end
         ix_trim()
         tp_flush(KEYS[#KEYS])

@@ -55,7 +55,7 @@ struct UpdateRecords: ScriptCall {
           end
         end
 
-        """ + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.buckets.count)", args: "#ARGV - 3") + """
+        """ + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.stateSets.count)", args: "#ARGV - 3") + """
         local a, s = 3, count + 1
         local written = 0
         for i = 1, count do
