@@ -14,7 +14,7 @@ import RedisClient
 /// A stored member moves between the history index's state sets and counts in the throughput hash,
 /// as with the single script.
 /// Returns one reply per member, in order.
-struct StoreResults: ScriptCall {
+struct StoreResults: ListedScriptCall {
     /// One task's completion: its keys and what the single script takes as ARGV.
     struct Member: Sendable {
         var resultKey: String
