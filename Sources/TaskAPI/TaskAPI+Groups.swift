@@ -24,7 +24,8 @@ extension TaskAPI {
         let chord = callbackMessage.map { signature(of: $0, groupID: groupID) }
         // A chord's members carry the callback in `embed.chord`.
         let embed: JSONValue = chord.map { ["callbacks": nil, "errbacks": nil, "chain": nil, "chord": $0] } ?? TaskMessage.emptyEmbed
-        let messages = members.enumerated().map { index, member in
+        // Built (and their envelopes written) on every core, as a big group's cost is mostly here.
+        let messages = await Array(members.enumerated()).concurrentMap { [self] index, member in
             message(from: member, id: TaskMessage.newID(), groupID: groupID, groupIndex: index, embed: embed)
         }
         let id = try await broker.publish(Broker.Group(id: groupID, members: messages, callback: callbackMessage),
