@@ -1,14 +1,26 @@
 import CHiredis
 
-/// Encodes commands with hiredis's argv formatter: binary-safe, no variadic C.
+/// Encodes commands as RESP. The framing is written in Swift (`RESP`); hiredis's argv formatter is
+/// kept as the reference it is tested against (`encodeWithHiredis`), byte for byte.
 public enum RESPEncoder {
     /// Appends the RESP encoding of one command to `out`.
     public static func encode(_ arguments: [RedisArgument], into out: inout [UInt8]) {
+        RESP.writeLine(UInt8(ascii: "*"), arguments.count, to: &out)
+        for argument in arguments { argument.bytes.withUnsafeBytes { RESP.writeBulk($0, to: &out) } }
+    }
+
+    public static func encode(_ arguments: [RedisArgument]) -> [UInt8] {
+        var out: [UInt8] = []
+        encode(arguments, into: &out)
+        return out
+    }
+
+    /// The same command formatted by hiredis's `redisFormatCommandArgv`: the reference for tests.
+    public static func encodeWithHiredis(_ arguments: [RedisArgument]) -> [UInt8] {
+        var out: [UInt8] = []
         let count = arguments.count
         var pointers: [UnsafePointer<CChar>?] = []
         var lengths: [Int] = []
-        pointers.reserveCapacity(count)
-        lengths.reserveCapacity(count)
         // Keep every argument's storage alive while hiredis reads it.
         let storage = arguments.map { arg -> UnsafeMutablePointer<CChar> in
             let p = UnsafeMutablePointer<CChar>.allocate(capacity: max(arg.bytes.count, 1))
@@ -28,16 +40,11 @@ public enum RESPEncoder {
                 redisFormatCommandArgv(&target, Int32(count), p.baseAddress, l.baseAddress)
             }
         }
-        guard length > 0, let target else { return }
+        guard length > 0, let target else { return out }
         defer { redisFreeCommand(target) }
         target.withMemoryRebound(to: UInt8.self, capacity: Int(length)) { bytes in
             out.append(contentsOf: UnsafeBufferPointer(start: bytes, count: Int(length)))
         }
-    }
-
-    public static func encode(_ arguments: [RedisArgument]) -> [UInt8] {
-        var out: [UInt8] = []
-        encode(arguments, into: &out)
         return out
     }
 }

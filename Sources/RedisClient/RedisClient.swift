@@ -68,22 +68,43 @@ public final class RedisClient: Sendable {
     /// redelivery (a later confirmed write on the same master covers them: replication is in order).
     public func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument],
                          confirm: Bool = true) async throws -> RESPValue {
-        let command = "EVALSHA(\(script.name))"
+        var written = RESPArguments()
+        written.append(contentsOf: keys)
+        written.append(contentsOf: arguments)
+        return try await evaluate(script, keyCount: keys.count, arguments: written, confirm: confirm)
+    }
+
+    /// The same with KEYS and then ARGV already written (the first `keyCount` of `arguments` are the keys).
+    public func evaluate(_ script: RedisScript, keyCount: Int, arguments: RESPArguments,
+                         confirm: Bool = true) async throws -> RESPValue {
         var sha = scripts.withLock { $0[script.name] }
         if sha == nil {
             sha = try await send(["SCRIPT", "LOAD", RedisArgument(script.source)]).string
             scripts.withLock { $0[script.name] = sha }
         }
-        let args: [RedisArgument] = ["EVALSHA", RedisArgument(sha!), RedisArgument(keys.count)] + keys + arguments
         let connection = try await currentConnection()
-        var reply = try await connection.send(args)
+        var reply = try await connection.send(encoded: Self.head("EVALSHA", sha!, keyCount, arguments), arguments.bytes, name: "EVALSHA")
         if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
-            reply = try await connection.send(["EVAL", RedisArgument(script.source), RedisArgument(keys.count)] + keys + arguments)
+            reply = try await connection.send(encoded: Self.head("EVAL", script.source, keyCount, arguments), arguments.bytes,
+                                              name: "EVAL")
         }
         checkDemoted(reply, on: connection)
-        let result = try reply.throwingError(command: command)
+        if case .error(let message) = reply { throw RedisError.server(command: "EVALSHA(\(script.name))", message: message) }
         if confirm { try await confirmReplicated(on: connection) }
-        return result
+        return reply
+    }
+
+    /// `*<count>`, the command, the script (SHA1 or source) and the key count: what precedes `arguments`.
+    private static func head(_ command: String, _ script: String, _ keyCount: Int, _ arguments: RESPArguments) -> [UInt8] {
+        var head = RESPArguments(capacity: 80 + (command == "EVAL" ? script.utf8.count : 0))
+        head.append(command)
+        head.append(script)
+        head.append(keyCount)
+        var out: [UInt8] = []
+        out.reserveCapacity(head.bytes.count + 16)
+        RESP.writeLine(UInt8(ascii: "*"), head.count + arguments.count, to: &out)
+        out.append(contentsOf: head.bytes)
+        return out
     }
 
     /// Monotonic seconds, for the backoff (a wall-clock jump must not stretch or skip it).

@@ -93,8 +93,8 @@ public struct Submission: Sendable {
 
     /// The body as a JSON object, or a 4xx naming what is wrong.
     public static func jsonObject(_ request: HTTPRequest) throws -> JSONObject {
-        if let type = request.headers["content-type"]?.lowercased() {
-            let base = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        if let type = request.headers["content-type"], type != "application/json" {
+            let base = mediaType(type)
             // curl -d sends form-urlencoded by default; we read the bytes as JSON all the same.
             guard base == "application/json" || base.hasSuffix("+json") || base == "application/x-www-form-urlencoded" else {
                 throw HTTPError(status: 415, detail: "send the body as application/json, not \(base)", field: "Content-Type")
@@ -109,6 +109,16 @@ public struct Submission: Sendable {
             throw HTTPError(status: 422, detail: "the body must be a JSON object, got \(value.typeName)", field: "body")
         }
         return object
+    }
+
+    /// The media type of a Content-Type value: before any `;`, without surrounding spaces and tabs,
+    /// ASCII letters lowercased (media types are ASCII and case-insensitive); no Foundation on this path.
+    static func mediaType(_ value: String) -> String {
+        var bytes = Array(value.utf8.prefix { $0 != UInt8(ascii: ";") })
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
+        let start = bytes.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? bytes.endIndex
+        for i in start..<bytes.count where (0x41...0x5A).contains(bytes[i]) { bytes[i] |= 0x20 }
+        return String(decoding: bytes[start...], as: UTF8.self)
     }
 
     /// A number of seconds from now, at most `TimeBounds.maxSecondsAhead` (ten years).

@@ -22,10 +22,11 @@ extension TaskAPI {
         let groupID = TaskMessage.newID()
         let callbackMessage = callback.map { message(from: $0, id: TaskMessage.newID(), groupID: groupID) }
         let chord = callbackMessage.map { signature(of: $0, groupID: groupID) }
-        let messages = members.enumerated().map { index, member -> TaskMessage in
-            var message = message(from: member, id: TaskMessage.newID(), groupID: groupID, groupIndex: index)
-            if let chord { message.embed = ["callbacks": nil, "errbacks": nil, "chain": nil, "chord": chord] }
-            return message
+        // A chord's members carry the callback in `embed.chord`.
+        let embed: JSONValue = chord.map { ["callbacks": nil, "errbacks": nil, "chain": nil, "chord": $0] } ?? TaskMessage.emptyEmbed
+        // Built (and their envelopes written) on every core, as a big group's cost is mostly here.
+        let messages = await Array(members.enumerated()).concurrentMap { [self] index, member in
+            message(from: member, id: TaskMessage.newID(), groupID: groupID, groupIndex: index, embed: embed)
         }
         let id = try await broker.publish(Broker.Group(id: groupID, members: messages, callback: callbackMessage),
                                           idempotencyKey: idempotencyKey, now: now)
@@ -125,12 +126,14 @@ extension TaskAPI {
         }
     }
 
-    func message(from submission: Submission, id: String, groupID: String? = nil, groupIndex: Int? = nil) -> TaskMessage {
+    func message(from submission: Submission, id: String, groupID: String? = nil, groupIndex: Int? = nil,
+                 embed: JSONValue = TaskMessage.emptyEmbed) -> TaskMessage {
         var options = submission.options
         options.origin = origin
         options.groupID = groupID
         options.groupIndex = groupIndex
-        return TaskMessage.make(task: submission.task, id: id, args: submission.args, kwargs: submission.kwargs, options: options)
+        return TaskMessage.make(task: submission.task, id: id, args: submission.args, kwargs: submission.kwargs, options: options,
+                                embed: embed)
     }
 
     /// The signature a worker (ours or Python's) sends later with the previous result as first argument.

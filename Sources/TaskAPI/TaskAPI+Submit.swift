@@ -15,9 +15,9 @@ extension TaskAPI {
                             field: "task")
         }
         options.origin = origin
-        var message = TaskMessage.make(task: task, args: submission.args, kwargs: submission.kwargs, options: options)
         // When it was accepted, for the workers' queue-wait histogram (Celery ignores headers it does not know).
-        message.headers["celeriac_sent_at"] = .double(now.timeIntervalSince1970)
+        options.sentAt = now
+        let message = TaskMessage.make(task: task, args: submission.args, kwargs: submission.kwargs, options: options)
         var id = message.id
         if let idempotencyKey = submission.idempotencyKey {
             id = try await broker.enqueue(message, idempotencyKey: idempotencyKey, now: now)

@@ -69,8 +69,9 @@ extension JSONValue {
     /// Python's `repr(float)`: shortest round-trip digits, always with a `.0` or an exponent.
     static func pythonFloat(_ d: Double) -> String {
         guard d.isFinite else { return d.isNaN ? "NaN" : (d < 0 ? "-Infinity" : "Infinity") }
-        var s = "\(d)"
-        if !s.contains(".") && !s.contains("e") { s += ".0" }
+        var s = d.description
+        // Bytes, not Characters: the digits are ASCII, and a grapheme walk costs more than the formatting.
+        if !s.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") }) { s += ".0" }
         return s
     }
 

@@ -23,6 +23,11 @@ public struct JSONObject: Sendable, Hashable, ExpressibleByDictionaryLiteral {
         self.pairs = pairs.map { (key: $0.0, value: $0.1) }
     }
 
+    /// An object of these pairs, in this order (the caller knows the keys are distinct).
+    init(pairs: [(key: String, value: JSONValue)]) {
+        self.pairs = pairs
+    }
+
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self.init(elements)
     }

@@ -7,6 +7,7 @@ extension TaskMessage {
     /// The envelope bytes to LPUSH: keys in kombu's order, body base64-encoded unless
     /// `properties.body_encoding` says otherwise.
     public func encoded() -> [UInt8] {
+        if let madeEnvelope { return madeEnvelope }
         let bodyBytes = bodyJSON.serializedBytes()
         // The envelope `{"body", "content-encoding", "content-type", "headers", "properties"}` written
         // directly: the same bytes as serializing it as a JSONValue, without building one.

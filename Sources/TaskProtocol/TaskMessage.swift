@@ -7,14 +7,23 @@ import Foundation
 /// Headers and properties are kept whole (ordered), so a message we restore or forward keeps
 /// every field a Python peer wrote; the typed accessors read the ones Celeriac uses.
 public struct TaskMessage: Sendable, Equatable {
-    public var headers: JSONObject
-    public var properties: JSONObject
-    public var args: [JSONValue]
-    public var kwargs: JSONObject
+    public var headers: JSONObject { didSet { madeEnvelope = nil } }
+    public var properties: JSONObject { didSet { madeEnvelope = nil } }
+    public var args: [JSONValue] { didSet { madeEnvelope = nil } }
+    public var kwargs: JSONObject { didSet { madeEnvelope = nil } }
     /// `{"callbacks", "errbacks", "chain", "chord"}`; `{}` and `null` are accepted too.
-    public var embed: JSONValue
-    public var contentType: String
-    public var contentEncoding: String
+    public var embed: JSONValue { didSet { madeEnvelope = nil } }
+    public var contentType: String { didSet { madeEnvelope = nil } }
+    public var contentEncoding: String { didSet { madeEnvelope = nil } }
+    /// The envelope `make` wrote from its typed fields (`encoded()` returns it); any change to the
+    /// message drops it, and `encoded()` then serializes the fields as they are.
+    var madeEnvelope: [UInt8]?
+
+    /// Equal when every field is (whether an envelope is kept written does not count).
+    public static func == (lhs: TaskMessage, rhs: TaskMessage) -> Bool {
+        lhs.headers == rhs.headers && lhs.properties == rhs.properties && lhs.args == rhs.args && lhs.kwargs == rhs.kwargs
+            && lhs.embed == rhs.embed && lhs.contentType == rhs.contentType && lhs.contentEncoding == rhs.contentEncoding
+    }
 
     public init(headers: JSONObject, properties: JSONObject, args: [JSONValue], kwargs: JSONObject,
                 embed: JSONValue = TaskMessage.emptyEmbed,
@@ -87,35 +96,42 @@ extension TaskMessage {
         /// Celery's `group` / `group_index` headers (a group or chord member, a chord's callback).
         public var groupID: String?
         public var groupIndex: Int?
+        /// When the API accepted it: the `celeriac_sent_at` header (epoch seconds) that starts the
+        /// workers' queue-wait histogram (Celery ignores headers it does not know); nil for none.
+        public var sentAt: Date?
         public init() {}
     }
 
-    /// Builds a message with every protocol-2 header in the order Celery 5.7 sends them.
+    /// Builds a message with every protocol-2 header in the order Celery 5.7 sends them, and writes its
+    /// envelope at once from the typed fields (`encoded()` hands it out while the message is unchanged).
     public static func make(task: String, id: String = newID(), args: [JSONValue], kwargs: JSONObject,
-                            options: Options = Options()) -> TaskMessage {
+                            options: Options = Options(), embed: JSONValue = TaskMessage.emptyEmbed) -> TaskMessage {
         func date(_ d: Date?) -> JSONValue { d.map { .string(CeleryDate.format($0)) } ?? .null }
         func number(_ d: Double?) -> JSONValue { d.map { .double($0) } ?? .null }
-        let headers: JSONObject = [
-            "lang": "py",
-            "task": .string(task),
-            "id": .string(id),
-            "shadow": nil,
-            "eta": date(options.eta),
-            "expires": date(options.expires),
-            "group": options.groupID.map { .string($0) } ?? .null,
-            "group_index": options.groupIndex.map { .int(Int64($0)) } ?? .null,
-            "retries": .int(Int64(options.retries)),
-            "timelimit": [number(options.timeLimits.hard), number(options.timeLimits.soft)],
-            "root_id": .string(options.rootID ?? id),
-            "parent_id": options.parentID.map { .string($0) } ?? .null,
-            "argsrepr": .string(PythonRepr.tuple(args)),
-            "kwargsrepr": .string(PythonRepr.dict(kwargs)),
-            "origin": .string(options.origin),
-            "ignore_result": .bool(options.ignoreResult),
-            "replaced_task_nesting": 0,
-            "stamped_headers": nil,
-            "stamps": [:],
+        let fields = MadeFields(task: task, id: id, rootID: options.rootID ?? id, deliveryTag: newID(),
+                                argsRepr: PythonRepr.tuple(args), kwargsRepr: PythonRepr.dict(kwargs), options: options)
+        var headers: [(key: String, value: JSONValue)] = [
+            ("lang", "py"),
+            ("task", .string(task)),
+            ("id", .string(id)),
+            ("shadow", nil),
+            ("eta", date(options.eta)),
+            ("expires", date(options.expires)),
+            ("group", options.groupID.map { .string($0) } ?? .null),
+            ("group_index", options.groupIndex.map { .int(Int64($0)) } ?? .null),
+            ("retries", .int(Int64(options.retries))),
+            ("timelimit", [number(options.timeLimits.hard), number(options.timeLimits.soft)]),
+            ("root_id", .string(fields.rootID)),
+            ("parent_id", options.parentID.map { .string($0) } ?? .null),
+            ("argsrepr", .string(fields.argsRepr)),
+            ("kwargsrepr", .string(fields.kwargsRepr)),
+            ("origin", .string(options.origin)),
+            ("ignore_result", .bool(options.ignoreResult)),
+            ("replaced_task_nesting", 0),
+            ("stamped_headers", nil),
+            ("stamps", [:]),
         ]
+        if let sentAt = options.sentAt { headers.append(("celeriac_sent_at", .double(sentAt.timeIntervalSince1970))) }
         let properties: JSONObject = [
             "correlation_id": .string(id),
             "reply_to": "",
@@ -123,9 +139,11 @@ extension TaskMessage {
             "delivery_info": ["exchange": "", "routing_key": .string(options.queue)],
             "priority": .int(Int64(options.priority ?? 0)),
             "body_encoding": "base64",
-            "delivery_tag": .string(newID()),
+            "delivery_tag": .string(fields.deliveryTag),
         ]
-        return TaskMessage(headers: headers, properties: properties, args: args, kwargs: kwargs)
+        var message = TaskMessage(headers: JSONObject(pairs: headers), properties: properties, args: args, kwargs: kwargs, embed: embed)
+        message.madeEnvelope = fields.envelope(args: args, kwargs: kwargs, embed: embed)
+        return message
     }
 
     /// A new lowercase UUID4, the form Celery uses for ids and delivery tags.

@@ -75,7 +75,8 @@ extension Broker {
         return try await run(call).split(separator: " ").map(String.init)
     }
 
-    /// The distinct lists, and each message encoded (on every core: encoding dominates a big group's cost).
+    /// The distinct lists, and each message encoded (on every core: a message `make` built is encoded
+    /// already, any other is serialized here).
     private func pushed(_ messages: [TaskMessage], stamp: String) async -> (lists: [String], pushed: [PublishBatch.Pushed]) {
         var lists: [String] = [], index: [String: Int] = [:]
         let listOf = messages.map { message -> Int in

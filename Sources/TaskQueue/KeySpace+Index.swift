@@ -2,7 +2,7 @@ import TaskProtocol
 
 extension KeySpace {
     /// Sorted set of every indexed task id, scored by submission (or first sight) in epoch milliseconds.
-    public var taskIndex: String { prefix + "index:all" }
+    public var taskIndex: String { indexKeys[0] }
     /// The ids whose record is in `state` (custom states such as PROGRESS count as STARTED), same scores;
     /// nil for PENDING and SUCCESS, which have no set (`TaskIndex.unsetStates`).
     public func stateIndex(_ state: String) -> String? {
@@ -17,7 +17,8 @@ extension KeySpace {
     public func workerIndex(_ worker: String) -> String { prefix + "index:worker:" + worker }
     /// Hash `succeeded`/`failed` → tasks finished in the minute starting at `minute` (epoch seconds / 60).
     public func throughput(minute: Int) -> String { prefix + "throughput:" + String(minute) }
-    /// The fixed keys every indexing script takes, in the order `TaskIndex.lua` reads them: the
-    /// `all` set, then one set per bucket of `TaskIndex.stateSets`.
-    var indexKeys: [String] { [taskIndex] + TaskIndex.stateSets.map { prefix + "index:state:" + $0 } }
+    /// The fixed index keys under `prefix` (see `indexKeys`).
+    static func indexKeys(prefix: String) -> [String] {
+        [prefix + "index:all"] + TaskIndex.stateSets.map { prefix + "index:state:" + $0 }
+    }
 }

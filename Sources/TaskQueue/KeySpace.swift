@@ -6,7 +6,10 @@ import TaskProtocol
 /// own live under `prefix` (default `celeriac:`).
 public struct KeySpace: Sendable, Equatable {
     /// Prefix of Celeriac's own keys (`celeriac:`); apps put their keys under it too.
-    public var prefix: String
+    public var prefix: String { didSet { indexKeys = Self.indexKeys(prefix: prefix) } }
+    /// The fixed keys every indexing script takes, in the order `TaskIndex.lua` reads them: the `all`
+    /// set, then one set per bucket of `TaskIndex.stateSets` (kept, not rebuilt for every submit).
+    private(set) var indexKeys: [String]
     /// kombu's priority emulation (`priority_steps`, `sep`); must match every producer and consumer.
     public var bands: PriorityBands
 
@@ -14,6 +17,7 @@ public struct KeySpace: Sendable, Equatable {
     public init(prefix: String = "celeriac:", bands: PriorityBands = .kombuDefault) {
         self.prefix = prefix
         self.bands = bands
+        indexKeys = Self.indexKeys(prefix: prefix)
     }
 
     // Celery / kombu

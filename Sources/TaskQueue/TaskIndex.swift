@@ -60,6 +60,15 @@ public struct TaskIndex: Sendable, Equatable {
                 RedisArgument(lifetime)]
     }
 
+    /// The same four, written straight into a script call's arguments.
+    func write(now: Date, to arguments: inout RESPArguments) {
+        let ms = Int((now.timeIntervalSince1970 * 1000).rounded())
+        arguments.append(ms)
+        arguments.append(lifetime > 0 ? ms - lifetime * 1000 : 0)
+        arguments.append(capacity)
+        arguments.append(lifetime)
+    }
+
     /// Epoch milliseconds of a date, as the scores are.
     public static func score(_ date: Date) -> Double { (date.timeIntervalSince1970 * 1000).rounded() }
 }

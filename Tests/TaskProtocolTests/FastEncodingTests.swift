@@ -94,4 +94,46 @@ import TaskProtocol
             #expect(try TaskMessage.decode(message.encoded()) == message)
         }
     }
+
+    @Test func madeEnvelope_isTheFieldByFieldSerialization_forEveryOption() throws {
+        var rng = SystemRandomNumberGenerator()
+        let texts = ["tasks.add", "é\"q\\", "a\nb", "😀", "", "x'y"]
+        let values: [JSONValue] = [1, -2.5, nil, true, "s\u{1}", ["k": [1, "v"]], .bigInt("123456789012345678901234567890"), 1e300]
+        for round in 0..<400 {
+            var options = TaskMessage.Options()
+            func maybe<T>(_ value: @autoclosure () -> T) -> T? { Bool.random(using: &rng) ? value() : nil }
+            options.queue = texts.randomElement(using: &rng)! + "q"
+            options.eta = maybe(Date(timeIntervalSince1970: Double.random(in: 0...4e9, using: &rng)))
+            options.expires = maybe(Date(timeIntervalSince1970: Double.random(in: 0...4e9, using: &rng)))
+            options.priority = maybe(Int.random(in: 0...9, using: &rng))
+            options.retries = Int.random(in: 0...100, using: &rng)
+            options.parentID = maybe(TaskMessage.newID())
+            options.rootID = maybe(texts.randomElement(using: &rng)!)
+            options.timeLimits = (maybe(Double.random(in: 0...1e4, using: &rng).rounded()), maybe(Double.random(in: 0...1e4, using: &rng)))
+            options.ignoreResult = Bool.random(using: &rng)
+            options.origin = texts.randomElement(using: &rng)!
+            options.groupID = maybe(TaskMessage.newID())
+            options.groupIndex = maybe(Int.random(in: 0...10_000, using: &rng))
+            options.sentAt = maybe(Date(timeIntervalSince1970: Double.random(in: 1e9...2e9, using: &rng)))
+            let args = (0..<Int.random(in: 0...4, using: &rng)).map { _ in values.randomElement(using: &rng)! }
+            var kwargs = JSONObject()
+            for _ in 0..<Int.random(in: 0...3, using: &rng) { kwargs[texts.randomElement(using: &rng)!] = values.randomElement(using: &rng)! }
+            let embed: JSONValue = round % 3 == 0 ? ["callbacks": nil, "errbacks": nil, "chain": nil, "chord": ["task": "t"]]
+                                                  : TaskMessage.emptyEmbed
+            let made = TaskMessage.make(task: texts.randomElement(using: &rng)! + "t", args: args, kwargs: kwargs, options: options, embed: embed)
+            var serialized = made
+            serialized.embed = made.embed  // any change drops the envelope `make` wrote
+            #expect(made.encoded() == serialized.encoded())
+            #expect(try TaskMessage.decode(made.encoded()) == made)
+            #expect(made.headers["celeriac_sent_at"]?.doubleValue == options.sentAt?.timeIntervalSince1970)
+        }
+    }
+
+    @Test func aMessageChangedAfterMake_isEncodedAsChanged() throws {
+        var message = TaskMessage.make(task: "t", args: [1], kwargs: [:])
+        message.markRedelivered()
+        #expect(try TaskMessage.decode(message.encoded()).redelivered)
+        message.args = [2]
+        #expect(try TaskMessage.decode(message.encoded()).args == [2])
+    }
 }

@@ -3,7 +3,7 @@ import RedisClient
 /// Take or renew the beat leader lease. A free lease is taken with a new fence (the counter's next
 /// value), so every leadership has its own token `<fence>:<owner>`; the holder renews it by owner.
 /// Returns the token held by this owner now, or nil when another owner holds the lease.
-struct AcquireLease: ScriptCall {
+struct AcquireLease: ListedScriptCall {
     var lease: String
     var fence: String
     var owner: String
@@ -30,7 +30,7 @@ struct AcquireLease: ScriptCall {
 
 /// Give the lease up at once (a beat stopping cleanly), if it is still this token: a standby need
 /// not wait for it to expire.
-struct ReleaseLease: ScriptCall {
+struct ReleaseLease: ListedScriptCall {
     var lease: String
     var token: String
 

@@ -2,7 +2,7 @@ import RedisClient
 
 /// The chord callback went out: if the claim is still ours, drop the chord's data and leave a
 /// 'done' mark so a late duplicate part cannot start it again. Returns 1, or 0 when the claim is not ours.
-struct ChordDone: ScriptCall {
+struct ChordDone: ListedScriptCall {
     var claim: String, parts: String, sizeAdjustment: String, size: String, seen: String
     var claimToken: String
     var markSeconds: Int

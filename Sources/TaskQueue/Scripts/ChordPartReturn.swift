@@ -4,7 +4,7 @@ import RedisClient
 /// is in, claim the callback for this worker (Celery 5.7's Redis chord keys and rules, so Python
 /// and Celeriac workers can share a chord).
 /// Returns {-1} after the callback went out, {ready, 0} while waiting, {ready, 1, parts} when claimed.
-struct ChordPartReturn: ScriptCall {
+struct ChordPartReturn: ListedScriptCall {
     /// `celery-taskset-meta-<group>` and its suffixes (see `KeySpace.groupKey`).
     var parts: String, sizeAdjustment: String, size: String, seen: String, group: String, claim: String
     var taskID: String

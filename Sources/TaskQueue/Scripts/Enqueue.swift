@@ -18,11 +18,20 @@ struct Enqueue: ScriptCall {
     var index: TaskIndex
     var now: Date
 
-    var keys: [RedisArgument] { ([list, record] + sets + indexKeys).map { RedisArgument($0) } }
-    /// Envelope, record TTL, task id, the number of index sets, the index's four arguments, then the record pairs.
-    var arguments: [RedisArgument] {
-        [RedisArgument(envelope), RedisArgument(recordTTL), RedisArgument(taskID), RedisArgument(sets.count)]
-            + index.arguments(now: now) + [RedisArgument](pairs: recordPairs)
+    /// KEYS: list, record, the index sets, the index's fixed keys. ARGV: envelope, record TTL, task id,
+    /// the number of index sets, the index's four arguments, then the record pairs.
+    func write(to arguments: inout RESPArguments) -> Int {
+        arguments.append(list)
+        arguments.append(record)
+        for set in sets { arguments.append(set) }
+        for key in indexKeys { arguments.append(key) }
+        arguments.append(envelope)
+        arguments.append(recordTTL)
+        arguments.append(taskID)
+        arguments.append(sets.count)
+        index.write(now: now, to: &arguments)
+        arguments.append(pairs: recordPairs)
+        return 2 + sets.count + indexKeys.count
     }
 
     static let script = RedisScript(name: "enqueue", source: KeyTypes.guarding("lh-")

@@ -27,14 +27,25 @@ struct EnqueueOnce: ScriptCall {
     var index: TaskIndex
     var now: Date
 
-    /// Claim, list, record, the app's hash (the record again when there is none), then the index sets
-    /// and the index's fixed keys.
-    var keys: [RedisArgument] { ([claim, list, record, hash ?? record] + sets + indexKeys).map { RedisArgument($0) } }
-    var arguments: [RedisArgument] {
-        let record = [RedisArgument](pairs: recordPairs)
-        return [RedisArgument(claimValue), RedisArgument(claimTTL), RedisArgument(envelope), RedisArgument(recordTTL),
-                RedisArgument(record.count)] + record + hashPairs.flatMap { [RedisArgument($0.0), RedisArgument($0.1)] }
-            + [RedisArgument(taskID), RedisArgument(sets.count)] + index.arguments(now: now)
+    /// KEYS: claim, list, record, the app's hash (the record again when there is none), then the index
+    /// sets and the index's fixed keys. ARGV: claim value and TTL, envelope, record TTL, the number of
+    /// record arguments, the record pairs, the hash pairs, task id, the number of index sets, the index's four.
+    func write(to arguments: inout RESPArguments) -> Int {
+        for key in [claim, list, record, hash ?? record] + sets + indexKeys { arguments.append(key) }
+        arguments.append(claimValue)
+        arguments.append(claimTTL)
+        arguments.append(envelope)
+        arguments.append(recordTTL)
+        arguments.append(recordPairs.count * 2)
+        arguments.append(pairs: recordPairs)
+        for (field, value) in hashPairs {
+            arguments.append(field)
+            arguments.append(value)
+        }
+        arguments.append(taskID)
+        arguments.append(sets.count)
+        index.write(now: now, to: &arguments)
+        return 4 + sets.count + indexKeys.count
     }
 
     static let script = RedisScript(name: "enqueue_once", source: KeyTypes.guarding("slhh-")

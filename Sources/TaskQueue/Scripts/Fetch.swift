@@ -11,7 +11,7 @@ import RedisClient
 /// held, leased message whose record still says PENDING; the lease sweep hands it back as usual.
 /// Returns a flat array of 8 per message: {list, message, tag or false, will run 0/1, task id or
 /// false, task name or false, queue, retries}.
-struct Fetch: ScriptCall {
+struct Fetch: ListedScriptCall {
     var unacked: String
     var unackedIndex: String
     var leases: String

@@ -17,7 +17,7 @@ import RedisClient
 /// order the next fetch takes them, as flat {list index, message} pairs (read only: the next fetch's
 /// expectations, which spare it an `LRANGE` round trip).
 /// The history index (`TaskIndex`) follows each record written, as `UpdateRecords` does for `Fetch`.
-struct FetchPeeked: ScriptCall {
+struct FetchPeeked: ListedScriptCall {
     /// One peeked message and what taking it writes.
     struct Expected: Sendable {
         /// Index into `lists` of the list it is at the tail of.

@@ -4,7 +4,7 @@ import RedisClient
 /// reads the due members first and passes the lists they name (a member is `list\nenvelope`); each
 /// member is removed with ZREM before it is pushed, so two workers racing move it exactly once, and
 /// a member another worker moved meanwhile is skipped. Returns how many were moved.
-struct PromoteDue: ScriptCall {
+struct PromoteDue: ListedScriptCall {
     struct Item: Sendable {
         var member: [UInt8]
         /// The list it goes to, or nil for a member without one (removed, not pushed).

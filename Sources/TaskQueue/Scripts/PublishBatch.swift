@@ -44,26 +44,46 @@ struct PublishBatch: ScriptCall {
         return out
     }
 
-    var keys: [RedisArgument] {
-        (header.map(\.key) + lists + pushed.map(\.record) + pendingRecords.map(\.key)).map { RedisArgument($0) }
-    }
-
-    var arguments: [RedisArgument] {
-        let types = String(header.map(\.type)) + String(repeating: "l", count: lists.count) + String(repeating: "h", count: pushed.count)
-            + String(repeating: "h", count: pendingRecords.count)
-        var args: [RedisArgument] = [RedisArgument(types), RedisArgument(String(header.map(\.role))), RedisArgument(claimValue),
-                                     RedisArgument(claimTTL), RedisArgument(groupDocument), RedisArgument(ttl),
-                                     RedisArgument(chordSize), RedisArgument(pushed.count), RedisArgument(pendingRecords.count),
-                                     RedisArgument(groupHashPairs.count * 2), RedisArgument(lists.count)]
-        args += groupHashPairs.flatMap { [RedisArgument($0.0), RedisArgument($0.1)] }
+    /// KEYS: the header keys, the lists, the pushed messages' records, the pending records. ARGV: the key
+    /// types, the roles, the claim value and TTL, the group document, the TTL, the chord size, the counts
+    /// (messages, pending records, hash arguments, lists), the hash pairs, each message (its list, envelope
+    /// and record pairs), each pending record's pairs.
+    func write(to arguments: inout RESPArguments) -> Int {
+        let header = self.header
+        arguments.reserveCapacity(pushed.reduce(4096) { $0 + $1.envelope.count + 512 })
+        for entry in header { arguments.append(entry.key) }
+        for list in lists { arguments.append(list) }
+        for message in pushed { arguments.append(message.record) }
+        for record in pendingRecords { arguments.append(record.key) }
+        var types = String(header.map(\.type))
+        types += String(repeating: "l", count: lists.count)
+        types += String(repeating: "h", count: pushed.count + pendingRecords.count)
+        arguments.append(types)
+        arguments.append(String(header.map(\.role)))
+        arguments.append(claimValue)
+        arguments.append(claimTTL)
+        arguments.append(groupDocument)
+        arguments.append(ttl)
+        arguments.append(chordSize)
+        arguments.append(pushed.count)
+        arguments.append(pendingRecords.count)
+        arguments.append(groupHashPairs.count * 2)
+        arguments.append(lists.count)
+        for (field, value) in groupHashPairs {
+            arguments.append(field)
+            arguments.append(value)
+        }
         for message in pushed {
-            args += [RedisArgument(message.list + 1), RedisArgument(message.envelope), RedisArgument(message.recordPairs.count * 2)]
-                + [RedisArgument](pairs: message.recordPairs)
+            arguments.append(message.list + 1)
+            arguments.append(message.envelope)
+            arguments.append(message.recordPairs.count * 2)
+            arguments.append(pairs: message.recordPairs)
         }
         for record in pendingRecords {
-            args += [RedisArgument(record.pairs.count * 2)] + [RedisArgument](pairs: record.pairs)
+            arguments.append(record.pairs.count * 2)
+            arguments.append(pairs: record.pairs)
         }
-        return args
+        return header.count + lists.count + pushed.count + pendingRecords.count
     }
 
     // Types are checked for every key before anything is written (Redis does not roll a script back).

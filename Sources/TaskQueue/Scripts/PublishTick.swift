@@ -5,7 +5,7 @@ import RedisClient
 /// claim exists (another leader published it) publishes nothing again. Either way the schedule's last
 /// tick moves forward to this due time (never backward). Returns `{1, id}` when published, `{2, id}`
 /// when the tick was published before (the first id), `{0}` when this token no longer leads.
-struct PublishTick: ScriptCall {
+struct PublishTick: ListedScriptCall {
     var lease: String
     var claim: String
     var list: String

@@ -3,7 +3,7 @@ import RedisClient
 /// Spend a single-use ticket and write its owner's fields in one step: two clicks on one emailed link
 /// can both read the ticket, but only one finds it unspent here. KEYS: the ticket hash, the owner's
 /// hash (computed in Swift from the ticket's `owner`, which the script checks is unchanged).
-struct RedeemTicket: ScriptCall {
+struct RedeemTicket: ListedScriptCall {
     var ticket: String
     var ownerHash: String
     var owner: String

@@ -4,7 +4,7 @@ import RedisClient
 /// The caller reads the entry first and passes the target list (the priority band, computed by
 /// `PriorityBands` — kombu's rule lives in Swift only); the script removes exactly that entry, so
 /// a second call, or a racing one, pushes nothing. Returns 1, or 0 when the entry is gone.
-struct RequeueDeadLetter: ScriptCall {
+struct RequeueDeadLetter: ListedScriptCall {
     var deadLetters: String
     var list: String
     /// The entry exactly as stored.

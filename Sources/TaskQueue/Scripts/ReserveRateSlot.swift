@@ -7,7 +7,7 @@ import RedisClient
 /// slot — a throttled task can wait in the scheduled set for exactly that time and then run without
 /// asking again, and no two waiters wake for the same slot. `burst` tasks may start back to back.
 /// The key expires once its TAT is in the past (an idle limiter keeps nothing).
-struct ReserveRateSlot: ScriptCall {
+struct ReserveRateSlot: ListedScriptCall {
     /// The task's bucket (`KeySpace.rateBucket`).
     var bucket: String
     /// Milliseconds between two starts (`RateLimit.interval`).

@@ -3,7 +3,7 @@ import RedisClient
 /// Hand a held message back to its queue the way kombu's restore does (RPUSH, consumed next),
 /// only if this holder still has it (its lease token, or kombu's entry when there is no token).
 /// Returns 1, or 0 when the message is no longer this holder's.
-struct Restore: ScriptCall {
+struct Restore: ListedScriptCall {
     var unacked: String
     var unackedIndex: String
     var list: String

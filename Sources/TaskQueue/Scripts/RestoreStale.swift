@@ -12,7 +12,7 @@ import RedisClient
 /// in the index, not renewed since (score ≤ its cutoff), and held by the same owner; anything else
 /// changed in between and is left alone. A lease whose message is no longer held (a Python worker's
 /// kombu restore took it back) is dropped. Returns how many messages it moved.
-struct RestoreStale: ScriptCall {
+struct RestoreStale: ListedScriptCall {
     struct Candidate: Sendable {
         var tag: String
         /// The lease token holding it, or '' for a Python holder.

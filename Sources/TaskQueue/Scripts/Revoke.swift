@@ -5,7 +5,7 @@ import RedisClient
 /// it and cancel it if running) and store the REVOKED document now. Workers hear of it at once on
 /// the revoke channel (a channel, not a key); their heartbeats check too.
 /// Returns 1, or the final state when the task already finished.
-struct Revoke: ScriptCall {
+struct Revoke: ListedScriptCall {
     var revoked: String
     var resultKey: String
     var record: String

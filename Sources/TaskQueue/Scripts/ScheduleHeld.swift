@@ -3,7 +3,7 @@ import RedisClient
 /// Moves a held message to the scheduled set (an ETA message received early), releasing the hold
 /// in the same step, fenced like `StoreResult`: nothing happens unless the lease is still this token.
 /// Returns 1, or -1 when the lease passed to another worker.
-struct ScheduleHeld: ScriptCall {
+struct ScheduleHeld: ListedScriptCall {
     var scheduled: String
     var unacked: String
     var unackedIndex: String

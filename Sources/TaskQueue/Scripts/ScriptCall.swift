@@ -10,19 +10,37 @@ import RedisClient
 protocol ScriptCall: Sendable {
     /// The script this call runs.
     static var script: RedisScript { get }
-    /// KEYS, in the order the script reads them.
-    var keys: [RedisArgument] { get }
-    /// ARGV, in the order the script reads them.
-    var arguments: [RedisArgument] { get }
+    /// Writes KEYS, then ARGV, each in the order the script reads them; returns how many were keys.
+    func write(to arguments: inout RESPArguments) -> Int
     /// False when losing this write in a failover costs at most a redelivery, so `--min-replicas-ack`
     /// need not wait for it (true unless a script says otherwise).
     static var needsReplicaAck: Bool { get }
 }
 
+/// A call that lists its KEYS and ARGV as arrays: the plain way, for the scripts off the hot path (the
+/// submit scripts write straight into RESP instead).
+protocol ListedScriptCall: ScriptCall {
+    /// KEYS, in the order the script reads them.
+    var keys: [RedisArgument] { get }
+    /// ARGV, in the order the script reads them.
+    var arguments: [RedisArgument] { get }
+}
+
+extension ListedScriptCall {
+    func write(to arguments: inout RESPArguments) -> Int {
+        let keys = self.keys
+        arguments.append(contentsOf: keys)
+        arguments.append(contentsOf: self.arguments)
+        return keys.count
+    }
+}
+
 extension ScriptCall {
     /// Runs the script (EVALSHA, loading it on NOSCRIPT); an error reply is thrown as `RedisError.server`.
     func run(on redis: RedisClient) async throws -> RESPValue {
-        try await redis.evaluate(Self.script, keys: keys, arguments: arguments, confirm: Self.needsReplicaAck)
+        var arguments = RESPArguments()
+        let keyCount = write(to: &arguments)
+        return try await redis.evaluate(Self.script, keyCount: keyCount, arguments: arguments, confirm: Self.needsReplicaAck)
     }
 
     static var needsReplicaAck: Bool { true }
@@ -32,6 +50,16 @@ extension Array where Element == RedisArgument {
     /// Field/value pairs of a record update as flat arguments (`HSET key f1 v1 f2 v2 …`).
     init(pairs: [(TaskRecord.Field, String)]) {
         self = pairs.flatMap { [RedisArgument($0.0.rawValue), RedisArgument($0.1)] }
+    }
+}
+
+extension RESPArguments {
+    /// Field/value pairs of a record update, each field and value one argument.
+    mutating func append(pairs: [(TaskRecord.Field, String)]) {
+        for (field, value) in pairs {
+            append(field.rawValue)
+            append(value)
+        }
     }
 }
 

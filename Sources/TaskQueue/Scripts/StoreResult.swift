@@ -16,7 +16,7 @@ import RedisClient
 /// A stored outcome moves the task between the history index's state sets (`TaskIndex`) and counts
 /// a SUCCESS or FAILURE in this minute's throughput hash.
 /// Returns 1 when stored, 0 when a SUCCESS was already there (the ack, if any, done).
-struct StoreResult: ScriptCall {
+struct StoreResult: ListedScriptCall {
     var resultKey: String
     var record: String
     var unacked: String

@@ -16,7 +16,7 @@ import RedisClient
 /// The acks of the stored members are written together after the loop, one call per key (a script
 /// is atomic, so nobody sees the difference; it saves four calls per member).
 /// Returns one reply per member, in order.
-struct StoreResults: ScriptCall {
+struct StoreResults: ListedScriptCall {
     /// One task's completion: its keys and what the single script takes as ARGV.
     struct Member: Sendable {
         var resultKey: String

@@ -9,7 +9,7 @@ import RedisClient
 /// index enters it with the item's `sets` (a fetch's task name and queue); a fetch's worker set is
 /// joined every time.
 /// Returns how many records were written.
-struct UpdateRecords: ScriptCall {
+struct UpdateRecords: ListedScriptCall {
     struct Item: Sendable {
         var id: String
         var record: String
