@@ -1,51 +1,55 @@
 import CHiredis
 
-/// Encodes commands as RESP. The framing is written in Swift (`RESP`); hiredis's argv formatter is
-/// kept as the reference it is tested against (`encodeWithHiredis`), byte for byte.
+/// Encodes commands with hiredis's argv formatter: binary-safe, no variadic C.
 public enum RESPEncoder {
+    /// Where a zero-length argument in an empty buffer points (hiredis reads no byte of it).
+    nonisolated(unsafe) private static let emptyArgument = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1))
+
     /// Appends the RESP encoding of one command to `out`.
     public static func encode(_ arguments: [RedisArgument], into out: inout [UInt8]) {
-        RESP.writeLine(UInt8(ascii: "*"), arguments.count, to: &out)
-        for argument in arguments { argument.bytes.withUnsafeBytes { RESP.writeBulk($0, to: &out) } }
+        var collected = RESPArguments(capacity: arguments.reduce(0) { $0 + $1.bytes.count })
+        collected.append(contentsOf: arguments)
+        encode(collected, into: &out)
     }
 
+    /// The RESP encoding of one command.
     public static func encode(_ arguments: [RedisArgument]) -> [UInt8] {
         var out: [UInt8] = []
         encode(arguments, into: &out)
         return out
     }
 
-    /// The same command formatted by hiredis's `redisFormatCommandArgv`: the reference for tests.
-    public static func encodeWithHiredis(_ arguments: [RedisArgument]) -> [UInt8] {
-        var out: [UInt8] = []
-        let count = arguments.count
+    /// Appends one command whose arguments are `head`'s then `body`'s (a script call's EVALSHA, SHA1
+    /// and key count, then its keys and arguments), framed by hiredis straight from both buffers.
+    public static func encode(_ head: RESPArguments, _ body: RESPArguments = RESPArguments(capacity: 0),
+                              into out: inout [UInt8]) {
+        let count = head.count + body.count
+        guard count > 0 else { return }
         var pointers: [UnsafePointer<CChar>?] = []
-        var lengths: [Int] = []
-        // Keep every argument's storage alive while hiredis reads it.
-        let storage = arguments.map { arg -> UnsafeMutablePointer<CChar> in
-            let p = UnsafeMutablePointer<CChar>.allocate(capacity: max(arg.bytes.count, 1))
-            arg.bytes.withUnsafeBytes { raw in
-                if raw.count > 0 { UnsafeMutableRawPointer(p).copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
-            }
-            return p
-        }
-        defer { storage.forEach { $0.deallocate() } }
-        for (index, arg) in arguments.enumerated() {
-            pointers.append(UnsafePointer(storage[index]))
-            lengths.append(arg.bytes.count)
-        }
+        pointers.reserveCapacity(count)
+        let lengths = head.lengths + body.lengths
         var target: UnsafeMutablePointer<CChar>?
-        let length = pointers.withUnsafeMutableBufferPointer { p in
-            lengths.withUnsafeBufferPointer { l in
-                redisFormatCommandArgv(&target, Int32(count), p.baseAddress, l.baseAddress)
+        let length = head.bytes.withUnsafeBytes { headBytes in
+            body.bytes.withUnsafeBytes { bodyBytes in
+                for (part, raw) in [(head, headBytes), (body, bodyBytes)] {
+                    // hiredis copies each argument from its pointer; a zero-length one needs a valid pointer too.
+                    let base = raw.baseAddress ?? emptyArgument
+                    var offset = 0
+                    for length in part.lengths {
+                        pointers.append((base + offset).assumingMemoryBound(to: CChar.self))
+                        offset += length
+                    }
+                }
+                return pointers.withUnsafeMutableBufferPointer { p in
+                    lengths.withUnsafeBufferPointer { l in redisFormatCommandArgv(&target, Int32(count), p.baseAddress, l.baseAddress) }
+                }
             }
         }
-        guard length > 0, let target else { return out }
+        guard length > 0, let target else { return }
         defer { redisFreeCommand(target) }
         target.withMemoryRebound(to: UInt8.self, capacity: Int(length)) { bytes in
             out.append(contentsOf: UnsafeBufferPointer(start: bytes, count: Int(length)))
         }
-        return out
     }
 }
 

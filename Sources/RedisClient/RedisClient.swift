@@ -83,10 +83,9 @@ public final class RedisClient: Sendable {
             scripts.withLock { $0[script.name] = sha }
         }
         let connection = try await currentConnection()
-        var reply = try await connection.send(encoded: Self.head("EVALSHA", sha!, keyCount, arguments), arguments.bytes, name: "EVALSHA")
+        var reply = try await connection.send(encoded: Self.command("EVALSHA", sha!, keyCount, arguments), name: "EVALSHA")
         if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
-            reply = try await connection.send(encoded: Self.head("EVAL", script.source, keyCount, arguments), arguments.bytes,
-                                              name: "EVAL")
+            reply = try await connection.send(encoded: Self.command("EVAL", script.source, keyCount, arguments), name: "EVAL")
         }
         checkDemoted(reply, on: connection)
         if case .error(let message) = reply { throw RedisError.server(command: "EVALSHA(\(script.name))", message: message) }
@@ -94,16 +93,15 @@ public final class RedisClient: Sendable {
         return reply
     }
 
-    /// `*<count>`, the command, the script (SHA1 or source) and the key count: what precedes `arguments`.
-    private static func head(_ command: String, _ script: String, _ keyCount: Int, _ arguments: RESPArguments) -> [UInt8] {
-        var head = RESPArguments(capacity: 80 + (command == "EVAL" ? script.utf8.count : 0))
+    /// The whole command: `command`, the script (SHA1 or source) and the key count, then `arguments`.
+    private static func command(_ command: String, _ script: String, _ keyCount: Int, _ arguments: RESPArguments) -> [UInt8] {
+        var head = RESPArguments(capacity: 64 + (command == "EVAL" ? script.utf8.count : 0))
         head.append(command)
         head.append(script)
         head.append(keyCount)
         var out: [UInt8] = []
-        out.reserveCapacity(head.bytes.count + 16)
-        RESP.writeLine(UInt8(ascii: "*"), head.count + arguments.count, to: &out)
-        out.append(contentsOf: head.bytes)
+        out.reserveCapacity(head.bytes.count + arguments.bytes.count + 16 * (3 + arguments.count))
+        RESPEncoder.encode(head, arguments, into: &out)
         return out
     }
 

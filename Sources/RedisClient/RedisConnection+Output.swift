@@ -5,7 +5,7 @@ extension RedisConnection {
     /// Queues a caller's commands: their replies are expected in this order, their bytes leave with
     /// whatever other callers append meanwhile. Off the loop, a caller that finds nobody writing
     /// writes itself; on the loop, the flush waits for the end of the turn.
-    func submit(_ bytes: [UInt8], _ more: [UInt8] = [], names: [String], sink: ReplyCollector, deadline: UInt64, seconds: Double) {
+    func submit(_ bytes: [UInt8], names: [String], sink: ReplyCollector, deadline: UInt64, seconds: Double) {
         let onLoop = loop.isOnLoop
         var failure: String?
         var arm = false
@@ -22,8 +22,7 @@ extension RedisConnection {
                 s.pending.append(Pending(sink: sink, index: index, command: name, deadline: deadline, seconds: seconds))
             }
             // Nothing waiting: the caller's buffer becomes the output buffer, uncopied.
-            if s.out.isEmpty && more.isEmpty { s.out = bytes } else { s.out.append(contentsOf: bytes) }
-            if !more.isEmpty { s.out.append(contentsOf: more) }
+            if s.out.isEmpty { s.out = bytes } else { s.out.append(contentsOf: bytes) }
             if deadline < s.armedDeadline {
                 s.armedDeadline = deadline
                 arm = true

@@ -144,17 +144,16 @@ public final class RedisConnection: @unchecked Sendable {
         for command in commands { RESPEncoder.encode(command, into: &encoded) }
         let names = commands.map { $0.first.map { String(decoding: $0.bytes, as: UTF8.self) } ?? "?" }
         let blocking = cancellable && names.contains { Self.blockingCommands.contains($0.uppercased()) }
-        return try await exchange(encoded, [], names: names, blocking: blocking, extraTimeout: extraTimeout, cancellable: cancellable)
+        return try await exchange(encoded, names: names, blocking: blocking, extraTimeout: extraTimeout, cancellable: cancellable)
     }
 
-    /// Sends one command already encoded as `head` followed by `body` (a script call's header and its
-    /// `RESPArguments`, appended to the output buffer without joining them first); `name` names it in
-    /// errors. Not blocking, not cancellable.
-    func send(encoded head: [UInt8], _ body: [UInt8], name: String) async throws -> RESPValue {
-        try await exchange(head, body, names: [name], blocking: false, extraTimeout: 0, cancellable: false)[0]
+    /// Sends one command already encoded (a script call's, from its `RESPArguments`); `name` names it
+    /// in errors. Not blocking, not cancellable.
+    func send(encoded bytes: [UInt8], name: String) async throws -> RESPValue {
+        try await exchange(bytes, names: [name], blocking: false, extraTimeout: 0, cancellable: false)[0]
     }
 
-    private func exchange(_ head: [UInt8], _ body: [UInt8], names: [String], blocking: Bool, extraTimeout: Double,
+    private func exchange(_ bytes: [UInt8], names: [String], blocking: Bool, extraTimeout: Double,
                           cancellable: Bool) async throws -> [RESPValue] {
         let seconds = configuration.commandTimeout + extraTimeout
         let deadline = MonotonicClock.nanoseconds() &+ UInt64(max(0, seconds) * 1e9)
@@ -162,7 +161,7 @@ public final class RedisConnection: @unchecked Sendable {
         let wait = {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[RESPValue], any Error>) in
                 collector.onCompletion { continuation.resume(with: $0) }
-                self.submit(head, body, names: names, sink: collector, deadline: deadline, seconds: seconds)
+                self.submit(bytes, names: names, sink: collector, deadline: deadline, seconds: seconds)
             }
         }
         guard cancellable else { return try await wait() }
