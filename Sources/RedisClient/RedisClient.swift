@@ -115,10 +115,6 @@ public final class RedisClient: Sendable {
         return connection
     }
 
-    /// The event loop of the shared connection (connecting if needed): a task that prefers it as its
-    /// executor is resumed by replies on that loop's own thread, with no hop to another thread.
-    public func executor() async throws -> any TaskExecutor { try await currentConnection().loop }
-
     /// Closes the shared connection (callers in flight get an error).
     public func close() {
         failover.withLock { $0.watcher?.cancel() }

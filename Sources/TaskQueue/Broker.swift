@@ -53,10 +53,6 @@ public struct Broker: Sendable {
     /// Closes the shared connection (callers in flight get an error).
     public func close() { redis.close() }
 
-    /// Where a task that waits on this broker's replies costs no thread hop: the event loop of its
-    /// connection (nil while Redis is unreachable: the task then runs on the global pool).
-    public func executor() async -> (any TaskExecutor)? { try? await redis.executor() }
-
     /// The list a message goes to, from its queue and priority.
     public func listName(for message: TaskMessage) -> String {
         keys.bands.listName(queue: message.queue, priority: message.priority)

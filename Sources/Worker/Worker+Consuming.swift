@@ -7,110 +7,58 @@ import TaskQueue
 extension Worker {
     // MARK: consuming
 
-    /// What the consumer carries from one round to the next.
-    struct ConsumerState {
-        /// Prefetched messages, already held, in the order they start.
-        var buffer = Deque<Broker.Fetched>()
-        /// What the last fetch saw behind the messages it took (or a watcher saw): where the next one starts.
-        var tails: Broker.Tails?
-        /// The next fetch is expected to find nothing and wait: the last one came back empty, or took
-        /// messages and saw nothing behind them (it reads the lists' tails in the same step; the fallback
-        /// fetch does not look, and then a watcher wakes the consumer at once).
-        var idle = false
-        var backoff = 0.1
-    }
-
-    /// Consumes until shutdown. The watchers and their `Wakeup` run on the event loop of the broker's
-    /// connection, where their Redis replies arrive; so does the consumer while the worker is idle,
-    /// so a watcher's wake-up, the fetch it starts and the start of the task cost one thread hop (to
-    /// the task's own task on the global pool), not one per reply. Through a backlog the consumer
-    /// runs on the global pool, beside the tasks whose completions free its slots.
     func consume() async {
-        let loop = await broker.executor()
         let lists = broker.consumeLists(queues: configuration.queues)
         let wakeup = Wakeup()
         state.withLock { $0.wakeup = wakeup }
-        if isStopping { wakeup.releaseAll() }
-        let watchers = lists.map { list in
-            Task(executorPreference: loop) { await self.watch(list, first: list == lists.first, wakeup: wakeup) }
-        }
-        let timeouts = Task(executorPreference: loop) { await wakeup.runTimeouts() }
-        defer {
-            watchers.forEach { $0.cancel() }
-            timeouts.cancel()
-        }
-        var consumer = ConsumerState()
+        if isStopping { await wakeup.releaseAll() }
+        let watchers = lists.map { list in Task { await self.watch(list, first: list == lists.first, wakeup: wakeup) } }
+        defer { watchers.forEach { $0.cancel() } }
+        var backoff = 0.1
+        var buffer = Deque<Broker.Fetched>()
+        // What the last fetch saw behind the messages it took (or a watcher saw): where the next one starts.
+        var tails: Broker.Tails?
         while !isStopping {
-            if let loop, consumer.idle {
-                await withTaskExecutorPreference(loop) {
-                    while !isStopping, consumer.idle {
-                        await consumeRound(&consumer, lists: lists, wakeup: wakeup, leavesToWait: false)
-                    }
-                }
-            } else {
-                await consumeRound(&consumer, lists: lists, wakeup: wakeup, leavesToWait: loop != nil)
-            }
-        }
-        // Prefetched messages that never started go back to the front of their queues.
-        for fetched in consumer.buffer { await handBack(fetched) }
-        state.withLock { $0.prefetched.removeAll() }
-        wakeup.releaseAll()
-        for watcher in watchers { await watcher.value }
-    }
-
-    /// Takes a free slot and starts the next task: a prefetched one, else what one fetch brings
-    /// (every slot free right now is filled from it, plus Celery-style prefetch), waiting for a
-    /// watcher while the lists are empty — or, with `leavesToWait`, returning (slots released) to
-    /// wait on the event loop instead.
-    private func consumeRound(_ consumer: inout ConsumerState, lists: [String], wakeup: Wakeup, leavesToWait: Bool) async {
-        await slots.acquire()
-        if isStopping {
-            await slots.release()
-            return
-        }
-        if let next = consumer.buffer.popFirst() {
-            // Prefetched and already held: no round trip between a free slot and its next task.
-            state.withLock { $0.prefetched[next.tag ?? ""] = nil }
-            await start(next)
-            return
-        }
-        let slotsHeld = 1 + (await slots.tryAcquire(upTo: configuration.concurrency))
-        let prefetch = max(0, configuration.concurrency * (configuration.prefetchMultiplier - 1))
-        var batch: [Broker.Fetched] = []
-        var waitFirst = consumer.idle && consumer.tails == nil
-        while !isStopping {
-            if waitFirst {
-                // Nothing to read again: wait for a watcher, which sees a message that came meanwhile at once.
-                waitFirst = false
-                consumer.tails = await wakeup.wait(timeout: configuration.popTimeout).map(Broker.Tails.init(firstList:))
-                continue  // a shutdown ends the wait too: look before fetching
-            }
-            do {
-                (batch, consumer.tails) = try await broker.fetch(lists: lists, leaseToken: leaseToken, count: slotsHeld + prefetch,
-                                                                 startNow: slotsHeld, worker: configuration.nodeName, tails: consumer.tails)
-                consumer.backoff = 0.1
-            } catch {
-                consumer.tails = nil
-                logger.error("consumer: \(error); retrying in \(String(format: "%.1f", consumer.backoff))s")
-                await pause(consumer.backoff)
-                consumer.backoff = min(consumer.backoff * 2, 5)
+            await slots.acquire()
+            if isStopping { await slots.release(); break }
+            if let next = buffer.popFirst() {
+                // Prefetched and already held: no round trip between a free slot and its next task.
+                state.withLock { $0.prefetched[next.tag ?? ""] = nil }
+                await start(next)
                 continue
             }
-            consumer.idle = consumer.tails == nil
-            if !batch.isEmpty { break }
-            if leavesToWait {
-                await slots.release(slotsHeld)
-                return
+            // Every slot free right now is filled from one fetch, plus Celery-style prefetch.
+            let slotsHeld = 1 + (await slots.tryAcquire(upTo: configuration.concurrency))
+            let prefetch = max(0, configuration.concurrency * (configuration.prefetchMultiplier - 1))
+            var batch: [Broker.Fetched] = []
+            while !isStopping {
+                do {
+                    (batch, tails) = try await broker.fetch(lists: lists, leaseToken: leaseToken, count: slotsHeld + prefetch,
+                                                            startNow: slotsHeld, worker: configuration.nodeName, tails: tails)
+                    backoff = 0.1
+                } catch {
+                    tails = nil
+                    logger.error("consumer: \(error); retrying in \(String(format: "%.1f", backoff))s")
+                    await pause(backoff)
+                    backoff = min(backoff * 2, 5)
+                    continue
+                }
+                if !batch.isEmpty { break }
+                tails = await wakeup.wait(timeout: configuration.popTimeout).map(Broker.Tails.init(firstList:))
             }
-            waitFirst = true
+            let now = min(batch.count, slotsHeld)
+            await slots.release(slotsHeld - now)
+            for fetched in batch[now...] {
+                buffer.append(fetched)
+                if let tag = fetched.tag { state.withLock { $0.prefetched[tag] = fetched } }
+            }
+            for fetched in batch[..<now] { await start(fetched) }
         }
-        let now = min(batch.count, slotsHeld)
-        await slots.release(slotsHeld - now)
-        for fetched in batch[now...] {
-            consumer.buffer.append(fetched)
-            if let tag = fetched.tag { state.withLock { $0.prefetched[tag] = fetched } }
-        }
-        for fetched in batch[..<now] { await start(fetched) }
+        // Prefetched messages that never started go back to the front of their queues.
+        for fetched in buffer { await handBack(fetched) }
+        state.withLock { $0.prefetched.removeAll() }
+        await wakeup.releaseAll()
+        for watcher in watchers { await watcher.value }
     }
 
     /// One list's watcher: blocks in a content-preserving BLMOVE while the consumer waits (see `Wakeup`).
@@ -132,7 +80,7 @@ extension Worker {
                 if let seen = try await connection!.waitForTail(on: list, timeout: configuration.watchTimeout) {
                     // The first list's tail is the next message a fetch takes: the consumer takes it
                     // without reading the lists again. Other lists only wake it.
-                    wakeup.signal(tail: first ? seen : nil)
+                    await wakeup.signal(tail: first ? seen : nil)
                 }
                 backoff = 0.1
             } catch {
@@ -267,10 +215,7 @@ extension Worker {
             $0.inFlight[tag] = InFlight(message: message, task: nil, unmarkedStart: fetched.record == .received ? now : nil)
             $0.totals[message.task, default: 0] += 1  // Celery counts a task when it is accepted
         }
-        // The task and its handler run on the global pool, never on the consumer's event loop (a
-        // handler may compute or block for long). Revoke and shutdown cancel this task, which is the
-        // handler's own unless a time limit applies (see `runWithLimits`).
-        let task = Task(executorPreference: globalConcurrentExecutor) {
+        let task = Task {
             await self.execute(message, definition: definition, plan: plan)
             self.state.withLock {
                 $0.inFlight[tag] = nil
@@ -278,13 +223,7 @@ extension Worker {
             }
             await self.pendingStores.release()
         }
-        // A revoke that came before the task was stored here cancelled nothing: catch up now.
-        let cancelledEarlier = state.withLock { s -> Bool in
-            guard s.inFlight[tag] != nil else { return false }
-            s.inFlight[tag]?.task = task
-            return s.inFlight[tag]?.cancelled ?? false
-        }
-        if cancelledEarlier { task.cancel() }
+        state.withLock { if $0.inFlight[tag] != nil { $0.inFlight[tag]?.task = task } }
     }
 
     func deadLetter(raw: [UInt8], error: any Error, queue: String, tag: String?) async {

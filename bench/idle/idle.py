@@ -10,12 +10,9 @@ On a private redis-server, release binaries:
   (b) Submit→start latency. A default worker (-Q celery) and the API; N tasks submitted one at a time
       with `POST /tasks` over one keep-alive connection, each on an idle system (the previous task is
       SUCCESS and the worker is blocked in Redis again). Method: the client reads CLOCK_REALTIME just
-      before it sends the request (t_send); the worker stamps `received_at` (the moment its consumer,
-      woken by a watcher, starts the fetch that pops and holds the message: the stamp is written by
-      that same fetch script, so it is taken before the fetch's round trip) and `started_at` (finished_at
-      minus the runtime, which is measured from just before the handler is called: without a time
-      limit the handler runs in that same task, with no hop in between) in the task record, with
-      microsecond resolution and the same clock (one machine). Read back by `GET /tasks/<id>`.
+      before it sends the request (t_send); the worker stamps `received_at` (the moment its fetch
+      returned the message) and `started_at` (the moment the task function began) in the task record,
+      with microsecond resolution and the same clock (one machine). Read back by `GET /tasks/<id>`.
       Printed p50/p99/max of: the POST round trip; t_send→received_at; t_send→started_at; and the
       server-side part submitted_at→received_at (the API's stamp to the worker's).
 """
