@@ -51,7 +51,7 @@ import Testing
             try client.handshake()
             try client.send(Frame.encode(Frame.headers, flags: 0x05, stream: 1, Frame.requestBlock(path: "/hello")))
             #expect(try await client.read { _ in client.body(of: 1).ended })
-            #expect(try await client.read(timeout: 5) { _ in client.closed })
+            #expect(try await client.read(timeout: 30) { _ in client.closed })
             #expect(client.goaway?.goawayCode == 0)
             #expect(client.goaway?.goawayLastStream == 1)
         }
@@ -74,7 +74,7 @@ import Testing
         #expect(try await client.read { frames in frames.contains { $0.type == Frame.settings } })
         let started = ContinuousClock.now
         await server.shutdown(grace: 0.3)
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(20))  // the handler never ends: only the grace can stop it (generous: test start-up congests the pool)
         #expect(try await client.read { _ in client.closed })
         #expect(client.goaway?.goawayCode == 0)
         #expect(client.goaway?.goawayLastStream == 1)
