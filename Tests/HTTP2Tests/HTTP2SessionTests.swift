@@ -3,10 +3,9 @@ import HTTPServer
 import Logging
 import Testing
 
-/// Runs `body` against a server that speaks HTTP/1.1 and h2c on one loop, always shutting down.
-func withH2Server(limits: HTTP2.Limits = HTTP2.Limits(), maxBodyBytes: Int = 1 << 20, _ router: Router = testRouter(),
-                  configure: (inout HTTPServer.Configuration) -> Void = { _ in },
-                  _ body: (HTTPServer) async throws -> Void) async throws
+/// A started server that speaks HTTP/1.1 and h2c on one loop, logging warnings only; the caller shuts it down.
+func startH2Server(limits: HTTP2.Limits = HTTP2.Limits(), maxBodyBytes: Int = 1 << 20, _ router: Router = testRouter(),
+                   configure: (inout HTTPServer.Configuration) -> Void = { _ in }) throws -> HTTPServer
 {
     var logger = Logger(label: "test.http2")
     logger.logLevel = .warning
@@ -16,6 +15,15 @@ func withH2Server(limits: HTTP2.Limits = HTTP2.Limits(), maxBodyBytes: Int = 1 <
     let server = try HTTPServer(configuration: configuration, router: router,
                                 logger: logger, sessions: HTTP2(limits: limits))
     try server.start()
+    return server
+}
+
+/// Runs `body` against `startH2Server`'s server, always shutting down.
+func withH2Server(limits: HTTP2.Limits = HTTP2.Limits(), maxBodyBytes: Int = 1 << 20, _ router: Router = testRouter(),
+                  configure: (inout HTTPServer.Configuration) -> Void = { _ in },
+                  _ body: (HTTPServer) async throws -> Void) async throws
+{
+    let server = try startH2Server(limits: limits, maxBodyBytes: maxBodyBytes, router, configure: configure)
     do { try await body(server) } catch {
         await server.shutdown(grace: 1)
         throw error
@@ -128,11 +136,7 @@ func testRouter() -> Router {
             await gate.arrive()
             return .text("done")
         }
-        var logger = Logger(label: "test.http2")
-        logger.logLevel = .warning
-        let server = try HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, threads: 1), router: router,
-                                    logger: logger, sessions: HTTP2())
-        try server.start()
+        let server = try startH2Server(router)
         let client = try FrameClient(port: server.port)
         try client.handshake()
         try client.send(Frame.encode(Frame.headers, flags: 0x05, stream: 1, Frame.requestBlock(path: "/slow")))

@@ -1,6 +1,5 @@
 @testable import HTTP2
 import HTTPServer
-import Logging
 import Testing
 
 /// Saying goodbye: the idle timeout and graceful shutdown, without a socket and then live.
@@ -63,11 +62,7 @@ import Testing
             while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
             return .text("cancelled")
         }
-        var logger = Logger(label: "test.http2")
-        logger.logLevel = .warning
-        let server = try HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, threads: 1), router: router,
-                                    logger: logger, sessions: HTTP2())
-        try server.start()
+        let server = try startH2Server(router)
         let client = try FrameClient(port: server.port)
         try client.handshake()
         try client.send(Frame.encode(Frame.headers, flags: 0x05, stream: 1, Frame.requestBlock(path: "/never")))
