@@ -49,14 +49,16 @@ extension Broker {
     public func publish(_ group: Group, idempotencyKey: String? = nil, now: Date = Date()) async throws -> String {
         var hash: [(String, String)] = [("size", String(group.members.count)), ("submitted_at", CeleryDate.format(now))]
         if let callback = group.callback { hash += [("callback", callback.id), ("callback_task", callback.task)] }
-        let (lists, pushed) = await pushed(group.members, stamp: CeleryDate.format(now))
+        let (lists, pushed, records) = await pushed(group.members, stamp: CeleryDate.format(now))
+        let (table, rest) = RecordTable.split(records)
+        let callback = group.callback.map { [(keys.taskRecord($0.id), TaskRecord.Update.submitted($0, at: now).pairs)] } ?? []
         let call = PublishBatch(
             claim: idempotencyKey.map(keys.groupIdempotency), groupMeta: KeySpace.groupKey(group.id), groupHash: keys.group(group.id),
             chord: group.callback == nil ? nil : (KeySpace.groupKey(group.id, ".s"), KeySpace.groupKey(group.id, ".c")),
             claimValue: group.id, claimTTL: max(1, resultExpires),
             groupDocument: SavedGroup(id: group.id, memberIDs: group.members.map(\.id)).encoded(),
             groupHashPairs: hash, chordSize: group.members.count, ttl: max(1, resultExpires), lists: lists, pushed: pushed,
-            pendingRecords: group.callback.map { [(keys.taskRecord($0.id), TaskRecord.Update.submitted($0, at: now).pairs)] } ?? [])
+            records: table, pendingRecords: rest + callback)
         return try await run(call)
     }
 
@@ -69,15 +71,16 @@ extension Broker {
         let call = PublishBatch(
             claim: idempotencyKey.map(keys.chainIdempotency), claimValue: ids.joined(separator: " "), claimTTL: max(1, resultExpires),
             ttl: max(1, resultExpires), lists: [listName(for: first)],
-            pushed: [PublishBatch.Pushed(list: 0, record: keys.taskRecord(first.id), envelope: first.encoded(),
-                                         recordPairs: TaskRecord.Update.submitted(first, at: now).pairs)],
+            pushed: [PublishBatch.Pushed(list: 0, envelope: first.encoded())],
+            records: RecordTable.split([(keys.taskRecord(first.id), TaskRecord.Update.submitted(first, at: now).pairs)]).table,
             pendingRecords: later.map { (keys.taskRecord($0.id), TaskRecord.Update.submitted($0, at: now).pairs) })
         return try await run(call).split(separator: " ").map(String.init)
     }
 
-    /// The distinct lists, and each message encoded (on every core: a message `make` built is encoded
-    /// already, any other is serialized here).
-    private func pushed(_ messages: [TaskMessage], stamp: String) async -> (lists: [String], pushed: [PublishBatch.Pushed]) {
+    /// The distinct lists, each message encoded and its PENDING record (on every core: a message `make`
+    /// built is encoded already, any other is serialized here).
+    private func pushed(_ messages: [TaskMessage], stamp: String) async
+        -> (lists: [String], pushed: [PublishBatch.Pushed], records: [(key: String, pairs: [(TaskRecord.Field, String)])]) {
         var lists: [String] = [], index: [String: Int] = [:]
         let listOf = messages.map { message -> Int in
             let name = listName(for: message)
@@ -88,10 +91,10 @@ extension Broker {
         }
         let keys = self.keys
         let encoded = await Array(zip(messages, listOf)).concurrentMap { message, list in
-            PublishBatch.Pushed(list: list, record: keys.taskRecord(message.id), envelope: message.encoded(),
-                                recordPairs: TaskRecord.Update.submitted(message, stamp: stamp).pairs)
+            (PublishBatch.Pushed(list: list, envelope: message.encoded()),
+             (key: keys.taskRecord(message.id), pairs: TaskRecord.Update.submitted(message, stamp: stamp).pairs))
         }
-        return (lists, encoded)
+        return (lists, encoded.map(\.0), encoded.map(\.1))
     }
 
     private func run(_ call: PublishBatch) async throws -> String {

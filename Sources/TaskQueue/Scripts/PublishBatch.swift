@@ -6,12 +6,10 @@ import RedisClient
 /// claim key (an `Idempotency-Key`) makes a retried submission publish nothing.
 /// Returns the value under the claim: `claimValue` when this call published, the first one's otherwise.
 struct PublishBatch: ScriptCall {
-    /// A message to LPUSH onto `lists[list]`, with its PENDING record.
+    /// A message to LPUSH onto `lists[list]`.
     struct Pushed: Sendable {
         var list: Int
-        var record: String
         var envelope: [UInt8]
-        var recordPairs: [(TaskRecord.Field, String)]
     }
 
     /// Claim key (`c`), saved group (`g`), group hash (`h`), chord size (`s`) and chord claim (`x`):
@@ -31,8 +29,12 @@ struct PublishBatch: ScriptCall {
     var ttl: Int
     /// The lists the messages go to, each once (a key in KEYS, LPUSHed in batches).
     var lists: [String]
+    /// In order: each list gets its messages in this order.
     var pushed: [Pushed]
-    /// Records of tasks a worker sends later (a chain's next steps, a chord's callback).
+    /// The pushed messages' PENDING records (see `RecordTable.split`).
+    var records = RecordTable()
+    /// Records written whole: of tasks a worker sends later (a chain's next steps, a chord's callback),
+    /// and any pushed message's whose fields differ from the table's.
     var pendingRecords: [(key: String, pairs: [(TaskRecord.Field, String)])] = []
 
     private var header: [(role: Character, key: String, type: Character)] {
@@ -44,20 +46,23 @@ struct PublishBatch: ScriptCall {
         return out
     }
 
-    /// KEYS: the header keys, the lists, the pushed messages' records, the pending records. ARGV: the key
-    /// types, the roles, the claim value and TTL, the group document, the TTL, the chord size, the counts
-    /// (messages, pending records, hash arguments, lists), the hash pairs, each message (its list, envelope
-    /// and record pairs), each pending record's pairs.
+    /// KEYS: the header keys, the lists, the table's records, the whole records. ARGV: the key types,
+    /// the roles, the claim value and TTL, the group document, the TTL, the chord size, the counts (table
+    /// rows, whole records, hash arguments, lists, shared-pair arguments, columns), the hash pairs, the
+    /// shared pairs, the column names, each list's message count, the envelopes list by list, each row's
+    /// values, each whole record's pairs. Per member that is its record key, its envelope and its
+    /// row's values: no per-member count or list number for the script to read.
     func write(to arguments: inout RESPArguments) -> Int {
         let header = self.header
-        arguments.reserveCapacity(pushed.reduce(4096) { $0 + $1.envelope.count + 512 })
+        let rowValues = records.rows.count * records.columns.count
+        arguments.reserveCapacity(pushed.reduce(4096) { $0 + $1.envelope.count + 80 } + rowValues * 24)
         for entry in header { arguments.append(entry.key) }
         for list in lists { arguments.append(list) }
-        for message in pushed { arguments.append(message.record) }
+        for row in records.rows { arguments.append(row.key) }
         for record in pendingRecords { arguments.append(record.key) }
         var types = String(header.map(\.type))
         types += String(repeating: "l", count: lists.count)
-        types += String(repeating: "h", count: pushed.count + pendingRecords.count)
+        types += String(repeating: "h", count: records.rows.count + pendingRecords.count)
         arguments.append(types)
         arguments.append(String(header.map(\.role)))
         arguments.append(claimValue)
@@ -65,25 +70,35 @@ struct PublishBatch: ScriptCall {
         arguments.append(groupDocument)
         arguments.append(ttl)
         arguments.append(chordSize)
-        arguments.append(pushed.count)
+        arguments.append(records.rows.count)
         arguments.append(pendingRecords.count)
         arguments.append(groupHashPairs.count * 2)
         arguments.append(lists.count)
+        arguments.append(records.shared.count * 2)
+        arguments.append(records.columns.count)
         for (field, value) in groupHashPairs {
             arguments.append(field)
             arguments.append(value)
         }
-        for message in pushed {
-            arguments.append(message.list + 1)
-            arguments.append(message.envelope)
-            arguments.append(message.recordPairs.count * 2)
-            arguments.append(pairs: message.recordPairs)
+        arguments.append(pairs: records.shared)
+        for column in records.columns { arguments.append(column.rawValue) }
+        if lists.count == 1 {
+            arguments.append(pushed.count)
+            for message in pushed { arguments.append(message.envelope) }
+        } else {
+            for list in lists.indices { arguments.append(pushed.reduce(0) { $0 + ($1.list == list ? 1 : 0) }) }
+            for list in lists.indices {
+                for message in pushed where message.list == list { arguments.append(message.envelope) }
+            }
+        }
+        for row in records.rows {
+            for value in row.values { arguments.append(value) }
         }
         for record in pendingRecords {
             arguments.append(record.pairs.count * 2)
             arguments.append(pairs: record.pairs)
         }
-        return header.count + lists.count + pushed.count + pendingRecords.count
+        return header.count + lists.count + records.rows.count + pendingRecords.count
     }
 
     // Types are checked for every key before anything is written (Redis does not roll a script back).
@@ -122,7 +137,8 @@ struct PublishBatch: ScriptCall {
         end
         local ttl = tonumber(ARGV[6])
         local n, m, hashCount, l = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-        local at = 12
+        local sharedCount, width = tonumber(ARGV[12]), tonumber(ARGV[13])
+        local at = 14
         if role.h and hashCount > 0 then
           redis.call('HSET', role.h, unpack(ARGV, at, at + hashCount - 1))
           redis.call('EXPIRE', role.h, ttl)
@@ -137,26 +153,33 @@ struct PublishBatch: ScriptCall {
           redis.call('DEL', role.x)
           redis.call('SET', role.s, ARGV[7], 'EX', ttl)
         end
+        -- One HSET argument list serves every row: the shared pairs, then each column's name and
+        -- (filled in per row) its value.
+        local fields = {}
+        for i = 1, sharedCount do fields[i] = ARGV[at + i - 1] end
+        at = at + sharedCount
+        for c = 1, width do fields[sharedCount + 2 * c - 1] = ARGV[at + c - 1] end
+        at = at + width
+        local size = sharedCount + 2 * width
+        -- Each list gets its messages in member order (the first is consumed first), straight from
+        -- ARGV in batches that stay within Lua's stack.
         local lists = #roles
-        local batches = {}
-        for j = 1, l do batches[j] = {} end
+        local counts = at
+        at = at + l
+        for j = 1, l do
+          local last = at + tonumber(ARGV[counts + j - 1]) - 1
+          for first = at, last, 500 do
+            redis.call('LPUSH', KEYS[lists + j], unpack(ARGV, first, math.min(first + 499, last)))
+          end
+          at = last + 1
+        end
         local k = lists + l
         for i = 1, n do
-          local batch = batches[tonumber(ARGV[at])]
-          batch[#batch + 1] = ARGV[at + 1]
-          local count = tonumber(ARGV[at + 2])
+          for c = 1, width do fields[sharedCount + 2 * c] = ARGV[at + c - 1] end
+          at = at + width
           k = k + 1
-          if count > 0 then redis.call('HSET', KEYS[k], unpack(ARGV, at + 3, at + 2 + count)) end
+          if size > 0 then redis.call('HSET', KEYS[k], unpack(fields, 1, size)) end
           redis.call('EXPIRE', KEYS[k], ttl)
-          at = at + 3 + count
-        end
-        -- Each list gets its messages in member order (the first is consumed first), in batches that
-        -- stay within Lua's stack.
-        for j = 1, l do
-          local batch = batches[j]
-          for first = 1, #batch, 500 do
-            redis.call('LPUSH', KEYS[lists + j], unpack(batch, first, math.min(first + 499, #batch)))
-          end
         end
         for j = 1, m do
           local count = tonumber(ARGV[at])
