@@ -24,11 +24,11 @@ extension TaskAPI {
         let chord = callbackMessage.map { signature(of: $0, groupID: groupID) }
         // A chord's members carry the callback in `embed.chord`.
         let embed: JSONValue = chord.map { ["callbacks": nil, "errbacks": nil, "chain": nil, "chord": $0] } ?? TaskMessage.emptyEmbed
-        // Built (and their envelopes written) on every core, as a big group's cost is mostly here.
+        // Encoded only (no whole message each), on every core, as a big group's cost is mostly here.
         let messages = await Array(members.enumerated()).concurrentMap { [self] index, member in
-            message(from: member, id: TaskMessage.newID(), groupID: groupID, groupIndex: index, embed: embed)
+            encoded(from: member, groupID: groupID, groupIndex: index, embed: embed)
         }
-        let id = try await broker.publish(Broker.Group(id: groupID, members: messages, callback: callbackMessage),
+        let id = try await broker.publish(Broker.Group(id: groupID, encoded: messages, callback: callbackMessage),
                                           idempotencyKey: idempotencyKey, now: now)
         let replayed = id != groupID
         var response: HTTPResponse
@@ -39,12 +39,8 @@ extension TaskAPI {
             response = .json(status: 202, bytes: JSONValue.object(view).serializedBytes())
             response.headers.add(name: "Idempotent-Replayed", value: "true")
         } else {
-            let tasks: [JSONValue] = messages.map { ["id": .string($0.id), "task": .string($0.task), "state": "PENDING"] }
-            response = .json(status: 202, bytes: JSONValue.object([
-                "id": .string(id), "state": "PENDING", "size": .int(Int64(messages.count)), "tasks": .array(tasks),
-                "callback": callbackMessage.map { ["id": .string($0.id), "task": .string($0.task), "state": "PENDING"] } ?? .null,
-                "status_url": .string("/groups/\(id)"),
-            ]).serializedBytes())
+            response = .json(status: 202, bytes: Self.acceptedGroup(id: id, members: messages.lazy.map { ($0.id, $0.task) },
+                                                                 size: messages.count, callback: callbackMessage.map { ($0.id, $0.task) }))
         }
         response.headers.add(name: "Location", value: "/groups/\(id)")
         return response
@@ -134,6 +130,15 @@ extension TaskAPI {
         options.groupIndex = groupIndex
         return TaskMessage.make(task: submission.task, id: id, args: submission.args, kwargs: submission.kwargs, options: options,
                                 embed: embed)
+    }
+
+    /// A member as `message(from:)` builds it, encoded only.
+    func encoded(from submission: Submission, groupID: String, groupIndex: Int, embed: JSONValue) -> TaskMessage.Encoded {
+        var options = submission.options
+        options.origin = origin
+        options.groupID = groupID
+        options.groupIndex = groupIndex
+        return TaskMessage.encode(task: submission.task, args: submission.args, kwargs: submission.kwargs, options: options, embed: embed)
     }
 
     /// The signature a worker (ours or Python's) sends later with the previous result as first argument.

@@ -8,12 +8,17 @@ extension Broker {
         /// The group id (Celery's `group_id` header of every member).
         public var id: String
         /// The members, each carrying `group_id`, `group_index` and, in a chord, the callback in `embed.chord`.
-        public var members: [TaskMessage]
+        public var members: [TaskMessage.Encoded]
         /// A chord's callback as the worker completing the chord will send it (its PENDING record is written now).
         public var callback: TaskMessage?
 
         /// A group of `members`; with a `callback`, a chord.
         public init(id: String, members: [TaskMessage], callback: TaskMessage? = nil) {
+            self.init(id: id, encoded: members.map(TaskMessage.Encoded.init), callback: callback)
+        }
+
+        /// The same with members built by `TaskMessage.encode` (a big group: no whole message per member).
+        public init(id: String, encoded members: [TaskMessage.Encoded], callback: TaskMessage? = nil) {
             self.id = id
             self.members = members
             self.callback = callback
@@ -49,7 +54,7 @@ extension Broker {
     public func publish(_ group: Group, idempotencyKey: String? = nil, now: Date = Date()) async throws -> String {
         var hash: [(String, String)] = [("size", String(group.members.count)), ("submitted_at", CeleryDate.format(now))]
         if let callback = group.callback { hash += [("callback", callback.id), ("callback_task", callback.task)] }
-        let (lists, pushed, records) = await pushed(group.members, stamp: CeleryDate.format(now))
+        let (lists, pushed, records) = pushed(group.members, stamp: CeleryDate.format(now))
         let (table, rest) = RecordTable.split(records)
         let callback = group.callback.map { [(keys.taskRecord($0.id), TaskRecord.Update.submitted($0, at: now).pairs)] } ?? []
         let call = PublishBatch(
@@ -77,24 +82,25 @@ extension Broker {
         return try await run(call).split(separator: " ").map(String.init)
     }
 
-    /// The distinct lists, each message encoded and its PENDING record (on every core: a message `make`
-    /// built is encoded already, any other is serialized here).
-    private func pushed(_ messages: [TaskMessage], stamp: String) async
+    /// The distinct lists, each message's envelope and its PENDING record.
+    private func pushed(_ messages: [TaskMessage.Encoded], stamp: String)
         -> (lists: [String], pushed: [PublishBatch.Pushed], records: [(key: String, pairs: [(TaskRecord.Field, String)])]) {
         var lists: [String] = [], index: [String: Int] = [:]
-        let listOf = messages.map { message -> Int in
-            let name = listName(for: message)
-            if let known = index[name] { return known }
-            lists.append(name)
-            index[name] = lists.count - 1
-            return lists.count - 1
+        var pushed: [PublishBatch.Pushed] = [], records: [(key: String, pairs: [(TaskRecord.Field, String)])] = []
+        pushed.reserveCapacity(messages.count)
+        records.reserveCapacity(messages.count)
+        for message in messages {
+            let name = keys.bands.listName(queue: message.queue, priority: message.priority)
+            let list: Int
+            if let known = index[name] { list = known } else {
+                lists.append(name)
+                list = lists.count - 1
+                index[name] = list
+            }
+            pushed.append(PublishBatch.Pushed(list: list, envelope: message.envelope))
+            records.append((key: keys.taskRecord(message.id), pairs: TaskRecord.Update.submitted(message, stamp: stamp).pairs))
         }
-        let keys = self.keys
-        let encoded = await Array(zip(messages, listOf)).concurrentMap { message, list in
-            (PublishBatch.Pushed(list: list, envelope: message.encoded()),
-             (key: keys.taskRecord(message.id), pairs: TaskRecord.Update.submitted(message, stamp: stamp).pairs))
-        }
-        return (lists, encoded.map(\.0), encoded.map(\.1))
+        return (lists, pushed, records)
     }
 
     private func run(_ call: PublishBatch) async throws -> String {

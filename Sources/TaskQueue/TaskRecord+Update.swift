@@ -28,12 +28,24 @@ extension TaskRecord {
 
         /// The same, with the time already formatted (a group's members share one submission time).
         public static func submitted(_ message: TaskMessage, stamp: String) -> Update {
-            let args = message.headers["argsrepr"]?.stringValue ?? PythonRepr.tuple(message.args)
-            let kwargs = message.headers["kwargsrepr"]?.stringValue ?? PythonRepr.dict(message.kwargs)
-            return Update(state: .pending, [(.name, message.task), (.queue, message.queue),
-                                            (.submittedAt, stamp), (.retries, String(message.retries)),
-                                            (.args, TaskRecord.clipped(args)), (.kwargs, TaskRecord.clipped(kwargs))]
-                                           + (message.groupID.map { [(.group, $0)] } ?? []))
+            submitted(task: message.task, queue: message.queue, retries: message.retries,
+                      argsRepr: message.headers["argsrepr"]?.stringValue ?? PythonRepr.tuple(message.args),
+                      kwargsRepr: message.headers["kwargsrepr"]?.stringValue ?? PythonRepr.dict(message.kwargs),
+                      groupID: message.groupID, stamp: stamp)
+        }
+
+        /// The same for a message built encoded only (a group's member).
+        public static func submitted(_ message: TaskMessage.Encoded, stamp: String) -> Update {
+            submitted(task: message.task, queue: message.queue, retries: message.retries, argsRepr: message.argsRepr,
+                      kwargsRepr: message.kwargsRepr, groupID: message.groupID, stamp: stamp)
+        }
+
+        private static func submitted(task: String, queue: String, retries: Int, argsRepr: String, kwargsRepr: String,
+                                      groupID: String?, stamp: String) -> Update {
+            var fields: [(Field, String)] = [(.name, task), (.queue, queue), (.submittedAt, stamp), (.retries, String(retries)),
+                                             (.args, TaskRecord.clipped(argsRepr)), (.kwargs, TaskRecord.clipped(kwargsRepr))]
+            if let groupID { fields.append((.group, groupID)) }
+            return Update(state: .pending, fields)
         }
 
         /// Taken by `worker`: STARTED when a slot runs it now, RECEIVED when it waits in the prefetch buffer.
