@@ -91,6 +91,7 @@ struct APICommand: AsyncParsableCommand {
                 await server.shutdown(grace: grace)
             }
         }
+        MallocTuning.apply()
         MetricsBootstrap.bootstrap()
         let (broker, results) = try brokerOptions.makeBroker()
         let (host, port) = Self.split(bindAddress)!
