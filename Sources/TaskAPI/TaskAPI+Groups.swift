@@ -28,8 +28,14 @@ extension TaskAPI {
         let messages = await Array(members.enumerated()).concurrentMap { [self] index, member in
             encoded(from: member, groupID: groupID, groupIndex: index, embed: embed)
         }
-        let id = try await broker.publish(Broker.Group(id: groupID, encoded: messages, callback: callbackMessage),
-                                          idempotencyKey: idempotencyKey, now: now)
+        async let published = broker.publish(Broker.Group(id: groupID, encoded: messages, callback: callbackMessage),
+                                             idempotencyKey: idempotencyKey, now: now)
+        // While Redis runs the script: the request's JSON tree is freed and the 202 body a first
+        // submission gets is written (a replay answers with the stored group instead).
+        withExtendedLifetime((body, members)) {}
+        let accepted = Self.acceptedGroup(id: groupID, members: messages.lazy.map { ($0.id, $0.task) }, size: messages.count,
+                                          callback: callbackMessage.map { ($0.id, $0.task) })
+        let id = try await published
         let replayed = id != groupID
         var response: HTTPResponse
         if replayed {
@@ -39,8 +45,7 @@ extension TaskAPI {
             response = .json(status: 202, bytes: JSONValue.object(view).serializedBytes())
             response.headers.add(name: "Idempotent-Replayed", value: "true")
         } else {
-            response = .json(status: 202, bytes: Self.acceptedGroup(id: id, members: messages.lazy.map { ($0.id, $0.task) },
-                                                                 size: messages.count, callback: callbackMessage.map { ($0.id, $0.task) }))
+            response = .json(status: 202, bytes: accepted)
         }
         response.headers.add(name: "Location", value: "/groups/\(id)")
         return response

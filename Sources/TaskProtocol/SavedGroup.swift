@@ -32,8 +32,20 @@ public struct SavedGroup: Sendable, Equatable {
     }
 
     /// The document as Celery's JSON serializer writes it (`{'result': result.as_tuple()}`).
+    /// Written straight as bytes (a group of thousands makes no JSON tree): the text serializing
+    /// `{"result": [[id, null], [[[member, null], null], …]]}` as a `JSONValue` gives.
     public func encoded() -> [UInt8] {
-        let members = memberIDs.map { JSONValue.array([.array([.string($0), .null]), .null]) }
-        return JSONValue.object(["result": .array([.array([.string(id), .null]), .array(members)])]).serializedBytes()
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + memberIDs.count * 56)
+        JSONValue.append(#"{"result": [["#, to: &out)
+        JSONValue.writeString(id, to: &out)
+        JSONValue.append(#", null], ["#, to: &out)
+        for (index, member) in memberIDs.enumerated() {
+            JSONValue.append(index == 0 ? "[[" : ", [[", to: &out)
+            JSONValue.writeString(member, to: &out)
+            JSONValue.append(", null], null]", to: &out)
+        }
+        JSONValue.append("]]}", to: &out)
+        return out
     }
 }

@@ -30,3 +30,14 @@ import TaskProtocol
         #expect(TaskMessage.encode(task: "t", args: [], kwargs: [:]).priority == TaskMessage.make(task: "t", args: [], kwargs: [:]).priority)
     }
 }
+
+/// Celery's saved `GroupResult`, written as bytes, is the text of the JSON tree it replaced.
+@Suite struct SavedGroupEncodingTests {
+    @Test func encoded_isTheSerializedDocument_forNoneOneAndManyMembers() {
+        for members in [[], ["a"], ["a", "b\"\\\u{e9}", "c"]] {
+            let tree = JSONValue.object(["result": .array([.array([.string("g\n"), .null]),
+                                                           .array(members.map { .array([.array([.string($0), .null]), .null]) })])])
+            #expect(SavedGroup(id: "g\n", memberIDs: members).encoded() == tree.serializedBytes())
+        }
+    }
+}
