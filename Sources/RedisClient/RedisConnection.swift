@@ -119,6 +119,9 @@ public final class RedisConnection: @unchecked Sendable {
         return connection
     }
 
+    /// The event loop that reads this connection's replies: a task preferring it resumes with no thread hop.
+    public var executor: any TaskExecutor { loop }
+
     /// True once the connection failed or was closed; create a new one.
     public var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
 

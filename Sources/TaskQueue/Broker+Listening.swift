@@ -25,6 +25,9 @@ extension Broker {
             return tail.isNull ? nil : (tail.bytes ?? [])
         }
 
+        /// The event loop where the wait's reply arrives: a watcher that prefers it costs no thread hop.
+        public var executor: any TaskExecutor { connection.executor }
+
         /// True once the connection failed or was closed; create a new watcher.
         public var isClosed: Bool { connection.isClosed }
 

@@ -7,63 +7,122 @@ import TaskProtocol
 /// of the last element onto the same end of the same list, which changes nothing but returns as soon
 /// as the list is non-empty. Watchers only block while the consumer has asked (`demand`), so a
 /// non-empty queue with no free slot never spins them.
-actor Wakeup {
-    private var consumer: CheckedContinuation<Void, Never>?
-    /// The message the first list's watcher saw at its tail, for the consumer's next fetch.
-    private var tail: [UInt8]?
-    private var watchers: [CheckedContinuation<Void, Never>] = []
-    private var demanded = false
-    private var generation = 0
-    /// Set by `releaseAll`: nobody waits any more.
-    private var closed = false
+///
+/// A lock, not an actor: a watcher's `signal` resumes the consumer directly, so on the event loop
+/// where both run the wake-up reaches the consumer in the same turn, with no hop through an actor.
+final class Wakeup: Sendable {
+    private struct State {
+        /// The waiting consumer, resumed with the tail the first list's watcher saw (or nil).
+        var consumer: CheckedContinuation<[UInt8]?, Never>?
+        var watchers: [CheckedContinuation<Void, Never>] = []
+        var demanded = false
+        /// When the consumer's current wait times out; nil while it is not waiting.
+        var deadline: ContinuousClock.Instant?
+        /// `runTimeouts`, parked while the consumer is not waiting.
+        var timer: CheckedContinuation<Void, Never>?
+        /// Set by `releaseAll`: nobody waits any more.
+        var closed = false
+
+        /// Ends the consumer's wait: the caller resumes what this returns, outside the lock.
+        mutating func takeConsumer() -> CheckedContinuation<[UInt8]?, Never>? {
+            demanded = false
+            deadline = nil
+            defer { consumer = nil }
+            return consumer
+        }
+    }
+
+    private let state = Protected(State())
 
     /// The consumer waits until a watcher sees a message or `timeout` seconds pass; returns the
     /// message the first list's watcher saw at its tail, if that is what woke it.
     func wait(timeout: Double) async -> [UInt8]? {
-        if closed { return nil }
-        tail = nil
-        demanded = true
-        generation += 1
-        let mine = generation
-        let waiting = watchers
-        watchers.removeAll()
-        waiting.forEach { $0.resume() }
-        let timer = Task {
-            try? await Task.sleep(nanoseconds: TimeBounds.nanoseconds(timeout))
-            self.timeOut(generation: mine)
+        let deadline = ContinuousClock.now.advanced(by: .nanoseconds(Int64(TimeBounds.nanoseconds(timeout))))
+        return await withCheckedContinuation { continuation in
+            let woken = state.withLock { s -> (closed: Bool, watchers: [CheckedContinuation<Void, Never>],
+                                               timer: CheckedContinuation<Void, Never>?) in
+                if s.closed { return (true, [], nil) }
+                s.demanded = true
+                s.deadline = deadline
+                s.consumer = continuation
+                defer {
+                    s.watchers.removeAll()
+                    s.timer = nil
+                }
+                return (false, s.watchers, s.timer)
+            }
+            if woken.closed {
+                continuation.resume(returning: nil)
+                return
+            }
+            woken.watchers.forEach { $0.resume() }
+            woken.timer?.resume()
         }
-        await withCheckedContinuation { consumer = $0 }
-        timer.cancel()
-        defer { tail = nil }
-        return tail
     }
 
-    private func timeOut(generation: Int) {
-        guard generation == self.generation else { return }
-        signal()
+    /// Ends each wait that reaches its deadline; runs for the consumer's life, until `releaseAll`.
+    /// One long-lived timer rather than one per wait: a wake-up cancels nothing (a cancelled sleep
+    /// would wake a pool thread just as the consumer's fetch needs the CPU), and a sleep that ends
+    /// after its wait did just sleeps on to the current wait's deadline.
+    func runTimeouts() async {
+        enum Next { case stop, park, sleep(ContinuousClock.Instant), fired(CheckedContinuation<[UInt8]?, Never>?) }
+        while !Task.isCancelled {
+            let next = state.withLock { s -> Next in
+                if s.closed { return .stop }
+                guard let deadline = s.deadline else { return .park }
+                return deadline <= ContinuousClock.now ? .fired(s.takeConsumer()) : .sleep(deadline)
+            }
+            switch next {
+            case .stop:
+                return
+            case .fired(let consumer):
+                consumer?.resume(returning: nil)
+            case .sleep(let deadline):
+                try? await Task.sleep(until: deadline, clock: .continuous)
+            case .park:
+                await withCheckedContinuation { continuation in
+                    let now = state.withLock { s -> Bool in
+                        if s.closed || s.deadline != nil { return true }
+                        s.timer = continuation
+                        return false
+                    }
+                    if now { continuation.resume() }
+                }
+            }
+        }
     }
 
-    /// A watcher saw a message (or the wait timed out): resume the consumer. `tail`: the message
-    /// at the tail of the first list, when that list's watcher saw it.
+    /// A watcher saw a message: resume the consumer. `tail`: the message at the tail of the first
+    /// list, when that list's watcher saw it.
     func signal(tail: [UInt8]? = nil) {
-        if consumer != nil, demanded { self.tail = tail }
-        demanded = false
-        consumer?.resume()
-        consumer = nil
+        state.withLock { $0.takeConsumer() }?.resume(returning: tail)
     }
 
     /// A watcher suspends here until the consumer is waiting.
     func demand() async {
-        if demanded || closed { return }
-        await withCheckedContinuation { watchers.append($0) }
+        if state.withLock({ $0.demanded || $0.closed }) { return }
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { s -> Bool in
+                if s.demanded || s.closed { return true }
+                s.watchers.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
     }
 
-    /// Lets the consumer and every watcher run to their end (shutdown).
+    /// Lets the consumer, every watcher and the timer run to their end (shutdown).
     func releaseAll() {
-        closed = true
-        demanded = true
+        let (watchers, timer, consumer) = state.withLock { s in
+            s.closed = true
+            defer {
+                s.watchers.removeAll()
+                s.timer = nil
+            }
+            return (s.watchers, s.timer, s.takeConsumer())
+        }
         watchers.forEach { $0.resume() }
-        watchers.removeAll()
-        signal()
+        timer?.resume()
+        consumer?.resume(returning: nil)
     }
 }

@@ -11,13 +11,21 @@ extension Worker {
         let lists = broker.consumeLists(queues: configuration.queues)
         let wakeup = Wakeup()
         state.withLock { $0.wakeup = wakeup }
-        if isStopping { await wakeup.releaseAll() }
+        if isStopping { wakeup.releaseAll() }
         let watchers = lists.map { list in Task { await self.watch(list, first: list == lists.first, wakeup: wakeup) } }
-        defer { watchers.forEach { $0.cancel() } }
+        let timeouts = Task { await wakeup.runTimeouts() }
+        defer {
+            watchers.forEach { $0.cancel() }
+            timeouts.cancel()
+        }
         var backoff = 0.1
         var buffer = Deque<Broker.Fetched>()
         // What the last fetch saw behind the messages it took (or a watcher saw): where the next one starts.
         var tails: Broker.Tails?
+        // The last fetch saw nothing behind the messages it took: the next one would read empty lists
+        // (a round trip per task on a quiet worker), so it waits for a watcher first, which sees a
+        // message that came meanwhile at once. (A fetch that read no tails leaves it unset: see `fetch`.)
+        var drained = false
         while !isStopping {
             await slots.acquire()
             if isStopping { await slots.release(); break }
@@ -32,6 +40,11 @@ extension Worker {
             let prefetch = max(0, configuration.concurrency * (configuration.prefetchMultiplier - 1))
             var batch: [Broker.Fetched] = []
             while !isStopping {
+                if drained, tails == nil {
+                    drained = false
+                    tails = await wakeup.wait(timeout: configuration.popTimeout).map(Broker.Tails.init(firstList:))
+                    continue  // a shutdown ends the wait too: look before fetching
+                }
                 do {
                     (batch, tails) = try await broker.fetch(lists: lists, leaseToken: leaseToken, count: slotsHeld + prefetch,
                                                             startNow: slotsHeld, worker: configuration.nodeName, tails: tails)
@@ -43,6 +56,7 @@ extension Worker {
                     backoff = min(backoff * 2, 5)
                     continue
                 }
+                drained = tails == nil
                 if !batch.isEmpty { break }
                 tails = await wakeup.wait(timeout: configuration.popTimeout).map(Broker.Tails.init(firstList:))
             }
@@ -57,43 +71,66 @@ extension Worker {
         // Prefetched messages that never started go back to the front of their queues.
         for fetched in buffer { await handBack(fetched) }
         state.withLock { $0.prefetched.removeAll() }
-        await wakeup.releaseAll()
+        wakeup.releaseAll()
         for watcher in watchers { await watcher.value }
     }
 
     /// One list's watcher: blocks in a content-preserving BLMOVE while the consumer waits (see `Wakeup`).
     /// The first list's watcher hands the consumer the message it saw, which the fetch takes first.
+    /// While its connection lives, the watcher runs on that connection's event loop, where the
+    /// BLMOVE's reply arrives: the reply reaches `Wakeup` and the consumer with no thread hop between.
     func watch(_ list: String, first: Bool, wakeup: Wakeup) async {
-        var connection: Broker.ListWatcher?
         var backoff = 0.1
         while !isStopping, !Task.isCancelled {
             await wakeup.demand()
             if isStopping || Task.isCancelled { break }
+            let connection: Broker.ListWatcher
             do {
-                if connection == nil || connection!.isClosed {
-                    let fresh = try await broker.listWatcher()
-                    connection = fresh
-                    // Registered before the stop check, so shutdown either sees and closes it or is seen here.
-                    state.withLock { $0.watcherConnections[list] = fresh }
-                    if isStopping { break }
-                }
-                if let seen = try await connection!.waitForTail(on: list, timeout: configuration.watchTimeout) {
-                    // The first list's tail is the next message a fetch takes: the consumer takes it
-                    // without reading the lists again. Other lists only wake it.
-                    await wakeup.signal(tail: first ? seen : nil)
-                }
-                backoff = 0.1
+                connection = try await broker.listWatcher()
             } catch {
-                connection?.close()
-                connection = nil
                 if isStopping || Task.isCancelled { break }
                 logger.warning("watcher(\(list)): \(error)")
                 await pause(backoff)
                 backoff = min(backoff * 2, 5)
+                continue
+            }
+            // Registered before the stop check, so shutdown either sees and closes it or is seen here.
+            state.withLock { $0.watcherConnections[list] = connection }
+            if isStopping {
+                connection.close()
+                break
+            }
+            let failed = await withTaskExecutorPreference(connection.executor) {
+                await watch(list, on: connection, first: first, wakeup: wakeup, backoff: &backoff)
+            }
+            connection.close()
+            state.withLock { $0.watcherConnections[list] = nil }
+            if let failed, !isStopping, !Task.isCancelled {
+                logger.warning("watcher(\(list)): \(failed)")
+                await pause(backoff)
+                backoff = min(backoff * 2, 5)
             }
         }
-        connection?.close()
-        state.withLock { $0.watcherConnections[list] = nil }
+    }
+
+    /// Watches `list` on one connection until it fails (returning the error) or the worker stops (nil).
+    private func watch(_ list: String, on connection: Broker.ListWatcher, first: Bool, wakeup: Wakeup,
+                       backoff: inout Double) async -> (any Error)? {
+        while !isStopping, !Task.isCancelled {
+            await wakeup.demand()
+            if isStopping || Task.isCancelled { break }
+            do {
+                if let seen = try await connection.waitForTail(on: list, timeout: configuration.watchTimeout) {
+                    // The first list's tail is the next message a fetch takes: the consumer takes it
+                    // without reading the lists again. Other lists only wake it.
+                    wakeup.signal(tail: first ? seen : nil)
+                }
+                backoff = 0.1
+            } catch {
+                return error
+            }
+        }
+        return nil
     }
 
     /// Sleeps up to `seconds`, but returns within 50 ms of a shutdown request (a worker whose Redis
@@ -223,7 +260,13 @@ extension Worker {
             }
             await self.pendingStores.release()
         }
-        state.withLock { if $0.inFlight[tag] != nil { $0.inFlight[tag]?.task = task } }
+        // A revoke that came before the task was stored here cancelled nothing: catch up now.
+        let cancelledEarlier = state.withLock { s -> Bool in
+            guard s.inFlight[tag] != nil else { return false }
+            s.inFlight[tag]?.task = task
+            return s.inFlight[tag]?.cancelled ?? false
+        }
+        if cancelledEarlier { task.cancel() }
     }
 
     func deadLetter(raw: [UInt8], error: any Error, queue: String, tag: String?) async {

@@ -83,8 +83,15 @@ extension Worker {
     /// Runs `body` with Celery's time limits: at `soft` seconds its Swift task is cancelled (a handler
     /// that stops then fails with `SoftTimeLimitExceeded`); at `hard` seconds the worker stops waiting
     /// and frees the slot (`TimeLimitExceeded`) even if the handler ignores cancellation.
+    ///
+    /// Without a limit, `body` runs right here, in the calling task (the one `start` made and stored
+    /// in `inFlight`, which revoke and shutdown cancel): no task of its own, so no queue round trip
+    /// or thread hop between the start stamp and the handler.
     func runWithLimits(soft: Double?, hard: Double?, tag: String,
                                _ body: @escaping @Sendable () async throws -> JSONValue) async -> Result<JSONValue, any Error> {
+        guard soft != nil || hard != nil else {
+            do { return .success(try await body()) } catch { return .failure(error) }
+        }
         let handler = Task { try await body() }
         // A revoke that came before the handler existed cancelled only what there was: catch up now.
         let cancelledEarlier = state.withLock { s -> Bool in
@@ -92,7 +99,6 @@ extension Worker {
             return s.inFlight[tag]?.cancelled ?? false
         }
         if cancelledEarlier || Task.isCancelled { handler.cancel() }
-        guard soft != nil || hard != nil else { return await handler.result }
         let softFired = Protected(false)
         let softTimer = soft.map { seconds in
             Task {

@@ -60,7 +60,8 @@ public final class Worker: Service, Sendable {
     struct InFlight {
         var message: TaskMessage
         var task: Task<Void, Never>?
-        /// The handler's own task, which revoke and shutdown cancel.
+        /// The handler's own task, which revoke and shutdown cancel: only under a time limit (without
+        /// one the handler runs in `task`, cancelled the same way).
         var handler: Task<JSONValue, any Error>?
         /// A prefetched task's start time, until the heartbeat has written STARTED for it.
         var unmarkedStart: Date?
@@ -118,7 +119,7 @@ public final class Worker: Service, Sendable {
         for connection in connections { connection.close(reason: "worker shutting down") }
         Task {
             await slots.release()
-            await wakeup?.releaseAll()
+            wakeup?.releaseAll()
         }
     }
 
