@@ -40,11 +40,12 @@ public final class BearerAuth: HTTPMiddleware {
     /// Lets the request through (nil) or answers 401/403.
     public func willRespond(to request: HTTPRequest, route: MatchedRoute) -> HTTPResponse? {
         if route.access.isOpen { return nil }
-        guard var header = request.headers["authorization"] else { return refuseWithoutToken(request) }
         let access = route.access
-        // The hot path: the header's bytes, a constant-time scan of the table, a mask for the scope;
-        // one read of the tokens in force, so a reload cannot come between match and scope.
-        let verdict = header.withUTF8 { value -> Verdict in
+        // The hot path: the header's bytes as received (no String made), a constant-time scan of the
+        // table, a mask for the scope; one read of the tokens in force, so a reload cannot come between
+        // match and scope.
+        let verdict = request.headers.withFirstValue(of: "authorization") { value -> Verdict in
+            guard let value else { return .noHeader }
             guard let token = Self.bearerToken(value) else { return .noToken }
             return current.read { current in
                 let index = current.tokens.table.match(token)
@@ -58,7 +59,7 @@ public final class BearerAuth: HTTPMiddleware {
         switch verdict {
         case .allowed:
             return nil
-        case .noToken:
+        case .noHeader, .noToken:
             return refuseWithoutToken(request)
         case .unknownToken:
             logger.notice("401: unknown bearer token", metadata: ["request.id": "\(request.id)", "http.path": "\(request.path)"])
@@ -75,7 +76,7 @@ public final class BearerAuth: HTTPMiddleware {
     }
 
     private enum Verdict {
-        case allowed, noToken, unknownToken
+        case allowed, noHeader, noToken, unknownToken
         case lacksScope(holder: String)
     }
 
@@ -87,9 +88,8 @@ public final class BearerAuth: HTTPMiddleware {
     /// The entry of the request's bearer token, if it is one of the accepted tokens (a route that
     /// reports who is calling, such as the dashboard's `GET /auth/whoami`).
     public func holder(of request: HTTPRequest) -> BearerTokens.Entry? {
-        guard var header = request.headers["authorization"] else { return nil }
-        return header.withUTF8 { value in
-            guard let token = Self.bearerToken(value) else { return nil }
+        request.headers.withFirstValue(of: "authorization") { value in
+            guard let value, let token = Self.bearerToken(value) else { return nil }
             return current.read { $0.tokens.match(token) }
         }
     }
