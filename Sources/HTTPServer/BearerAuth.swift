@@ -40,7 +40,7 @@ public final class BearerAuth: HTTPMiddleware {
     /// Lets the request through (nil) or answers 401/403.
     public func willRespond(to request: HTTPRequest, route: MatchedRoute) -> HTTPResponse? {
         if route.access.isOpen { return nil }
-        let access = route.access
+        let scopeBit = route.access.scopeBit, needsScope = route.access.scope != nil
         // The hot path: the header's bytes as received (no String made), a constant-time scan of the
         // table, a mask for the scope; one read of the tokens in force, so a reload cannot come between
         // match and scope.
@@ -50,7 +50,7 @@ public final class BearerAuth: HTTPMiddleware {
             return current.read { current in
                 let index = current.tokens.table.match(token)
                 if index < 0 { return .unknownToken }
-                if access.scope != nil, current.tokens.table.scopes(index) & access.scopeBit == 0 {
+                if needsScope, current.tokens.table.scopes(index) & scopeBit == 0 {
                     return .lacksScope(holder: current.tokens.entries[index].name)
                 }
                 return .allowed
@@ -65,7 +65,7 @@ public final class BearerAuth: HTTPMiddleware {
             logger.notice("401: unknown bearer token", metadata: ["request.id": "\(request.id)", "http.path": "\(request.path)"])
             return challenge(status: 401, detail: "the bearer token is not valid", error: "invalid_token")
         case .lacksScope(let name):
-            let scope = access.scope ?? ""
+            let scope = route.access.scope ?? ""
             logger.notice("403: token '\(name)' lacks scope '\(scope)'",
                           metadata: ["request.id": "\(request.id)", "http.path": "\(request.path)"])
             var response = challenge(status: 403, detail: "the token '\(name)' lacks the scope '\(scope)' this route needs",

@@ -114,8 +114,7 @@ struct Head: Sendable {
         -> (nameEnd: Int, valueStart: Int, valueEnd: Int)
     {
         if line[0] == 0x20 || line[0] == 0x09 { throw .badRequest("obsolete line folding in header fields") }
-        var i = 0
-        while i < line.count, HeadSyntax.isTokenByte(line[i]) { i += 1 }
+        let i = HeadSyntax.tokenEnd(line)
         guard i < line.count, line[i] == 0x3A else {
             throw .badRequest(i == 0 ? "header field has no name" : "malformed header field name")
         }
@@ -190,6 +189,37 @@ enum HeadSyntax {
         if b < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) >> b & 1 != 0 }
         if b < 128 { return (0x57FF_FFFF_C7FF_FFFE as UInt64) >> (b &- 64) & 1 != 0 }
         return false
+    }
+
+    /// The index of the first byte of `line` that `isTokenByte` refuses (`line.count` if none). Eight
+    /// bytes a step while every one is a letter, digit or `-` (the bytes of almost every field name);
+    /// a word with any other byte gives the first such byte's index at once, and from there it goes
+    /// byte by byte (that byte may still be another tchar). The range tests are exact per byte below
+    /// the first byte of 0x80 or above (a carry only moves to later bytes), and that byte is refused.
+    @inline(__always)
+    static func tokenEnd(_ line: UnsafeBufferPointer<UInt8>) -> Int {
+        var i = 0
+        if let base = line.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            while i + 8 <= line.count {
+                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                // A byte's high bit is set in `letter` iff 0x61 <= byte | 0x20 <= 0x7A, and so on.
+                let lower = word | ones &* 0x20
+                let letter = (lower &+ ones &* (0x80 - 0x61)) & ~(lower &+ ones &* (0x80 - 0x7B))
+                let digit = (word &+ ones &* (0x80 - 0x30)) & ~(word &+ ones &* (0x80 - 0x3A))
+                let notDash = word ^ ones &* 0x2D
+                let dash = ~(((notDash & ~highs) &+ ~highs) | notDash)
+                let other = (~(letter | digit | dash) | word) & highs
+                if other == 0 {
+                    i += 8
+                    continue
+                }
+                i += other.trailingZeroBitCount >> 3
+                break
+            }
+        }
+        while i < line.count, isTokenByte(line[i]) { i += 1 }
+        return i
     }
 
     /// field-vchar, SP, HTAB, obs-text; never NUL, CR, LF, other controls or DEL.

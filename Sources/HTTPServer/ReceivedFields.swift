@@ -1,9 +1,12 @@
 /// Header fields as the HTTP/1.1 parser received them: their bytes and where each name and value
-/// lies, in one array (one allocation per request), read in place by `HTTPHeaders`. Immutable.
+/// lies, in one object (one allocation per request), read in place by `HTTPHeaders`. Immutable after
+/// `make`, so it is shared freely between threads.
 ///
-/// Layout of `storage`: `count` spans (`Span`, 16 bytes each), then the field lines' bytes; a span's
-/// offsets count from the first byte after the spans.
-struct ReceivedFields: Sendable {
+/// Layout of `storage`: the header is the field count; the elements are `count` spans (`Span`, 16
+/// bytes each), then the field lines' bytes; a span's offsets count from the first byte after the
+/// spans. A `ManagedBuffer` rather than an array: making one does not go through the standard
+/// library's unspecialised array allocation (a generic metadata lookup per call).
+struct ReceivedFields: @unchecked Sendable {
     /// Where one field's name and (trimmed) value lie.
     struct Span: Sendable, BitwiseCopyable {
         var nameStart: UInt32
@@ -12,29 +15,39 @@ struct ReceivedFields: Sendable {
         var valueEnd: UInt32
     }
 
-    let count: Int
-    private let storage: [UInt8]
-
     private static var spanSize: Int { MemoryLayout<Span>.stride }
 
-    init(spans: UnsafeBufferPointer<Span>, bytes: UnsafeBufferPointer<UInt8>) {
-        count = spans.count
-        let spanBytes = spans.count * Self.spanSize
-        storage = [UInt8](unsafeUninitializedCapacity: spanBytes + bytes.count) { buffer, initialized in
-            let raw = UnsafeMutableRawBufferPointer(buffer)
-            if let base = spans.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: spanBytes) }
-            if let base = bytes.baseAddress { (raw.baseAddress! + spanBytes).copyMemory(from: base, byteCount: bytes.count) }
-            initialized = spanBytes + bytes.count
+    // Never written after `make`.
+    private let storage: ManagedBuffer<Int, UInt8>
+
+    /// The fields of `spans` over `bytes`, copied.
+    static func make(spans: UnsafeBufferPointer<Span>, bytes: UnsafeBufferPointer<UInt8>) -> ReceivedFields {
+        let spanBytes = spans.count * spanSize
+        let made = ManagedBuffer<Int, UInt8>.create(minimumCapacity: spanBytes + bytes.count) { _ in spans.count }
+        made.withUnsafeMutablePointerToElements { elements in
+            if let base = spans.baseAddress { UnsafeMutableRawPointer(elements).copyMemory(from: base, byteCount: spanBytes) }
+            if let base = bytes.baseAddress { (elements + spanBytes).update(from: base, count: bytes.count) }
+        }
+        return ReceivedFields(storage: made)
+    }
+
+    /// How many fields there are.
+    /// (Read through a pointer: `header` is a class's `var`, and reading it so costs a dynamic
+    /// exclusivity check.)
+    var count: Int { storage.withUnsafeMutablePointerToHeader { $0.pointee } }
+
+    /// Runs `body` with the spans (as many as there are fields) and the bytes they point into.
+    @inline(__always)
+    private func withParts<R>(_ body: (UnsafeRawBufferPointer, UnsafePointer<UInt8>) -> R) -> R {
+        storage.withUnsafeMutablePointers { count, elements in
+            body(UnsafeRawBufferPointer(start: elements, count: count.pointee * Self.spanSize),
+                 UnsafePointer(elements + count.pointee * Self.spanSize))
         }
     }
 
-    /// Runs `body` with the spans and the bytes they point into.
+    /// The number of spans in `raw`.
     @inline(__always)
-    private func withParts<R>(_ body: (UnsafeRawBufferPointer, UnsafePointer<UInt8>) -> R) -> R {
-        storage.withUnsafeBytes { raw in
-            body(raw, raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + count * Self.spanSize)
-        }
-    }
+    private func count(_ raw: UnsafeRawBufferPointer) -> Int { raw.count / Self.spanSize }
 
     @inline(__always)
     private func span(_ index: Int, _ raw: UnsafeRawBufferPointer) -> Span {
@@ -46,7 +59,7 @@ struct ReceivedFields: Sendable {
         var name = name
         return name.withUTF8 { wanted in
             withParts { raw, bytes in
-                for index in 0..<count {
+                for index in 0..<count(raw) {
                     let span = span(index, raw)
                     guard Int(span.nameEnd - span.nameStart) == wanted.count else { continue }
                     let found = UnsafeBufferPointer(start: bytes + Int(span.nameStart), count: wanted.count)
@@ -62,7 +75,7 @@ struct ReceivedFields: Sendable {
         var name = name
         return name.withUTF8 { wanted in
             withParts { raw, bytes in
-                (0..<count).filter { index in
+                (0..<count(raw)).filter { index in
                     let span = span(index, raw)
                     let found = UnsafeBufferPointer(start: bytes + Int(span.nameStart), count: Int(span.nameEnd - span.nameStart))
                     return HTTPHeaders.sameName(found, wanted)
@@ -87,7 +100,7 @@ struct ReceivedFields: Sendable {
     /// Every field as strings.
     var fields: [HTTPHeaders.Field] {
         withParts { raw, bytes in
-            (0..<count).map { index in
+            (0..<count(raw)).map { index in
                 let span = span(index, raw)
                 let name = UnsafeBufferPointer(start: bytes + Int(span.nameStart), count: Int(span.nameEnd - span.nameStart))
                 let value = UnsafeBufferPointer(start: bytes + Int(span.valueStart), count: Int(span.valueEnd - span.valueStart))
@@ -119,7 +132,7 @@ extension ReceivedFields {
         /// The fields collected, and the builder empty again (its capacity kept).
         mutating func finish() -> ReceivedFields {
             let fields = spans.withUnsafeBufferPointer { spans in
-                bytes.withUnsafeBufferPointer { ReceivedFields(spans: spans, bytes: $0) }
+                bytes.withUnsafeBufferPointer { ReceivedFields.make(spans: spans, bytes: $0) }
             }
             spans.removeAll(keepingCapacity: true)
             bytes.removeAll(keepingCapacity: true)

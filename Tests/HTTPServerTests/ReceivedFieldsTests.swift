@@ -91,6 +91,29 @@ import Testing
         }
     }
 
+    @Test func wordAtATimeNameCompare_agreesWithTheByteByByteRule() {
+        // Pairs that differ, if at all, mostly in the 0x20 bit: of letters (same name) and of
+        // '@'/'`', '['/'{', '-'/'\r', digits and bytes of 0x80 or above (different names).
+        let alphabet = Array("aAzZmM-09@`[{_~".utf8) + [0x0D, 0x10, 0xC1, 0xE1, 0xFF, 0xDF]
+        var g = Generator(state: 0xc0ffee)
+        for _ in 0..<50_000 {
+            let count = g.below(25)
+            let x: [UInt8] = (0..<count).map { _ in alphabet[g.below(alphabet.count)] }
+            let y: [UInt8] = x.map { byte in
+                switch g.below(8) {
+                case 0: byte ^ 0x20
+                case 1: alphabet[g.below(alphabet.count)]
+                default: byte
+                }
+            }
+            x.withUnsafeBufferPointer { a in
+                y.withUnsafeBufferPointer { b in
+                    #expect(HTTPHeaders.sameName(a, b) == HTTPHeaders.sameNameByBytes(a, b), "\(x) \(y)")
+                }
+            }
+        }
+    }
+
     @Test func receivedFields_areThoseOfEachRequest_onAKeepAliveConnection() throws {
         var parser = HTTPParser()
         parser.feed(Array("GET /a HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer one\r\n\r\nGET /b HTTP/1.1\r\nHost: b\r\n\r\n".utf8))
