@@ -44,7 +44,7 @@ public final class BearerAuth: HTTPMiddleware {
         // The hot path: the header's bytes as received (no String made), a constant-time scan of the
         // table, a mask for the scope; one read of the tokens in force, so a reload cannot come between
         // match and scope.
-        let verdict = request.headers.withFirstValue(of: "authorization") { value -> Verdict in
+        let verdict = request.headers.withFirstValue(of: .authorization) { value -> Verdict in
             guard let value else { return .noHeader }
             guard let token = Self.bearerToken(value) else { return .noToken }
             return current.read { current in
@@ -88,7 +88,7 @@ public final class BearerAuth: HTTPMiddleware {
     /// The entry of the request's bearer token, if it is one of the accepted tokens (a route that
     /// reports who is calling, such as the dashboard's `GET /auth/whoami`).
     public func holder(of request: HTTPRequest) -> BearerTokens.Entry? {
-        request.headers.withFirstValue(of: "authorization") { value in
+        request.headers.withFirstValue(of: .authorization) { value in
             guard let value, let token = Self.bearerToken(value) else { return nil }
             return current.read { $0.tokens.match(token) }
         }

@@ -67,6 +67,25 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, E
         }
     }
 
+    /// `withFirstValue(of:_:)` for a field the parser notes as it parses: no name compared.
+    func withFirstValue<R>(of field: KnownField, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
+        switch storage {
+        case .received(let fields):
+            guard let index = fields.firstIndex(of: field) else { return body(nil) }
+            return fields.withValue(index, body)
+        case .strings:
+            return withFirstValue(of: field.name, body)
+        }
+    }
+
+    /// The first value of a field the parser notes as it parses (`self[field.name]`, faster).
+    func firstValue(of field: KnownField) -> String? {
+        switch storage {
+        case .received(let fields): fields.firstIndex(of: field).map(fields.value)
+        case .strings: self[field.name]
+        }
+    }
+
     /// Every value of `name`, in order.
     public func values(for name: String) -> [String] {
         switch storage {

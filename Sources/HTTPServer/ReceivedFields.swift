@@ -2,9 +2,10 @@
 /// lies, in one object (one allocation per request), read in place by `HTTPHeaders`. Immutable after
 /// `make`, so it is shared freely between threads.
 ///
-/// Layout of `storage`: the header is the field count; the elements are `count` spans (`Span`, 16
-/// bytes each), then the field lines' bytes; a span's offsets count from the first byte after the
-/// spans. A `ManagedBuffer` rather than an array: making one does not go through the standard
+/// Layout of `storage`: the header is the field count and where the first field of each
+/// `KnownField` is (found as the fields arrive, so a per-request lookup of one is a load); the
+/// elements are `count` spans (`Span`, 16 bytes each), then the field lines' bytes; a span's offsets
+/// count from the first byte after the spans. A `ManagedBuffer` rather than an array: making one does not go through the standard
 /// library's unspecialised array allocation (a generic metadata lookup per call).
 struct ReceivedFields: @unchecked Sendable {
     /// Where one field's name and (trimmed) value lie.
@@ -15,15 +16,36 @@ struct ReceivedFields: @unchecked Sendable {
         var valueEnd: UInt32
     }
 
+    /// The field count, and the index of the first field of each known name (-1: none).
+    struct Header {
+        var count: Int
+        var known: Known
+    }
+
+    /// The index of the first field of each `KnownField` (-1: none).
+    struct Known {
+        var authorization: Int32 = -1
+        var requestID: Int32 = -1
+
+        subscript(field: KnownField) -> Int32 {
+            switch field {
+            case .authorization: authorization
+            case .requestID: requestID
+            }
+        }
+    }
+
     private static var spanSize: Int { MemoryLayout<Span>.stride }
 
     // Never written after `make`.
-    private let storage: ManagedBuffer<Int, UInt8>
+    private let storage: ManagedBuffer<Header, UInt8>
 
     /// The fields of `spans` over `bytes`, copied.
-    static func make(spans: UnsafeBufferPointer<Span>, bytes: UnsafeBufferPointer<UInt8>) -> ReceivedFields {
+    static func make(spans: UnsafeBufferPointer<Span>, bytes: UnsafeBufferPointer<UInt8>, known: Known) -> ReceivedFields {
         let spanBytes = spans.count * spanSize
-        let made = ManagedBuffer<Int, UInt8>.create(minimumCapacity: spanBytes + bytes.count) { _ in spans.count }
+        let made = ManagedBuffer<Header, UInt8>.create(minimumCapacity: spanBytes + bytes.count) { _ in
+            Header(count: spans.count, known: known)
+        }
         made.withUnsafeMutablePointerToElements { elements in
             if let base = spans.baseAddress { UnsafeMutableRawPointer(elements).copyMemory(from: base, byteCount: spanBytes) }
             if let base = bytes.baseAddress { (elements + spanBytes).update(from: base, count: bytes.count) }
@@ -34,14 +56,20 @@ struct ReceivedFields: @unchecked Sendable {
     /// How many fields there are.
     /// (Read through a pointer: `header` is a class's `var`, and reading it so costs a dynamic
     /// exclusivity check.)
-    var count: Int { storage.withUnsafeMutablePointerToHeader { $0.pointee } }
+    var count: Int { storage.withUnsafeMutablePointerToHeader { $0.pointee.count } }
+
+    /// The index of the first field called `field`, if any, without comparing names.
+    func firstIndex(of field: KnownField) -> Int? {
+        let index = storage.withUnsafeMutablePointerToHeader { $0.pointee.known[field] }
+        return index < 0 ? nil : Int(index)
+    }
 
     /// Runs `body` with the spans (as many as there are fields) and the bytes they point into.
     @inline(__always)
     private func withParts<R>(_ body: (UnsafeRawBufferPointer, UnsafePointer<UInt8>) -> R) -> R {
         storage.withUnsafeMutablePointers { count, elements in
-            body(UnsafeRawBufferPointer(start: elements, count: count.pointee * Self.spanSize),
-                 UnsafePointer(elements + count.pointee * Self.spanSize))
+            body(UnsafeRawBufferPointer(start: elements, count: count.pointee.count * Self.spanSize),
+                 UnsafePointer(elements + count.pointee.count * Self.spanSize))
         }
     }
 
@@ -115,6 +143,7 @@ extension ReceivedFields {
     struct Builder: Sendable {
         private var spans: [Span] = []
         private var bytes: [UInt8] = []
+        private var known = Known()
 
         /// Fields collected so far.
         var count: Int { spans.count }
@@ -123,6 +152,15 @@ extension ReceivedFields {
         mutating func append(line: UnsafeBufferPointer<UInt8>, nameEnd: Int, valueStart: Int, valueEnd: Int) {
             if bytes.isEmpty { bytes.reserveCapacity(512); spans.reserveCapacity(16) }
             let start = UInt32(bytes.count)
+            let name = UnsafeBufferPointer(rebasing: line[0..<nameEnd])
+            switch nameEnd {
+            case 12 where known.requestID < 0 && HeadSyntax.equalsLower(name, "x-request-id"):
+                known.requestID = Int32(spans.count)
+            case 13 where known.authorization < 0 && HeadSyntax.equalsLower(name, "authorization"):
+                known.authorization = Int32(spans.count)
+            default:
+                break
+            }
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: line[0..<valueEnd]))
             spans.append(Span(nameStart: start, nameEnd: start &+ UInt32(nameEnd),
                               valueStart: start &+ UInt32(valueStart),
@@ -132,10 +170,9 @@ extension ReceivedFields {
         /// The fields collected, and the builder empty again (its capacity kept).
         mutating func finish() -> ReceivedFields {
             let fields = spans.withUnsafeBufferPointer { spans in
-                bytes.withUnsafeBufferPointer { ReceivedFields.make(spans: spans, bytes: $0) }
+                bytes.withUnsafeBufferPointer { ReceivedFields.make(spans: spans, bytes: $0, known: known) }
             }
-            spans.removeAll(keepingCapacity: true)
-            bytes.removeAll(keepingCapacity: true)
+            reset()
             return fields
         }
 
@@ -143,6 +180,20 @@ extension ReceivedFields {
         mutating func reset() {
             spans.removeAll(keepingCapacity: true)
             bytes.removeAll(keepingCapacity: true)
+            known = Known()
+        }
+    }
+}
+
+/// Fields looked up on every request by the server itself; the parser notes where they are.
+enum KnownField {
+    case authorization, requestID
+
+    /// The field's name, for headers kept as strings.
+    var name: String {
+        switch self {
+        case .authorization: "authorization"
+        case .requestID: "x-request-id"
         }
     }
 }

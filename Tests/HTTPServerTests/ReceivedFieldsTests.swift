@@ -77,6 +77,13 @@ import Testing
                     #expect(lazy.withFirstValue(of: name) { $0.map(Array.init) } == first, "the received bytes, unrepaired")
                 }
             }
+            // The fields the parser notes as they arrive read as the same lookup by name.
+            for known in [KnownField.authorization, .requestID] {
+                #expect(lazy.firstValue(of: known) == eager[known.name])
+                let first = rawValues.first { HTTPHeaders.same(String(decoding: $0.name, as: UTF8.self), known.name) }?.value
+                #expect(lazy.withFirstValue(of: known) { $0.map(Array.init) } == first)
+                #expect(eager.withFirstValue(of: known) { $0.map(Array.init) } == eager[known.name].map { Array($0.utf8) })
+            }
             // Every change leaves the same fields as the same change to the eager headers.
             var changedLazy = lazy, changedEager = eager
             let name = String(decoding: rawValues[g.below(rawValues.count)].name, as: UTF8.self)
