@@ -37,6 +37,9 @@ public final class BearerAuth: HTTPMiddleware {
     /// How many tokens are accepted now.
     public var tokenCount: Int { current.read { $0.tokens.entries.count } }
 
+    /// False: authentication decides before the handler and has nothing to do after it.
+    public var observesResponses: Bool { false }
+
     /// Lets the request through (nil) or answers 401/403.
     public func willRespond(to request: HTTPRequest, route: MatchedRoute) -> HTTPResponse? {
         if route.access.isOpen { return nil }

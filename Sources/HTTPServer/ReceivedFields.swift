@@ -139,38 +139,57 @@ struct ReceivedFields: @unchecked Sendable {
 }
 
 extension ReceivedFields {
-    /// Collects a head's fields as the parser finds them; its buffers are kept from request to request.
+    /// Collects a head's fields as the parser finds them. Its buffers are kept from request to
+    /// request and written in place up to `used`/`count` (their own counts are their capacity), so
+    /// adding a field costs a copy of its line and no array growth logic.
     struct Builder: Sendable {
         private var spans: [Span] = []
         private var bytes: [UInt8] = []
+        private var used = 0
         private var known = Known()
 
         /// Fields collected so far.
-        var count: Int { spans.count }
+        private(set) var count = 0
 
         /// Adds the field on `line`, whose name ends at `nameEnd` and whose value is `valueStart..<valueEnd`.
         mutating func append(line: UnsafeBufferPointer<UInt8>, nameEnd: Int, valueStart: Int, valueEnd: Int) {
-            if bytes.isEmpty { bytes.reserveCapacity(512); spans.reserveCapacity(16) }
-            let start = UInt32(bytes.count)
-            let name = UnsafeBufferPointer(rebasing: line[0..<nameEnd])
+            let start = used
+            if start + valueEnd > bytes.count { bytes.append(contentsOf: repeatElement(0, count: Swift.max(512, start + valueEnd))) }
+            if count == spans.count {
+                spans.append(contentsOf: repeatElement(Span(nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0), count: Swift.max(16, count)))
+            }
             switch nameEnd {
-            case 12 where known.requestID < 0 && HeadSyntax.equalsLower(name, "x-request-id"):
-                known.requestID = Int32(spans.count)
-            case 13 where known.authorization < 0 && HeadSyntax.equalsLower(name, "authorization"):
-                known.authorization = Int32(spans.count)
+            case 12 where known.requestID < 0 && Self.isName(line, "x-request-id"):
+                known.requestID = Int32(count)
+            case 13 where known.authorization < 0 && Self.isName(line, "authorization"):
+                known.authorization = Int32(count)
             default:
                 break
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: line[0..<valueEnd]))
-            spans.append(Span(nameStart: start, nameEnd: start &+ UInt32(nameEnd),
-                              valueStart: start &+ UInt32(valueStart),
-                              valueEnd: start &+ UInt32(valueEnd)))
+            bytes.withUnsafeMutableBufferPointer { bytes in
+                (bytes.baseAddress! + start).update(from: line.baseAddress!, count: valueEnd)
+            }
+            let offset = UInt32(start)
+            spans[count] = Span(nameStart: offset, nameEnd: offset &+ UInt32(nameEnd), valueStart: offset &+ UInt32(valueStart),
+                                valueEnd: offset &+ UInt32(valueEnd))
+            used = start + valueEnd
+            count += 1
+        }
+
+        /// Whether `line` starts with the field name `name` (any case; the caller checked the length).
+        @inline(__always)
+        private static func isName(_ line: UnsafeBufferPointer<UInt8>, _ name: StaticString) -> Bool {
+            HTTPHeaders.sameName(UnsafeBufferPointer(rebasing: line[0..<name.utf8CodeUnitCount]),
+                                 UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
         }
 
         /// The fields collected, and the builder empty again (its capacity kept).
         mutating func finish() -> ReceivedFields {
             let fields = spans.withUnsafeBufferPointer { spans in
-                bytes.withUnsafeBufferPointer { ReceivedFields.make(spans: spans, bytes: $0, known: known) }
+                bytes.withUnsafeBufferPointer { bytes in
+                    ReceivedFields.make(spans: UnsafeBufferPointer(rebasing: spans[0..<count]),
+                                        bytes: UnsafeBufferPointer(rebasing: bytes[0..<used]), known: known)
+                }
             }
             reset()
             return fields
@@ -178,8 +197,8 @@ extension ReceivedFields {
 
         /// Forgets the fields collected (keeping capacity).
         mutating func reset() {
-            spans.removeAll(keepingCapacity: true)
-            bytes.removeAll(keepingCapacity: true)
+            used = 0
+            count = 0
             known = Known()
         }
     }
