@@ -5,8 +5,9 @@
 /// Layout of `storage`: the header is the field count and where the first field of each
 /// `KnownField` is (found as the fields arrive, so a per-request lookup of one is a load); the
 /// elements are `count` spans (`Span`, 16 bytes each), then the field lines' bytes; a span's offsets
-/// count from the first byte after the spans. A `ManagedBuffer` rather than an array: making one does not go through the standard
-/// library's unspecialised array allocation (a generic metadata lookup per call).
+/// count from the first byte after the spans. A `ManagedBuffer` rather than an array: making one
+/// does not go through the standard library's unspecialised array allocation (a generic metadata
+/// lookup per call).
 struct ReceivedFields: @unchecked Sendable {
     /// Where one field's name and (trimmed) value lie.
     struct Span: Sendable, BitwiseCopyable {
