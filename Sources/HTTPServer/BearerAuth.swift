@@ -37,19 +37,23 @@ public final class BearerAuth: HTTPMiddleware {
     /// How many tokens are accepted now.
     public var tokenCount: Int { current.read { $0.tokens.entries.count } }
 
+    /// False: authentication decides before the handler and has nothing to do after it.
+    public var observesResponses: Bool { false }
+
     /// Lets the request through (nil) or answers 401/403.
     public func willRespond(to request: HTTPRequest, route: MatchedRoute) -> HTTPResponse? {
         if route.access.isOpen { return nil }
-        guard var header = request.headers["authorization"] else { return refuseWithoutToken(request) }
-        let access = route.access
-        // The hot path: the header's bytes, a constant-time scan of the table, a mask for the scope;
-        // one read of the tokens in force, so a reload cannot come between match and scope.
-        let verdict = header.withUTF8 { value -> Verdict in
+        let scopeBit = route.access.scopeBit, needsScope = route.access.scope != nil
+        // The hot path: the header's bytes as received (no String made), a constant-time scan of the
+        // table, a mask for the scope; one read of the tokens in force, so a reload cannot come between
+        // match and scope.
+        let verdict = request.headers.withFirstValue(of: .authorization) { value -> Verdict in
+            guard let value else { return .noHeader }
             guard let token = Self.bearerToken(value) else { return .noToken }
             return current.read { current in
                 let index = current.tokens.table.match(token)
                 if index < 0 { return .unknownToken }
-                if access.scope != nil, current.tokens.table.scopes(index) & access.scopeBit == 0 {
+                if needsScope, current.tokens.table.scopes(index) & scopeBit == 0 {
                     return .lacksScope(holder: current.tokens.entries[index].name)
                 }
                 return .allowed
@@ -58,13 +62,13 @@ public final class BearerAuth: HTTPMiddleware {
         switch verdict {
         case .allowed:
             return nil
-        case .noToken:
+        case .noHeader, .noToken:
             return refuseWithoutToken(request)
         case .unknownToken:
             logger.notice("401: unknown bearer token", metadata: ["request.id": "\(request.id)", "http.path": "\(request.path)"])
             return challenge(status: 401, detail: "the bearer token is not valid", error: "invalid_token")
         case .lacksScope(let name):
-            let scope = access.scope ?? ""
+            let scope = route.access.scope ?? ""
             logger.notice("403: token '\(name)' lacks scope '\(scope)'",
                           metadata: ["request.id": "\(request.id)", "http.path": "\(request.path)"])
             var response = challenge(status: 403, detail: "the token '\(name)' lacks the scope '\(scope)' this route needs",
@@ -75,7 +79,7 @@ public final class BearerAuth: HTTPMiddleware {
     }
 
     private enum Verdict {
-        case allowed, noToken, unknownToken
+        case allowed, noHeader, noToken, unknownToken
         case lacksScope(holder: String)
     }
 
@@ -87,9 +91,8 @@ public final class BearerAuth: HTTPMiddleware {
     /// The entry of the request's bearer token, if it is one of the accepted tokens (a route that
     /// reports who is calling, such as the dashboard's `GET /auth/whoami`).
     public func holder(of request: HTTPRequest) -> BearerTokens.Entry? {
-        guard var header = request.headers["authorization"] else { return nil }
-        return header.withUTF8 { value in
-            guard let token = Self.bearerToken(value) else { return nil }
+        request.headers.withFirstValue(of: .authorization) { value in
+            guard let value, let token = Self.bearerToken(value) else { return nil }
             return current.read { $0.tokens.match(token) }
         }
     }

@@ -31,9 +31,12 @@ final class CompiledRouter: Sendable {
     // Built in init, never mutated afterwards.
     private let root = Node()
     private let middleware: [any HTTPMiddleware]
+    /// Each middleware's `observesResponses`: whether its `didRespond` is called.
+    private let observes: [Bool]
 
     init(_ router: Router) throws(HTTPServerError) {
         middleware = router.middleware
+        observes = router.middleware.map(\.observesResponses)
         for (index, route) in router.routes.enumerated() {
             var node = root
             var names: [String] = []
@@ -145,6 +148,7 @@ final class CompiledRouter: Sendable {
         var index = ran
         while index > 0 {
             index -= 1
+            if !observes[index] { continue }
             middleware[index].didRespond(to: request, route: route, status: status, nanoseconds: elapsed)
         }
     }

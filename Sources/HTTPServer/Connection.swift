@@ -190,7 +190,7 @@ final class Connection: EventHandler {
 
     /// The client's `X-Request-ID` when it is sane: 1–128 visible ASCII characters (any protocol).
     static func clientRequestID(_ request: HTTPRequest) -> String? {
-        guard let given = request.headers["x-request-id"], (1...128).contains(given.utf8.count),
+        guard let given = request.headers.firstValue(of: .requestID), (1...128).contains(given.utf8.count),
               given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
         else { return nil }
         return given

@@ -33,6 +33,8 @@ public protocol HTTPMiddleware: AnyObject, Sendable {
     func willRespond(to request: HTTPRequest, route: MatchedRoute) -> HTTPResponse?
     /// After the response is known; `nanoseconds` since the first middleware's `willRespond`.
     func didRespond(to request: HTTPRequest, route: MatchedRoute, status: Int, nanoseconds: UInt64)
+    /// False when `didRespond` does nothing, so the router skips the call (read once, at start-up).
+    var observesResponses: Bool { get }
 }
 
 extension HTTPMiddleware {
@@ -40,4 +42,6 @@ extension HTTPMiddleware {
     public func willRespond(to request: HTTPRequest, route: MatchedRoute) -> HTTPResponse? { nil }
     /// Looks at nothing.
     public func didRespond(to request: HTTPRequest, route: MatchedRoute, status: Int, nanoseconds: UInt64) {}
+    /// True: the router calls `didRespond`.
+    public var observesResponses: Bool { true }
 }

@@ -1,4 +1,5 @@
-/// The request head being parsed: request line, fields, and what the framing fields said.
+/// The request head being parsed: the request line and what the framing fields said (the parser
+/// keeps the fields themselves).
 struct Head: Sendable {
     enum Framing { case none, length(Int), chunked }
 
@@ -7,7 +8,6 @@ struct Head: Sendable {
     var path = ""
     var query: [String: String] = [:]
     var version = HTTPVersion.http1_1
-    var headers = HTTPHeaders()
     var trailerCount = 0
     var contentLengths: [String] = []
     var transferCodings: [String] = []
@@ -109,15 +109,16 @@ struct Head: Sendable {
     }
 
     /// `name ":" OWS value OWS`; obs-fold, whitespace before the colon and control bytes are 400s.
-    mutating func parseHeaderLine(_ line: UnsafeBufferPointer<UInt8>) throws(HTTPError) {
+    /// Where the name ends and the value (without the OWS) lies; the caller keeps the field.
+    mutating func parseHeaderLine(_ line: UnsafeBufferPointer<UInt8>) throws(HTTPError)
+        -> (nameEnd: Int, valueStart: Int, valueEnd: Int)
+    {
         if line[0] == 0x20 || line[0] == 0x09 { throw .badRequest("obsolete line folding in header fields") }
-        var i = 0
-        while i < line.count, HeadSyntax.isTokenByte(line[i]) { i += 1 }
+        let i = HeadSyntax.tokenEnd(line)
         guard i < line.count, line[i] == 0x3A else {
             throw .badRequest(i == 0 ? "header field has no name" : "malformed header field name")
         }
         guard i > 0 else { throw .badRequest("header field has no name") }
-        let nameBytes = UnsafeBufferPointer(rebasing: line[0..<i])
         var start = i + 1
         var end = line.count
         while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
@@ -125,31 +126,29 @@ struct Head: Sendable {
         if let j = HeadSyntax.firstNonFieldValueByte(line, from: start, to: end) {
             throw .badRequest("control byte 0x\(String(line[j], radix: 16)) in header field value")
         }
-        let name = String(decoding: nameBytes, as: UTF8.self)
-        let value = String(decoding: UnsafeBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
-        // One allocation for a typical head rather than growing through 1, 2, 4 and 8 fields.
-        if headers.isEmpty { headers.reserveCapacity(8) }
-        headers.add(name: name, value: value)
-        noteSpecial(nameBytes, value)
+        noteSpecial(UnsafeBufferPointer(rebasing: line[0..<i]), UnsafeBufferPointer(rebasing: line[start..<end]))
+        return (i, start, end)
     }
 
-    private mutating func noteSpecial(_ name: UnsafeBufferPointer<UInt8>, _ value: String) {
+    /// Framing and connection fields, kept as strings (the few a request has; other values stay bytes).
+    private mutating func noteSpecial(_ name: UnsafeBufferPointer<UInt8>, _ bytes: UnsafeBufferPointer<UInt8>) {
         switch name.count {
         case 4 where HeadSyntax.equalsLower(name, "host"):
             hostCount += 1
         case 6 where HeadSyntax.equalsLower(name, "expect"):
+            let value = String(decoding: bytes, as: UTF8.self)
             if value.lowercased() == "100-continue" { expectContinue = true } else { expectOther = value }
         case 10 where HeadSyntax.equalsLower(name, "connection"):
-            for token in value.split(separator: ",") {
+            for token in String(decoding: bytes, as: UTF8.self).split(separator: ",") {
                 let t = token.trimmingSpaces.lowercased()
                 if t == "close" { connectionClose = true }
                 if t == "keep-alive" { connectionKeepAlive = true }
             }
         case 14 where HeadSyntax.equalsLower(name, "content-length"):
-            contentLengths.append(value)
+            contentLengths.append(String(decoding: bytes, as: UTF8.self))
         case 17 where HeadSyntax.equalsLower(name, "transfer-encoding"):
-            transferCodings.append(contentsOf: value.split(separator: ",", omittingEmptySubsequences: false)
-                .map { $0.trimmingSpaces.lowercased() })
+            transferCodings.append(contentsOf: String(decoding: bytes, as: UTF8.self)
+                .split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingSpaces.lowercased() })
         default:
             break
         }
@@ -190,6 +189,37 @@ enum HeadSyntax {
         if b < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) >> b & 1 != 0 }
         if b < 128 { return (0x57FF_FFFF_C7FF_FFFE as UInt64) >> (b &- 64) & 1 != 0 }
         return false
+    }
+
+    /// The index of the first byte of `line` that `isTokenByte` refuses (`line.count` if none). Eight
+    /// bytes a step while every one is a letter, digit or `-` (the bytes of almost every field name);
+    /// a word with any other byte gives the first such byte's index at once, and from there it goes
+    /// byte by byte (that byte may still be another tchar). The range tests are exact per byte below
+    /// the first byte of 0x80 or above (a carry only moves to later bytes), and that byte is refused.
+    @inline(__always)
+    static func tokenEnd(_ line: UnsafeBufferPointer<UInt8>) -> Int {
+        var i = 0
+        if let base = line.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            while i + 8 <= line.count {
+                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                // A byte's high bit is set in `letter` iff 0x61 <= byte | 0x20 <= 0x7A, and so on.
+                let lower = word | ones &* 0x20
+                let letter = (lower &+ ones &* (0x80 - 0x61)) & ~(lower &+ ones &* (0x80 - 0x7B))
+                let digit = (word &+ ones &* (0x80 - 0x30)) & ~(word &+ ones &* (0x80 - 0x3A))
+                let notDash = word ^ ones &* 0x2D
+                let dash = ~(((notDash & ~highs) &+ ~highs) | notDash)
+                let other = (~(letter | digit | dash) | word) & highs
+                if other == 0 {
+                    i += 8
+                    continue
+                }
+                i += other.trailingZeroBitCount >> 3
+                break
+            }
+        }
+        while i < line.count, isTokenByte(line[i]) { i += 1 }
+        return i
     }
 
     /// field-vchar, SP, HTAB, obs-text; never NUL, CR, LF, other controls or DEL.

@@ -56,6 +56,8 @@ public struct HTTPParser: Sendable {
     private var scanned = 0
     private var headBytes = 0
     private var head = Head()
+    /// The current head's fields, as received (its buffers reused from request to request).
+    private var fields = ReceivedFields.Builder()
     private var body: [UInt8] = []
 
     public init(limits: Limits = Limits()) { self.limits = limits }
@@ -142,8 +144,11 @@ public struct HTTPParser: Sendable {
                 } else if line.isEmpty {
                     if let event = try finishHead() { return event }
                 } else {
-                    if head.headers.count >= limits.maxHeaderCount { throw Self.tooManyHeaders(limits) }
-                    try Self.withLine(buffer, line) { (l) throws(HTTPError) in try head.parseHeaderLine(l) }
+                    if fields.count >= limits.maxHeaderCount { throw Self.tooManyHeaders(limits) }
+                    try Self.withLine(buffer, line) { (l) throws(HTTPError) in
+                        let (nameEnd, valueStart, valueEnd) = try head.parseHeaderLine(l)
+                        fields.append(line: l, nameEnd: nameEnd, valueStart: valueStart, valueEnd: valueEnd)
+                    }
                 }
             case .fixedBody(let remaining):
                 let take = min(remaining, buffer.count - index)
@@ -186,9 +191,9 @@ public struct HTTPParser: Sendable {
                 headBytes += line.count + 2
                 if line.isEmpty { return complete() }
                 head.trailerCount += 1
-                if head.headers.count + head.trailerCount > limits.maxHeaderCount { throw Self.tooManyHeaders(limits) }
+                if fields.count + head.trailerCount > limits.maxHeaderCount { throw Self.tooManyHeaders(limits) }
                 var trailers = Head()
-                try Self.withLine(buffer, line) { (l) throws(HTTPError) in try trailers.parseHeaderLine(l) }
+                try Self.withLine(buffer, line) { (l) throws(HTTPError) in _ = try trailers.parseHeaderLine(l) }
             }
         }
     }
@@ -253,7 +258,7 @@ public struct HTTPParser: Sendable {
     private mutating func complete() -> Event {
         let finished = head
         let request = HTTPRequest(method: finished.method ?? .get, path: finished.path, query: finished.query,
-                                  headers: finished.headers, body: body, version: finished.version,
+                                  headers: HTTPHeaders(received: fields.finish()), body: body, version: finished.version,
                                   keepAlive: finished.keepAlive)
         head = Head()
         body = []

@@ -49,8 +49,8 @@ public final class RequestMetrics: HTTPMiddleware {
         cache { cache in
             cache.finished.bump()
             let cell = cache.cell(index: route.index, route: route.pattern, method: request.method, status: status)
-                ?? makeCell(route: route, method: request.method, status: status, in: cache)
-            cell.record(Int64(clamping: nanoseconds))
+                ?? Unmanaged.passUnretained(makeCell(route: route, method: request.method, status: status, in: cache))
+            cell._withUnsafeGuaranteedRef { $0.record(Int64(clamping: nanoseconds)) }
         }
     }
 

@@ -66,14 +66,24 @@ final class RequestMetricsCache: @unchecked Sendable {
     /// Cells by route index + 1 (slot 0: unmatched or unknown index), a few per route (method, status).
     /// The owner's alone, so exempt from the runtime exclusivity check (on the per-request path).
     @exclusivity(unchecked) var slots: [[Cell]] = []
+    /// Per slot, the cell used last, unretained (`slots` holds it): a route answered with one method
+    /// and status again and again finds its cell with no reference counting at all.
+    @exclusivity(unchecked) var recent: [Unmanaged<Cell>?] = []
 
-    /// The cell of this label set, or nil when this thread has not seen it yet.
-    @inline(__always) func cell(index: Int, route: String?, method: HTTPMethod, status: Int) -> Cell? {
+    /// The cell of this label set, or nil when this thread has not seen it yet; unretained, valid
+    /// while this cache lives.
+    @inline(__always) func cell(index: Int, route: String?, method: HTTPMethod, status: Int) -> Unmanaged<Cell>? {
         let slot = max(0, index + 1)
-        guard slot < slots.count else { return nil }
+        guard slot < recent.count else { return nil }
         // Pattern strings come from the route table, so `==` is mostly an identity check.
+        if let hit = recent[slot],
+           hit._withUnsafeGuaranteedRef({ $0.status == status && $0.method == method && $0.route == route }) {
+            return hit
+        }
         for cell in slots[slot] where cell.status == status && cell.method == method && cell.route == route {
-            return cell
+            let found = Unmanaged.passUnretained(cell)
+            recent[slot] = found
+            return found
         }
         return nil
     }
@@ -81,8 +91,12 @@ final class RequestMetricsCache: @unchecked Sendable {
     /// Adds a cell made for a label set this thread had not seen.
     func add(_ cell: Cell, index: Int) {
         let slot = max(0, index + 1)
-        if slots.count <= slot { slots.append(contentsOf: repeatElement([], count: slot + 1 - slots.count)) }
+        if slots.count <= slot {
+            slots.append(contentsOf: repeatElement([], count: slot + 1 - slots.count))
+            recent.append(contentsOf: repeatElement(nil, count: slot + 1 - recent.count))
+        }
         slots[slot].append(cell)
+        recent[slot] = Unmanaged.passUnretained(cell)
     }
 }
 

@@ -4,15 +4,18 @@ import Glibc
 /// event loop keeps to itself (per-loop caches) with no lock and no cache line shared with other loops.
 /// The owner must outlive every thread's use (a middleware does: the server holds it until it stops).
 final class ThreadLocal<Value: AnyObject>: @unchecked Sendable {
-    private var key = pthread_key_t()
+    // A `let`: read on every use, and a `var` of a class costs a dynamic exclusivity check per read.
+    private let key: pthread_key_t
     private let make: @Sendable () -> Value
 
     init(_ make: @escaping @Sendable () -> Value) {
         self.make = make
+        var key = pthread_key_t()
         let status = pthread_key_create(&key) { pointer in
             if let pointer { Unmanaged<AnyObject>.fromOpaque(pointer).release() }
         }
         precondition(status == 0, "pthread_key_create: \(status)")
+        self.key = key
     }
 
     deinit {

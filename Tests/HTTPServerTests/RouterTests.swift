@@ -101,3 +101,26 @@ private struct Boom: Error {}
         #expect(headers["content-typf"] == nil)
     }
 }
+
+/// Counts the calls it gets; `observes` is its `observesResponses`.
+private final class CountingMiddleware: HTTPMiddleware, @unchecked Sendable {
+    let observes: Bool
+    var before = 0, after = 0
+    init(observes: Bool) { self.observes = observes }
+    var observesResponses: Bool { observes }
+    func willRespond(to request: HTTPRequest, route: MatchedRoute) -> HTTPResponse? { before += 1; return nil }
+    func didRespond(to request: HTTPRequest, route: MatchedRoute, status: Int, nanoseconds: UInt64) { after += 1 }
+}
+
+@Suite struct MiddlewareDispatchTests {
+    @Test func router_skipsDidRespond_ofMiddlewareThatObservesNoResponses() async throws {
+        let observing = CountingMiddleware(observes: true), deciding = CountingMiddleware(observes: false)
+        var router = Router()
+        router.add(.get, "/") { _ in .text("root") }
+        router.use(observing)
+        router.use(deciding)
+        for path in ["/", "/missing"] { _ = try await router.respond(to: HTTPRequest(method: .get, path: path)) }
+        #expect((observing.before, observing.after) == (2, 2))
+        #expect((deciding.before, deciding.after) == (2, 0))
+    }
+}
