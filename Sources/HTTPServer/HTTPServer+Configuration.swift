@@ -76,6 +76,10 @@ extension HTTPServer {
             where value < 1 {
                 throw HTTPServerError("limits.\(name) is \(value); it must be at least 1")
             }
+            // The parser keeps header positions in 32 bits (`ReceivedFields`): a head stays far below that.
+            guard maxHeaderBytes <= 1 << 30 else {
+                throw HTTPServerError("limits.maxHeaderBytes is \(maxHeaderBytes); it must be at most 1 GiB")
+            }
             guard maxBodyBytes >= 0 else { throw HTTPServerError("limits.maxBodyBytes is \(maxBodyBytes); it must not be negative") }
         }
     }
