@@ -117,7 +117,7 @@ public final class Worker: Service, Sendable {
         let (wakeup, connections) = state.withLock { ($0.wakeup, Array($0.watcherConnections.values)) }
         for connection in connections { connection.close(reason: "worker shutting down") }
         Task {
-            await slots.release()
+            slots.release()
             await wakeup?.releaseAll()
         }
     }

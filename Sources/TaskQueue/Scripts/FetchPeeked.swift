@@ -17,7 +17,7 @@ import RedisClient
 /// order the next fetch takes them, as flat {list index, message} pairs (read only: the next fetch's
 /// expectations, which spare it an `LRANGE` round trip).
 /// The history index (`TaskIndex`) follows each record written, as `UpdateRecords` does for `Fetch`.
-struct FetchPeeked: ListedScriptCall {
+struct FetchPeeked: ScriptCall {
     /// One peeked message and what taking it writes.
     struct Expected: Sendable {
         /// Index into `lists` of the list it is at the tail of.
@@ -58,28 +58,40 @@ struct FetchPeeked: ListedScriptCall {
     var indexKeys: [String]
     var index: TaskIndex
 
-    /// Four shared keys, the lists, each expected message's record, then each one's two index sets,
-    /// the worker's set (if any) and the index's fixed keys.
-    var keys: [RedisArgument] {
-        let named = expected.flatMap(\.sets) + (workerSet.map { [$0] } ?? [])
-        return ([unacked, unackedIndex, leases, revoked] + lists + expected.map(\.record) + named + indexKeys)
-            .map { RedisArgument($0) }
-    }
-    /// now, token, ttl, the number of lists, the number of messages, 1 when there is a worker set; then per
-    /// message: list index, kombu's `unacked` entry (`[raw, "", queue]`, so Lua builds no string of the
-    /// message's size), the raw message's length, tag, id, may run 0/1, its new state, the number of
-    /// record arguments, those; then the index's four arguments.
-    var arguments: [RedisArgument] {
-        var out = [RedisArgument(now), RedisArgument(leaseToken), RedisArgument(ttl), RedisArgument(lists.count),
-                   RedisArgument(expected.count), RedisArgument(workerSet == nil ? 0 : 1)]
-        out.reserveCapacity(10 + expected.count * 22)
+    /// KEYS: four shared keys, the lists, each expected message's record, then each one's two index
+    /// sets, the worker's set (if any) and the index's fixed keys.
+    /// ARGV: now, token, ttl, the number of lists, the number of messages, 1 when there is a worker set;
+    /// then per message: list index, kombu's `unacked` entry (`[raw, "", queue]`, so Lua builds no
+    /// string of the message's size), the raw message's length, tag, id, may run 0/1, its new state,
+    /// the number of record arguments, those; then the index's four arguments.
+    /// Written straight into RESP (no intermediate argument arrays: this runs once per fetch).
+    func write(to arguments: inout RESPArguments) -> Int {
+        let start = arguments.count
+        for key in [unacked, unackedIndex, leases, revoked] + lists { arguments.append(key) }
+        for e in expected { arguments.append(e.record) }
+        for e in expected { for set in e.sets { arguments.append(set) } }
+        if let workerSet { arguments.append(workerSet) }
+        for key in indexKeys { arguments.append(key) }
+        let keyCount = arguments.count - start
+        arguments.append(contentsOf: [RedisArgument(now)])
+        arguments.append(leaseToken)
+        arguments.append(ttl)
+        arguments.append(lists.count)
+        arguments.append(expected.count)
+        arguments.append(workerSet == nil ? 0 : 1)
         for e in expected {
-            out += [RedisArgument(e.list + 1), RedisArgument(Self.unackedEntry(raw: e.raw, queueJSON: e.queueJSON)),
-                    RedisArgument(e.raw.count), RedisArgument(e.tag), RedisArgument(e.taskID), RedisArgument(e.mayRun ? 1 : 0),
-                    RedisArgument(e.state), RedisArgument(e.recordPairs.count * 2)]
-            out += [RedisArgument](pairs: e.recordPairs)
+            arguments.append(e.list + 1)
+            arguments.append(Self.unackedEntry(raw: e.raw, queueJSON: e.queueJSON))
+            arguments.append(e.raw.count)
+            arguments.append(e.tag)
+            arguments.append(e.taskID)
+            arguments.append(e.mayRun ? 1 : 0)
+            arguments.append(e.state)
+            arguments.append(e.recordPairs.count * 2)
+            arguments.append(pairs: e.recordPairs)
         }
-        return out + index.arguments(now: Date(timeIntervalSince1970: now))
+        index.write(now: Date(timeIntervalSince1970: now), to: &arguments)
+        return keyCount
     }
 
     /// kombu's `unacked` entry of a message: `[message, "", "queue"]`.

@@ -16,7 +16,7 @@ import RedisClient
 /// The acks of the stored members are written together after the loop, one call per key (a script
 /// is atomic, so nobody sees the difference; it saves four calls per member).
 /// Returns one reply per member, in order.
-struct StoreResults: ListedScriptCall {
+struct StoreResults: ScriptCall {
     /// One task's completion: its keys and what the single script takes as ARGV.
     struct Member: Sendable {
         var resultKey: String
@@ -46,18 +46,31 @@ struct StoreResults: ListedScriptCall {
     var index: TaskIndex
     var now: Date
 
-    /// Five shared keys, then each member's result key and record, then the index keys and the throughput hash.
-    var keys: [RedisArgument] {
-        [unacked, unackedIndex, leases, crashes, revoked].map { RedisArgument($0) }
-            + members.flatMap { [RedisArgument($0.resultKey), RedisArgument($0.record)] }
-            + (indexKeys + [throughput]).map { RedisArgument($0) }
-    }
-    /// The TTL, then per member: document, state, tag, token, id, the number of record arguments, those.
-    var arguments: [RedisArgument] {
-        [RedisArgument(ttl)] + members.flatMap { m in
-            [RedisArgument(m.document), RedisArgument(m.state), RedisArgument(m.tag), RedisArgument(m.leaseToken),
-             RedisArgument(m.taskID), RedisArgument(m.recordPairs.count * 2)] + [RedisArgument](pairs: m.recordPairs)
-        } + index.arguments(now: now)
+    /// KEYS: five shared keys, then each member's result key and record, then the index keys and the
+    /// throughput hash. ARGV: the TTL, then per member: document, state, tag, token, id, the number of
+    /// record arguments, those; then the index's four arguments. Written straight into RESP.
+    func write(to arguments: inout RESPArguments) -> Int {
+        let start = arguments.count
+        for key in [unacked, unackedIndex, leases, crashes, revoked] { arguments.append(key) }
+        for m in members {
+            arguments.append(m.resultKey)
+            arguments.append(m.record)
+        }
+        for key in indexKeys { arguments.append(key) }
+        arguments.append(throughput)
+        let keyCount = arguments.count - start
+        arguments.append(ttl)
+        for m in members {
+            arguments.append(m.document)
+            arguments.append(m.state)
+            arguments.append(m.tag)
+            arguments.append(m.leaseToken)
+            arguments.append(m.taskID)
+            arguments.append(m.recordPairs.count * 2)
+            arguments.append(pairs: m.recordPairs)
+        }
+        index.write(now: now, to: &arguments)
+        return keyCount
     }
 
     /// Keys after the members': the index's `all` set, its state sets, the throughput hash.
