@@ -36,6 +36,9 @@ final class AsyncSemaphore: Sendable {
         }
     }
 
+    /// Callers suspended in `acquire` (for tests).
+    var waitingCount: Int { state.withLock { $0.waiters.count } }
+
     /// Takes up to `count` more slots without waiting; returns how many it took.
     func tryAcquire(upTo count: Int) -> Int {
         state.withLock { s in
