@@ -97,4 +97,28 @@ import TaskProtocol
         }
         #expect(members.filter { !$0.value.isEmpty } == ["RETRY": [m.id]])
     }
+
+    @Test func aRaceLostInsideOnePop_pushesTheRestBack_inTheirOrder() async throws {
+        let h = try ScriptHarness()
+        let messages = (0..<4).map { _ in TaskMessage.make(task: "t", args: [], kwargs: [:]) }
+        for m in messages { try await h.broker.enqueue(m) }
+        let stranger = TaskMessage.make(task: "t", args: [], kwargs: [:])
+        // Expects messages[0], then a message that is not next: one RPOP takes three, two go back.
+        let expected = [messages[0], stranger, messages[2]].map { m in
+            FetchPeeked.Expected(list: 0, raw: m.encoded(), tag: m.deliveryTag, queueJSON: JSONValue.string(m.queue).serializedBytes(),
+                                 taskID: m.id, record: h.broker.keys.taskRecord(m.id), mayRun: true,
+                                 recordPairs: TaskRecord.Update.received(name: m.task, queue: m.queue, retries: 0, worker: "w",
+                                                                         at: Date(), startedNow: true).pairs,
+                                 sets: h.broker.indexSets(task: m.task, queue: m.queue))
+        }
+        let reply = try await FetchPeeked(unacked: KeySpace.unacked, unackedIndex: KeySpace.unackedIndex,
+                                          leases: h.broker.keys.leases, revoked: h.broker.keys.revoked, lists: ["celery"], now: 1,
+                                          leaseToken: "w|1", ttl: 60, peekNext: 2, expected: expected, workerSet: nil,
+                                          indexKeys: h.broker.keys.indexKeys, index: h.broker.index).run(on: h.redis)
+        #expect(reply.array?.first?.array?.map(\.integer) == [1])
+        #expect(try await h.run(["LRANGE", "celery", "0", "-1"]).array?.compactMap(\.bytes)
+                == [messages[3].encoded(), messages[2].encoded(), messages[1].encoded()], "the list as it was, less the one taken")
+        #expect(Broker.Tails(reply: reply.array![1], lists: 1).items.map(\.raw) == [messages[1].encoded(), messages[2].encoded()])
+        #expect(try await h.run(["HLEN", RedisArgument(h.broker.keys.leases)]).integer == 1, "only the message taken is held")
+    }
 }

@@ -174,19 +174,30 @@ struct FetchPeeked: ScriptCall {
           end
           return false
         end
+        -- Consecutive expected messages of one list are popped in one call (`RPOP list n`); from the
+        -- first one that is not the message expected, the rest of that call's go back where they were.
+        local popped, nextPopped = {}, 1
         for m = 1, count do
           a = at[m]
           local index = tonumber(ARGV[a])
-          -- First lists first, as `Fetch`: a message that came to a higher list since the peek goes first.
-          if index > 1 and higherListHasOne(index) then break end
           local list = KEYS[4 + index]
-          local raw = redis.call('RPOP', list)
+          if nextPopped > #popped then
+            -- First lists first, as `Fetch`: a message that came to a higher list since the peek goes first.
+            if index > 1 and higherListHasOne(index) then break end
+            local run = 1
+            while m + run <= count and tonumber(ARGV[at[m + run]]) == index do run = run + 1 end
+            popped, nextPopped = redis.call('RPOP', list, run) or {}, 1
+          end
+          local raw = popped[nextPopped]
           -- The message expected is the entry's bytes 2 to length + 1 (a plain find compares them in place).
           local entry = ARGV[a + 1]
           if not raw or #raw ~= tonumber(ARGV[a + 2]) or string.find(entry, raw, 2, true) ~= 2 then
-            if raw then redis.call('RPUSH', list, raw) end
+            local back = {}
+            for j = #popped, nextPopped, -1 do back[#back + 1] = popped[j] end
+            if #back > 0 then redis.call('RPUSH', list, unpack(back)) end
             break
           end
+          nextPopped = nextPopped + 1
           local tag, n, id = ARGV[a + 3], tonumber(ARGV[a + 7]), ARGV[a + 4]
           held[#held + 1] = now
           held[#held + 1] = tag
