@@ -93,6 +93,33 @@ public final class RedisClient: Sendable {
         return reply
     }
 
+    /// The same, followed in the same write by `commands` (plain reads that belong with the script's
+    /// result, run by Redis right after it): the script's reply (an error reply thrown, as above) and
+    /// the commands' replies (error replies returned, not thrown).
+    public func evaluate(_ script: RedisScript, keyCount: Int, arguments: RESPArguments, confirm: Bool = true,
+                         followedBy commands: [[RedisArgument]]) async throws -> (RESPValue, [RESPValue]) {
+        var sha = scripts.withLock { $0[script.name] }
+        if sha == nil {
+            sha = try await send(["SCRIPT", "LOAD", RedisArgument(script.source)]).string
+            scripts.withLock { $0[script.name] = sha }
+        }
+        let connection = try await currentConnection()
+        let names = ["EVALSHA"] + commands.map { $0.first.map { String(decoding: $0.bytes, as: UTF8.self) } ?? "?" }
+        func exchange(_ how: String, _ script: String) async throws -> [RESPValue] {
+            var bytes = Self.command(how, script, keyCount, arguments)
+            for command in commands { RESPEncoder.encode(command, into: &bytes) }
+            return try await connection.send(encoded: bytes, names: names)
+        }
+        var replies = try await exchange("EVALSHA", sha!)
+        if case .error(let message) = replies[0], message.hasPrefix("NOSCRIPT") {
+            replies = try await exchange("EVAL", script.source)
+        }
+        for reply in replies { checkDemoted(reply, on: connection) }
+        if case .error(let message) = replies[0] { throw RedisError.server(command: "EVALSHA(\(script.name))", message: message) }
+        if confirm { try await confirmReplicated(on: connection) }
+        return (replies[0], Array(replies.dropFirst()))
+    }
+
     /// The whole command: `command`, the script (SHA1 or source) and the key count, then `arguments`.
     private static func command(_ command: String, _ script: String, _ keyCount: Int, _ arguments: RESPArguments) -> [UInt8] {
         var head = RESPArguments(capacity: 64 + (command == "EVAL" ? script.utf8.count : 0))

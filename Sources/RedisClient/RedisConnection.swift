@@ -156,6 +156,11 @@ public final class RedisConnection: @unchecked Sendable {
         try await exchange(bytes, names: [name], blocking: false, extraTimeout: 0, cancellable: false)[0]
     }
 
+    /// Sends several commands already encoded, back to back; `names` names each, in order.
+    func send(encoded bytes: [UInt8], names: [String]) async throws -> [RESPValue] {
+        try await exchange(bytes, names: names, blocking: false, extraTimeout: 0, cancellable: false)
+    }
+
     private func exchange(_ bytes: [UInt8], names: [String], blocking: Bool, extraTimeout: Double,
                           cancellable: Bool) async throws -> [RESPValue] {
         let seconds = configuration.commandTimeout + extraTimeout

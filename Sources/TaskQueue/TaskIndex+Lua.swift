@@ -31,25 +31,93 @@ extension TaskIndex {
           IX.added[key] = (IX.added[key] or 0) + (added or 0)
           IX.touched[key] = IX.touched[key] or named or false
         end
-        local function ix_add(key, score, id, named)
-          ix_touch(key, ix_call('ZADD', key, score, id), named)
+        -- Writes to the sets are staged and sent at the end (`ix_flush`, from `ix_trim`): one ZADD and
+        -- one ZREM per set and call, not one per task (a batch of fetches or results touches the same
+        -- few sets). Per set and id the last staged operation wins, which is what the calls in order
+        -- would have left; nothing in the script reads a set meanwhile but through `ix_score`.
+        -- `pending[key]` = {ids in order, op[id] = score to add or false to remove}.
+        IX.pending, IX.scores = {}, {}
+        local function ix_stage(key, id, score, named)
+          local p = IX.pending[key]
+          if not p then
+            p = {ids = {}, op = {}}
+            IX.pending[key] = p
+          end
+          if p.op[id] == nil then p.ids[#p.ids + 1] = id end
+          p.op[id] = score
+          -- A removal leaves a set to trim as it was (it only shrinks).
+          if score then
+            IX.touched[key] = IX.touched[key] or named or false
+            IX.added[key] = IX.added[key] or 0
+          end
+        end
+        local function ix_add(key, score, id, named) ix_stage(key, id, score, named) end
+        -- `scores[id]`: the id's score in `all` (false when it is not there), once read or written.
+        -- A script that indexes several ids reads them in one call first (`ix_prefetch`); then a new
+        -- id is entered with the others in the flush. Otherwise a new id is entered at once with
+        -- `ZADD NX`, which both enters it and tells it is new (one call, not a read and a write).
+        local function ix_prefetch(ids)
+          if #ids == 0 then return end
+          local got = ix_call('ZMSCORE', IX.all, unpack(ids))
+          if not got then return end
+          for i, id in ipairs(ids) do IX.scores[id] = got[i] or false end
+        end
+        local function ix_score(id)
+          if IX.scores[id] == nil then IX.scores[id] = ix_call('ZSCORE', IX.all, id) or false end
+          return IX.scores[id]
+        end
+        local function ix_enter(id)
+          if IX.scores[id] == false then
+            ix_stage(IX.all, id, IX.now, false)
+            IX.scores[id] = IX.now
+            return true
+          elseif IX.scores[id] == nil and ix_call('ZADD', IX.all, 'NX', IX.now, id) == 1 then
+            ix_touch(IX.all, 1, false)
+            IX.scores[id] = IX.now
+            return true
+          end
+          return false
+        end
+        local function ix_flush()
+          for key, p in pairs(IX.pending) do
+            local adds, removes = {}, {}
+            for _, id in ipairs(p.ids) do
+              local score = p.op[id]
+              if score then
+                adds[#adds + 1] = score
+                adds[#adds + 1] = id
+              else
+                removes[#removes + 1] = id
+              end
+            end
+            for i = 1, #removes, 1000 do ix_call('ZREM', key, unpack(removes, i, math.min(i + 999, #removes))) end
+            for i = 1, #adds, 2000 do
+              local added
+              if key == IX.all then
+                added = ix_call('ZADD', key, 'NX', unpack(adds, i, math.min(i + 1999, #adds)))
+              else
+                added = ix_call('ZADD', key, unpack(adds, i, math.min(i + 1999, #adds)))
+              end
+              IX.added[key] = (IX.added[key] or 0) + (added or 0)
+            end
+          end
+          IX.pending = {}
         end
         -- A record written: a task seen for the first time (a submit or a fetch: `sets` not empty or an
         -- `always` set) enters `all` at `now` and joins `sets` with that score; `always` (a fetch's worker
         -- set) is joined every time; a new state moves it between state sets (PENDING and SUCCESS have
         -- none: `TaskIndex.unsetStates`). `old` is the record's state before the write (false for none).
         -- An id never seen and not being submitted or fetched is left out. The score is read only when a
-        -- set is to be joined, and `ZADD NX` both enters a new task and tells it is new (one call, not two).
+        -- set is to be joined.
         local function ix_write(id, old, new, sets, always)
           local score = nil
           local function known()
-            if score == nil then score = ix_call('ZSCORE', IX.all, id) or false end
+            if score == nil then score = ix_score(id) end
             return score
           end
           if #sets > 0 or always then
-            if ix_call('ZADD', IX.all, 'NX', IX.now, id) == 1 then
+            if ix_enter(id) then
               score = IX.now
-              ix_touch(IX.all, 1, false)
               for _, key in ipairs(sets) do ix_add(key, score, id, true) end
             elseif not known() then
               return
@@ -62,7 +130,7 @@ extension TaskIndex {
             if old then
               local from = IX.states[old]
               if from == nil and not IX.unset[old] then from = IX.states.STARTED end
-              if from and from ~= to then ix_call('ZREM', from, id) end
+              if from and from ~= to then ix_stage(from, id, false) end
             end
             if to and known() then ix_add(to, score, id) end
           end
@@ -83,6 +151,7 @@ extension TaskIndex {
           return math.floor(n / 128) > math.floor((n - IX.added[key]) / 128) or (IX.cap > 0 and n > IX.cap), n
         end
         local function ix_trim()
+          ix_flush()
           local entered = (IX.added[IX.all] or 0) > 0
           local due, n = false, nil
           if entered then due, n = ix_due(IX.all) end

@@ -28,7 +28,7 @@ extension Worker {
         var drained = false
         while !isStopping {
             await slots.acquire()
-            if isStopping { await slots.release(); break }
+            if isStopping { slots.release(); break }
             if let next = buffer.popFirst() {
                 // Prefetched and already held: no round trip between a free slot and its next task.
                 state.withLock { $0.prefetched[next.tag ?? ""] = nil }
@@ -36,7 +36,7 @@ extension Worker {
                 continue
             }
             // Every slot free right now is filled from one fetch, plus Celery-style prefetch.
-            let slotsHeld = 1 + (await slots.tryAcquire(upTo: configuration.concurrency))
+            let slotsHeld = 1 + (slots.tryAcquire(upTo: configuration.concurrency))
             let prefetch = max(0, configuration.concurrency * (configuration.prefetchMultiplier - 1))
             var batch: [Broker.Fetched] = []
             while !isStopping {
@@ -61,7 +61,7 @@ extension Worker {
                 tails = await wakeup.wait(timeout: configuration.popTimeout).map(Broker.Tails.init(firstList:))
             }
             let now = min(batch.count, slotsHeld)
-            await slots.release(slotsHeld - now)
+            slots.release(slotsHeld - now)
             for fetched in batch[now...] {
                 buffer.append(fetched)
                 if let tag = fetched.tag { state.withLock { $0.prefetched[tag] = fetched } }
@@ -170,7 +170,7 @@ extension Worker {
             message = try fetched.message ?? TaskMessage.decode(raw)  // the fetch decoded it when it could
         } catch {
             await deadLetter(raw: raw, error: error, queue: queue, tag: fetched.tag)
-            await slots.release()
+            slots.release()
             return
         }
         let now = Date()
@@ -183,7 +183,7 @@ extension Worker {
             logger.info("Discarding revoked task: \(label)")
             metrics.task(message.task, .revoked)
             await finish(message, document: .revoked(taskID: message.id, reason: "expired"), record: .discarded(message, at: now))
-            await slots.release()
+            slots.release()
             return
         }
         // The fetch script already skipped revoked ids when it marked the record; only the rest need a look.
@@ -194,7 +194,7 @@ extension Worker {
             logger.info("Discarding revoked task: \(label)")
             metrics.task(message.task, .revoked)
             await finish(message, document: .revoked(taskID: message.id, reason: "revoked"), record: .discarded(message, at: now))
-            await slots.release()
+            slots.release()
             return
         }
         guard let definition = registry[message.task] else {
@@ -206,7 +206,7 @@ extension Worker {
             let info = ExceptionInfo(type: "NotRegistered", message: [.string(message.task)], module: "celery.exceptions")
             await finish(message, document: .failure(taskID: message.id, exception: info, traceback: nil, parentID: message.parentID),
                          record: .discarded(message, at: now, error: info.pythonRepr))
-            await slots.release()
+            slots.release()
             return
         }
         // Like Celery's strategy: revoked, expired and unregistered messages never announce a task-received.
@@ -229,12 +229,12 @@ extension Worker {
                 // Still held: the lease sweep hands it back if this keeps failing.
                 logger.error("Task \(label): could not schedule for its ETA: \(error)")
             }
-            await slots.release()
+            slots.release()
             return
         }
         // Due now: a global rate limit may still make it wait (in Redis).
         if await throttled(message, definition: definition, tag: tag, label: label, now: now) {
-            await slots.release()
+            slots.release()
             return
         }
         if fetched.record == .untouched { do {
@@ -258,7 +258,7 @@ extension Worker {
                 $0.inFlight[tag] = nil
                 $0.processed += 1
             }
-            await self.pendingStores.release()
+            self.pendingStores.release()
         }
         // A revoke that came before the task was stored here cancelled nothing: catch up now.
         let cancelledEarlier = state.withLock { s -> Bool in

@@ -27,7 +27,7 @@ extension Worker {
         // stays held (and leased) until the result and the ack are in Redis, so nothing is lost; the
         // number of results being written at once is bounded by `pendingStores`.
         await pendingStores.acquire()
-        await slots.release()
+        slots.release()
         if state.withLock({ $0.handedBack.contains(message.deliveryTag) }) {
             logger.info("Task \(label) was handed back at shutdown; its outcome is not stored")
             return

@@ -117,10 +117,8 @@ public final class Worker: Service, Sendable {
         // notice at once, not when a long task ends or their poll times out.
         let (wakeup, connections) = state.withLock { ($0.wakeup, Array($0.watcherConnections.values)) }
         for connection in connections { connection.close(reason: "worker shutting down") }
-        Task {
-            await slots.release()
-            wakeup?.releaseAll()
-        }
+        slots.release()
+        wakeup?.releaseAll()
     }
 
     /// Consumes until shutdown is requested, then finishes or hands back in-flight tasks and returns.

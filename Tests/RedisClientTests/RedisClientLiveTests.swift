@@ -50,6 +50,32 @@ import TestSupport
         #expect(try await client.evaluate(script, keys: ["a"], arguments: ["5"]) == .integer(10))
     }
 
+    @Test func aScriptFollowedByReads_answersBoth_inOrder_evenAfterTheScriptCacheWasFlushed() async throws {
+        let server = try RedisServer.start()
+        defer { server.stop() }
+        let client = RedisClient(configuration: try RedisConfiguration(url: server.url))
+        defer { client.close() }
+        let script = RedisScript(name: "push", source: "return redis.call('RPUSH', KEYS[1], ARGV[1])")
+        var arguments = RESPArguments()
+        arguments.append("l")
+        arguments.append("a")
+        let reads: [[RedisArgument]] = [["LRANGE", "l", "0", "-1"], ["INCR", "l"]]
+        let (pushed, replies) = try await client.evaluate(script, keyCount: 1, arguments: arguments, followedBy: reads)
+        #expect(pushed == .integer(1))
+        #expect(replies.first?.array?.compactMap(\.string) == ["a"], "the read sees the script's write")
+        guard case .error? = replies.last else {
+            Issue.record("a follower's error reply is returned, not thrown: \(replies)")
+            return
+        }
+        try await client.send(["SCRIPT", "FLUSH"])
+        let (again, more) = try await client.evaluate(script, keyCount: 1, arguments: arguments, followedBy: reads)
+        #expect(again == .integer(2))
+        #expect(more.first?.array?.compactMap(\.string) == ["a", "a"], "the script ran once, then the reads")
+        await #expect(throws: RedisError.self) {
+            _ = try await client.evaluate(script, keyCount: 1, arguments: RESPArguments(), followedBy: reads)
+        }
+    }
+
     @Test func passwordAndDatabase_fromTheURL() async throws {
         let server = try RedisServer.start(extraArguments: ["--requirepass", "s3cret"])
         defer { server.stop() }

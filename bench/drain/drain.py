@@ -159,7 +159,23 @@ def idle_and_blocked(client):
     return any("b" in c.get("flags", "") for c in client.client_list())
 
 
-def run_one(label, argv, env, cwd, ready, client, messages, timeout, logdir, redis_pid, stall):
+def print_commandstats(client, n):
+    """Redis's own account of the drain: calls and microseconds per command (Lua's inner calls included), per task."""
+    stats = client.info("commandstats")
+    rows = sorted(((k.removeprefix("cmdstat_"), v["calls"], v["usec"]) for k, v in stats.items()),
+                  key=lambda row: -row[2])
+    scripts = sum(row[2] for row in rows if row[0] in ("evalsha", "eval"))
+    # The benchmark's own completion check (an EVALSHA doing about one GET per task) is counted too.
+    print(f"  redis per task: {sum(row[1] for row in rows) / n:.1f} calls (inside scripts included), "
+          f"{scripts / n:.1f} us in scripts, {(sum(row[2] for row in rows) - scripts) / n:.1f} us in all commands",
+          flush=True)
+    for name, calls, usec in rows:
+        if calls >= n / 100:
+            print(f"    {name:<18} {calls / n:7.2f} calls/task {usec / n:7.2f} us/task {usec / calls:7.2f} us/call",
+                  flush=True)
+
+
+def run_one(label, argv, env, cwd, ready, client, messages, timeout, logdir, redis_pid, stall, commandstats=False):
     client.flushall()
     pipe = client.pipeline(transaction=False)
     for start in range(0, len(messages), 1000):
@@ -174,6 +190,8 @@ def run_one(label, argv, env, cwd, ready, client, messages, timeout, logdir, red
         check = client.register_script(CHECK)
         keys = [f"celery-task-meta-{m[0]}" for m in messages]
         done = 0
+        if commandstats:
+            client.config_resetstat()
         cpu0 = cpu_seconds(proc.pid), cpu_seconds(redis_pid)
         t0 = time.perf_counter()
         client.rename(STAGING, "celery")
@@ -199,6 +217,8 @@ def run_one(label, argv, env, cwd, ready, client, messages, timeout, logdir, red
             time.sleep(0.005)
         elapsed = time.perf_counter() - t0
         cpu = cpu_seconds(proc.pid) - cpu0[0], cpu_seconds(redis_pid) - cpu0[1]
+        if commandstats:
+            print_commandstats(client, len(messages))
     finally:
         stop(proc)
     # Spot-check the values and that nothing is left behind.
@@ -223,6 +243,8 @@ def main():
                         help="celeriac -c (default: the worker's own default, the number of CPUs)")
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--only", choices=["celeriac", "celery"], default=None)
+    parser.add_argument("--commandstats", action="store_true",
+                        help="print Redis's calls and microseconds per command and per task for each drain")
     parser.add_argument("--replicas", type=int, default=0, help="replicas of the private redis-server (issue 13's cost check)")
     parser.add_argument("--min-replicas-ack", type=int, default=0, help="the celeriac worker's --min-replicas-ack")
     args = parser.parse_args()
@@ -254,7 +276,7 @@ def main():
             label = (f"celeriac worker (-c {args.celeriac_concurrency or 'default=' + str(os.cpu_count())}, "
                      f"{args.replicas} replica(s), --min-replicas-ack {args.min_replicas_ack})")
             elapsed, cpu = run_one(label, argv, env, str(HERE), idle_and_blocked, client, messages, args.timeout,
-                                   workdir, redis_proc.pid, args.stall)
+                                   workdir, redis_proc.pid, args.stall, args.commandstats)
             rates["celeriac"] = args.tasks / elapsed
             print(f"{label}: {args.tasks} tasks in {elapsed:.2f} s = {rates['celeriac']:.0f} tasks/s "
                   f"(CPU: worker {cpu[0]:.2f} s, redis {cpu[1]:.2f} s)", flush=True)
@@ -264,7 +286,7 @@ def main():
                     "-l", "warning", "-n", "benchpy@%h"]
             label = f"celery 5.7 prefork worker (-c {c})"
             elapsed, cpu = run_one(label, argv, env, str(HERE), lambda r: r.exists("bench:ready"), client, messages,
-                                   args.timeout, workdir, redis_proc.pid, args.stall)
+                                   args.timeout, workdir, redis_proc.pid, args.stall, args.commandstats)
             rates["celery"] = args.tasks / elapsed
             print(f"{label}: {args.tasks} tasks in {elapsed:.2f} s = {rates['celery']:.0f} tasks/s "
                   f"(CPU: worker+pool {cpu[0]:.2f} s, redis {cpu[1]:.2f} s)", flush=True)

@@ -17,7 +17,7 @@ import RedisClient
 /// order the next fetch takes them, as flat {list index, message} pairs (read only: the next fetch's
 /// expectations, which spare it an `LRANGE` round trip).
 /// The history index (`TaskIndex`) follows each record written, as `UpdateRecords` does for `Fetch`.
-struct FetchPeeked: ListedScriptCall {
+struct FetchPeeked: ScriptCall {
     /// One peeked message and what taking it writes.
     struct Expected: Sendable {
         /// Index into `lists` of the list it is at the tail of.
@@ -58,27 +58,71 @@ struct FetchPeeked: ListedScriptCall {
     var indexKeys: [String]
     var index: TaskIndex
 
-    /// Four shared keys, the lists, each expected message's record, then each one's two index sets,
-    /// the worker's set (if any) and the index's fixed keys.
-    var keys: [RedisArgument] {
-        let named = expected.flatMap(\.sets) + (workerSet.map { [$0] } ?? [])
-        return ([unacked, unackedIndex, leases, revoked] + lists + expected.map(\.record) + named + indexKeys)
-            .map { RedisArgument($0) }
-    }
-    /// now, token, ttl, the number of lists, peekNext, the number of messages, 1 when there is a worker
-    /// set; then per message: list index, raw, tag, queue JSON, id, may run 0/1, its new state, the
-    /// number of record arguments, those; then the index's four arguments.
-    var arguments: [RedisArgument] {
-        var out = [RedisArgument(now), RedisArgument(leaseToken), RedisArgument(ttl), RedisArgument(lists.count),
-                   RedisArgument(peekNext), RedisArgument(expected.count), RedisArgument(workerSet == nil ? 0 : 1)]
-        out.reserveCapacity(11 + expected.count * 22)
+    /// KEYS: four shared keys, the lists, each expected message's record, then each one's two index
+    /// sets, the worker's set (if any) and the index's fixed keys.
+    /// ARGV: now, token, ttl, the number of lists, the number of messages, 1 when there is a worker set;
+    /// then per message: list index, kombu's `unacked` entry (`[raw, "", queue]`, so Lua builds no
+    /// string of the message's size), the raw message's length, tag, id, may run 0/1, its new state,
+    /// the number of record arguments, those; then the index's four arguments.
+    /// Written straight into RESP (no intermediate argument arrays: this runs once per fetch).
+    func write(to arguments: inout RESPArguments) -> Int {
+        let start = arguments.count
+        for key in [unacked, unackedIndex, leases, revoked] + lists { arguments.append(key) }
+        for e in expected { arguments.append(e.record) }
+        for e in expected { for set in e.sets { arguments.append(set) } }
+        if let workerSet { arguments.append(workerSet) }
+        for key in indexKeys { arguments.append(key) }
+        let keyCount = arguments.count - start
+        arguments.append(contentsOf: [RedisArgument(now)])
+        arguments.append(leaseToken)
+        arguments.append(ttl)
+        arguments.append(lists.count)
+        arguments.append(expected.count)
+        arguments.append(workerSet == nil ? 0 : 1)
         for e in expected {
-            out += [RedisArgument(e.list + 1), RedisArgument(e.raw), RedisArgument(e.tag), RedisArgument(e.queueJSON),
-                    RedisArgument(e.taskID), RedisArgument(e.mayRun ? 1 : 0), RedisArgument(e.state),
-                    RedisArgument(e.recordPairs.count * 2)]
-            out += [RedisArgument](pairs: e.recordPairs)
+            arguments.append(e.list + 1)
+            arguments.append(Self.unackedEntry(raw: e.raw, queueJSON: e.queueJSON))
+            arguments.append(e.raw.count)
+            arguments.append(e.tag)
+            arguments.append(e.taskID)
+            arguments.append(e.mayRun ? 1 : 0)
+            arguments.append(e.state)
+            arguments.append(e.recordPairs.count * 2)
+            arguments.append(pairs: e.recordPairs)
         }
-        return out + index.arguments(now: Date(timeIntervalSince1970: now))
+        index.write(now: Date(timeIntervalSince1970: now), to: &arguments)
+        return keyCount
+    }
+
+    /// kombu's `unacked` entry of a message: `[message, "", "queue"]`.
+    static func unackedEntry(raw: [UInt8], queueJSON: [UInt8]) -> [UInt8] {
+        var entry: [UInt8] = []
+        entry.reserveCapacity(raw.count + queueJSON.count + 8)
+        entry.append(UInt8(ascii: "["))
+        entry += raw
+        entry += Array(", \"\", ".utf8)
+        entry += queueJSON
+        entry.append(UInt8(ascii: "]"))
+        return entry
+    }
+
+    /// Runs the script and, in the same write, reads the lists' tails after it (`LRANGE`): {runs, tails}
+    /// as the type's comment says. The tails are read by Redis, not copied through Lua (Redis's Lua
+    /// hashes every byte of every string it is handed: a message read in a script costs its length
+    /// again); they are a hint only, so reading them right after the script, not inside it, is enough.
+    func run(on redis: RedisClient) async throws -> RESPValue {
+        var arguments = RESPArguments()
+        let keyCount = write(to: &arguments)
+        let reads = lists.map { ["LRANGE", RedisArgument($0), RedisArgument(-max(1, peekNext)), "-1"] as [RedisArgument] }
+        let (reply, ranges) = try await redis.evaluate(Self.script, keyCount: keyCount, arguments: arguments,
+                                                       confirm: Self.needsReplicaAck, followedBy: peekNext > 0 ? reads : [])
+        var tails: [RESPValue] = []
+        for (index, range) in ranges.enumerated() where tails.count < 2 * peekNext {
+            for item in (try range.throwingError(command: "LRANGE").array ?? []).reversed() where tails.count < 2 * peekNext {
+                tails += [.integer(Int64(index + 1)), item]
+            }
+        }
+        return .array([reply.array?.first ?? .array([]), .array(tails)])
     }
 
     /// Not waited for by `--min-replicas-ack`, as `Fetch`: a lost fetch runs again (a counted
@@ -100,13 +144,25 @@ struct FetchPeeked: ListedScriptCall {
           end
         end
         local now, token, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
-        local count, hasWorker = tonumber(ARGV[6]), ARGV[7] == '1'
+        local count, hasWorker = tonumber(ARGV[5]), ARGV[6] == '1'
         local setsAt = 4 + nlists + count + 1
         local workerSet = hasWorker and KEYS[setsAt + 2 * count] or nil
 
         """ + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.stateSets.count)", args: "#ARGV - 3") + """
+        -- Which of the ids that may run are revoked, and which the index knows: one read each for the batch.
+        local ids, at, a = {}, {}, 7
+        for m = 1, count do
+          at[m] = a
+          if ARGV[a + 5] == '1' then ids[#ids + 1] = ARGV[a + 4] end
+          a = a + 8 + tonumber(ARGV[a + 7])
+        end
+        local revoked = {}
+        if #ids > 0 then
+          local scores = redis.call('ZMSCORE', KEYS[4], unpack(ids))
+          for i, id in ipairs(ids) do if scores[i] then revoked[id] = true end end
+          ix_prefetch(ids)
+        end
         local out = {}
-        local a = 8
         -- The holds (unacked_index, unacked, leases) of the messages taken are written after the loop,
         -- one call per key: the script is atomic and the loop reads none of those keys. Nothing in the
         -- loop may raise an error after a pop (a script is not rolled back: a popped message would be
@@ -118,38 +174,67 @@ struct FetchPeeked: ListedScriptCall {
           end
           return false
         end
+        -- Consecutive expected messages of one list are popped in one call (`RPOP list n`); from the
+        -- first one that is not the message expected, the rest of that call's go back where they were.
+        local popped, nextPopped = {}, 1
         for m = 1, count do
+          a = at[m]
           local index = tonumber(ARGV[a])
-          -- First lists first, as `Fetch`: a message that came to a higher list since the peek goes first.
-          if index > 1 and higherListHasOne(index) then break end
           local list = KEYS[4 + index]
-          local raw = redis.call('RPOP', list)
-          if raw ~= ARGV[a + 1] then
-            if raw then redis.call('RPUSH', list, raw) end
+          if nextPopped > #popped then
+            -- First lists first, as `Fetch`: a message that came to a higher list since the peek goes first.
+            if index > 1 and higherListHasOne(index) then break end
+            local run = 1
+            while m + run <= count and tonumber(ARGV[at[m + run]]) == index do run = run + 1 end
+            popped, nextPopped = redis.call('RPOP', list, run) or {}, 1
+          end
+          local raw = popped[nextPopped]
+          -- The message expected is the entry's bytes 2 to length + 1 (a plain find compares them in place).
+          local entry = ARGV[a + 1]
+          if not raw or #raw ~= tonumber(ARGV[a + 2]) or string.find(entry, raw, 2, true) ~= 2 then
+            local back = {}
+            for j = #popped, nextPopped, -1 do back[#back + 1] = popped[j] end
+            if #back > 0 then redis.call('RPUSH', list, unpack(back)) end
             break
           end
-          local tag, n = ARGV[a + 2], tonumber(ARGV[a + 7])
+          nextPopped = nextPopped + 1
+          local tag, n, id = ARGV[a + 3], tonumber(ARGV[a + 7]), ARGV[a + 4]
           held[#held + 1] = now
           held[#held + 1] = tag
           entries[#entries + 1] = tag
-          entries[#entries + 1] = '[' .. raw .. ', "", ' .. ARGV[a + 3] .. ']'
+          entries[#entries + 1] = entry
           leased[#leased + 1] = tag
           leased[#leased + 1] = token
           local runs = 0
-          if ARGV[a + 5] == '1' and not redis.call('ZSCORE', KEYS[4], ARGV[a + 4]) then
+          if ARGV[a + 5] == '1' and not revoked[id] then
             local record = KEYS[4 + nlists + m]
-            local old = redis.pcall('HGET', record, 'state')
-            local written = redis.pcall('HSET', record, unpack(ARGV, a + 8, a + 7 + n))
-            if type(written) ~= 'table' or not written['err'] then
-              redis.pcall('HINCRBY', record, 'attempts', 1)  -- a non-integer count stays as it is
-              if ttl > 0 then redis.call('EXPIRE', record, ARGV[3]) end
-              local sets = {KEYS[setsAt + 2 * (m - 1)], KEYS[setsAt + 2 * (m - 1) + 1]}
-              ix_write(ARGV[a + 4], old, ARGV[a + 6], sets, workerSet)
-              runs = 1
+            -- One read for the old state (the index's move) and the attempts; a count that is not a
+            -- plain small integer goes through HINCRBY (which leaves a non-integer as it is).
+            local got = redis.pcall('HMGET', record, 'state', 'attempts')
+            if not got['err'] then
+              local attempts = got[2]
+              local nextAttempts = nil
+              if not attempts then
+                nextAttempts = '1'
+              elseif attempts == '0' or string.match(attempts, '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?$') then
+                nextAttempts = tostring(tonumber(attempts) + 1)
+              end
+              local written
+              if nextAttempts then
+                written = redis.pcall('HSET', record, 'attempts', nextAttempts, unpack(ARGV, a + 8, a + 7 + n))
+              else
+                written = redis.pcall('HSET', record, unpack(ARGV, a + 8, a + 7 + n))
+                redis.pcall('HINCRBY', record, 'attempts', 1)
+              end
+              if type(written) ~= 'table' or not written['err'] then
+                if ttl > 0 then redis.call('EXPIRE', record, ARGV[3]) end
+                local sets = {KEYS[setsAt + 2 * (m - 1)], KEYS[setsAt + 2 * (m - 1) + 1]}
+                ix_write(id, got[1], ARGV[a + 6], sets, workerSet)
+                runs = 1
+              end
             end
           end
           out[#out + 1] = runs
-          a = a + 8 + n
         end
         for i = 1, #held / 2, 500 do
           local last = math.min(i + 499, #held / 2)
@@ -158,16 +243,6 @@ struct FetchPeeked: ListedScriptCall {
           redis.call('HSET', KEYS[3], unpack(leased, 2 * i - 1, 2 * last))
         end
         ix_trim()
-        local want, tails = tonumber(ARGV[5]), {}
-        for i = 1, nlists do
-          local missing = want - #tails / 2
-          if missing <= 0 then break end
-          local items = redis.call('LRANGE', KEYS[4 + i], -missing, -1)
-          for j = #items, 1, -1 do
-            tails[#tails + 1] = i
-            tails[#tails + 1] = items[j]
-          end
-        end
-        return {out, tails}
+        return {out}
         """)
 }

@@ -16,7 +16,7 @@ import RedisClient
 /// The acks of the stored members are written together after the loop, one call per key (a script
 /// is atomic, so nobody sees the difference; it saves four calls per member).
 /// Returns one reply per member, in order.
-struct StoreResults: ListedScriptCall {
+struct StoreResults: ScriptCall {
     /// One task's completion: its keys and what the single script takes as ARGV.
     struct Member: Sendable {
         var resultKey: String
@@ -46,18 +46,31 @@ struct StoreResults: ListedScriptCall {
     var index: TaskIndex
     var now: Date
 
-    /// Five shared keys, then each member's result key and record, then the index keys and the throughput hash.
-    var keys: [RedisArgument] {
-        [unacked, unackedIndex, leases, crashes, revoked].map { RedisArgument($0) }
-            + members.flatMap { [RedisArgument($0.resultKey), RedisArgument($0.record)] }
-            + (indexKeys + [throughput]).map { RedisArgument($0) }
-    }
-    /// The TTL, then per member: document, state, tag, token, id, the number of record arguments, those.
-    var arguments: [RedisArgument] {
-        [RedisArgument(ttl)] + members.flatMap { m in
-            [RedisArgument(m.document), RedisArgument(m.state), RedisArgument(m.tag), RedisArgument(m.leaseToken),
-             RedisArgument(m.taskID), RedisArgument(m.recordPairs.count * 2)] + [RedisArgument](pairs: m.recordPairs)
-        } + index.arguments(now: now)
+    /// KEYS: five shared keys, then each member's result key and record, then the index keys and the
+    /// throughput hash. ARGV: the TTL, then per member: document, state, tag, token, id, the number of
+    /// record arguments, those; then the index's four arguments. Written straight into RESP.
+    func write(to arguments: inout RESPArguments) -> Int {
+        let start = arguments.count
+        for key in [unacked, unackedIndex, leases, crashes, revoked] { arguments.append(key) }
+        for m in members {
+            arguments.append(m.resultKey)
+            arguments.append(m.record)
+        }
+        for key in indexKeys { arguments.append(key) }
+        arguments.append(throughput)
+        let keyCount = arguments.count - start
+        arguments.append(ttl)
+        for m in members {
+            arguments.append(m.document)
+            arguments.append(m.state)
+            arguments.append(m.tag)
+            arguments.append(m.leaseToken)
+            arguments.append(m.taskID)
+            arguments.append(m.recordPairs.count * 2)
+            arguments.append(pairs: m.recordPairs)
+        }
+        index.write(now: now, to: &arguments)
+        return keyCount
     }
 
     /// Keys after the members': the index's `all` set, its state sets, the throughput hash.
@@ -77,6 +90,32 @@ struct StoreResults: ListedScriptCall {
 
         """ + TaskIndex.lua(keys: "#KEYS - \(trailingKeys) + 1", args: "#ARGV - 3") + """
         local ttl = tonumber(ARGV[1])
+        local members = (#KEYS - 5 - \(trailingKeys)) / 2
+        -- The leases of the fenced tags and which ids are revoked: one read each for the batch (the
+        -- script writes neither key before its last line; a tag released earlier in the call is
+        -- `released`, below).
+        local at, tags, ids, indexed = {}, {}, {}, {}
+        do
+          local a = 2
+          for m = 1, members do
+            at[m] = a
+            if ARGV[a + 2] ~= '' and ARGV[a + 3] ~= '' then tags[#tags + 1] = ARGV[a + 2] end
+            if ARGV[a + 1] ~= 'REVOKED' then ids[#ids + 1] = ARGV[a + 4] end
+            -- A state with a set of its own (FAILURE…) needs the task's score in `all`.
+            if not IX.unset[ARGV[a + 1]] then indexed[#indexed + 1] = ARGV[a + 4] end
+            a = a + 6 + tonumber(ARGV[a + 5])
+          end
+        end
+        local leaseOf, revoked = {}, {}
+        if #tags > 0 then
+          local got = redis.call('HMGET', KEYS[3], unpack(tags))
+          for i, tag in ipairs(tags) do leaseOf[tag] = got[i] end
+        end
+        if #ids > 0 then
+          local got = redis.call('ZMSCORE', KEYS[5], unpack(ids))
+          for i, id in ipairs(ids) do if got[i] then revoked[id] = true end end
+        end
+        if #indexed > 1 then ix_prefetch(indexed) end
         -- The holds released so far: acked with one call per key after the loop (a call per key and
         -- member costs as much as the rest of a member); a tag released earlier in this call counts as
         -- no longer held by anyone, exactly as if its lease were already deleted.
@@ -94,7 +133,7 @@ struct StoreResults: ListedScriptCall {
           err = unreadable(old, record, 'hash')
           if err then return redis.error_reply(err) end
           if tag ~= '' then
-            if token ~= '' and (released[tag] or redis.call('HGET', KEYS[3], tag) ~= token) then
+            if token ~= '' and (released[tag] or leaseOf[tag] ~= token) then
               if doc ~= '' and current == doc then return 1 end
               return -1
             end
@@ -103,7 +142,7 @@ struct StoreResults: ListedScriptCall {
               acked[#acked + 1] = tag
             end
           end
-          if state ~= 'REVOKED' and redis.call('ZSCORE', KEYS[5], id) then return 2 end
+          if state ~= 'REVOKED' and revoked[id] then return 2 end
           if doc ~= '' then
             if current then
               local ok, previous = pcall(cjson.decode, current)
@@ -119,12 +158,10 @@ struct StoreResults: ListedScriptCall {
           return 1
         end
         local out = {}
-        local a = 2
-        for m = 1, (#KEYS - 5 - \(trailingKeys)) / 2 do
-          local resultKey, record = KEYS[4 + 2 * m], KEYS[5 + 2 * m]
+        for m = 1, members do
+          local resultKey, record, a = KEYS[4 + 2 * m], KEYS[5 + 2 * m], at[m]
           local count = tonumber(ARGV[a + 5])
           out[m] = store(resultKey, record, ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], a + 6, a + 5 + count)
-          a = a + 6 + count
         end
         for i = 1, #acked, 1000 do
           local tags = {unpack(acked, i, math.min(i + 999, #acked))}
