@@ -1,12 +1,15 @@
 import RedisClient
+import Sockets
 import Synchronization
 
-/// Coalesces concurrent `Broker.enqueue` calls: a call that finds no `Enqueue` script call in flight
-/// sends its own message at once (an idle API adds no wait); calls that come while one is in flight
-/// queue, and when it returns the oldest of them is woken to lead the next call, which publishes
-/// every message queued by then. Redis's time per task is then mostly the task's own writes, not the
-/// script's fixed cost. No task or thread of its own: the callers take turns (a leader's own reply
-/// waits only for its own call).
+/// Coalesces concurrent `Broker.enqueue` calls into `Enqueue` script calls, so that Redis's time per
+/// task is mostly the task's own writes, not the script's fixed cost. Two ways, by where the caller runs:
+/// - On an event loop (an HTTP handler): the messages of one loop turn leave together at its end, as
+///   the loop's Redis writes do (`EnqueueBatcher+Turn.swift`): no wait for a call in flight.
+/// - Elsewhere: a call that finds no script call in flight sends its own message at once (an idle
+///   producer adds no wait); calls that come while one is in flight queue, and when it returns the
+///   oldest of them is woken to lead the next call, which publishes every message queued by then. No
+///   task or thread of its own: the callers take turns (a leader's own reply waits only for its own call).
 ///
 /// Each caller still returns only once Redis has acknowledged its own message (the `202` rule), and
 /// gets its own outcome: a message whose key holds the wrong type fails alone, while a failed call
@@ -45,6 +48,8 @@ final class EnqueueBatcher: Sendable {
 
     let redis: RedisClient
     private let state = Mutex(State())
+    /// Each event loop's messages of its current turn (`EnqueueBatcher+Turn.swift`).
+    let turns = Mutex<[ObjectIdentifier: [Job]]>([:])
 
     init(redis: RedisClient) { self.redis = redis }
 
@@ -53,6 +58,7 @@ final class EnqueueBatcher: Sendable {
 
     /// Publishes `entry`; returns once Redis has it, throws what publishing it failed with.
     func enqueue(_ entry: Enqueue.Entry, shape: Shape) async throws {
+        if let loop = EventLoop.current { return try await enqueueInTurn(of: loop, entry, shape: shape) }
         if !state.withLock({ $0.claimIfIdle() }) {
             let turn = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Turn, any Error>) in
                 let job = Job(entry: entry, shape: shape, continuation: continuation)
@@ -78,7 +84,7 @@ final class EnqueueBatcher: Sendable {
     }
 
     /// One script call for `entries`: the call's own failure, or each entry's outcome.
-    private func publish(_ entries: [Enqueue.Entry], shape: Shape) async -> Result<[Result<Void, any Error>], any Error> {
+    func publish(_ entries: [Enqueue.Entry], shape: Shape) async -> Result<[Result<Void, any Error>], any Error> {
         do {
             let reply = try await Enqueue(entries: entries, indexKeys: shape.indexKeys, recordTTL: shape.recordTTL,
                                           index: shape.index).run(on: redis)

@@ -1,5 +1,6 @@
 import Foundation
 import RedisClient
+import Sockets
 import Testing
 import TaskProtocol
 @testable import TaskQueue
@@ -156,5 +157,35 @@ import TestSupport
         let errors = outcomes.compactMap { if case .failure(let error) = $0 { "\(error)" } else { nil } }
         #expect(errors.count == 5 && errors.allSatisfy { $0.contains("OOM") }, "\(errors)")
         #expect(try await h.run(["LLEN", "celery"]) == .integer(1), "only the message before the pause")
+    }
+
+    @Test func submissionsInOneEventLoopTurn_shareOneCall_andEachCallerGetsItsOwnOutcome() async throws {
+        let h = try ScriptHarness()
+        try await h.run(["SET", "broken", "x"])
+        _ = try await Self.enqueue(h, [Self.message(-1)])
+        try await h.run(["CONFIG", "RESETSTAT"])
+        // As HTTP handlers do: each submission starts on the loop thread, all of them in one turn.
+        let messages = (0..<30).map { Self.message($0, queue: $0 == 7 ? "broken" : "celery", task: "t\($0)") }
+        let loop = try EventLoopGroup.shared.next()
+        let broker = h.broker
+        let tasks = await withCheckedContinuation { (started: CheckedContinuation<[Task<String?, Never>], Never>) in
+            loop.execute {
+                started.resume(returning: messages.map { message in
+                    Task(executorPreference: loop) {
+                        do { try await broker.enqueue(message); return nil } catch { return "\(error)" }
+                    }
+                })
+            }
+        }
+        var outcomes: [String?] = []
+        for task in tasks { outcomes.append(await task.value) }
+        #expect(outcomes.enumerated().allSatisfy { $0.offset == 7 ? $0.element?.contains("WRONGTYPE broken") == true : $0.element == nil },
+                "\(outcomes)")
+        let stats = try await h.run(["INFO", "commandstats"]).string ?? ""
+        #expect(stats.contains("cmdstat_evalsha:calls=1,"), "one call for the turn: \(stats)")
+        for message in messages where message.queue == "celery" {
+            #expect(try await h.broker.record(message.id)?.name == message.task)
+        }
+        #expect(try await h.run(["LLEN", "celery"]) == .integer(30), "the 29 and the one before")
     }
 }
