@@ -71,6 +71,21 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// True on the loop's own thread.
     public var isOnLoop: Bool { threadID.load(ordering: .relaxed) == UInt(pthread_self()) }
 
+    /// The loop whose thread is calling, nil off every loop: work begun in a loop's turn can join it
+    /// (`atEndOfTurn`), as writes to Redis do.
+    public static var current: EventLoop? {
+        guard let pointer = pthread_getspecific(currentKey) else { return nil }
+        return Unmanaged<EventLoop>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    /// Each loop thread's own loop (a loop lives as long as the process: its thread holds it).
+    private static let currentKey: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key, nil)
+        precondition(status == 0, "pthread_key_create: \(status)")
+        return key
+    }()
+
     // MARK: Executor and inbox
 
     /// Runs a task's job on the loop thread (the `TaskExecutor` requirement).
@@ -159,6 +174,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     private func run() {
         threadID.store(UInt(pthread_self()), ordering: .relaxed)
+        pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
         var name = Array(self.name.utf8.prefix(15)) + [0]
         name.withUnsafeMutableBufferPointer { _ = pthread_setname_np(pthread_self(), $0.baseAddress!) }
         while true {

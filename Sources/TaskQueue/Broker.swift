@@ -14,6 +14,8 @@ import TaskProtocol
 /// ```
 public struct Broker: Sendable {
     let redis: RedisClient
+    /// Concurrent `enqueue` calls share script calls (copies of this broker share it).
+    let batcher: EnqueueBatcher
     /// Every key name, under this deployment's prefix and priority bands.
     public let keys: KeySpace
     /// Seconds a result document (and Celeriac's task record) lives; Celery's `result_expires`.
@@ -28,6 +30,7 @@ public struct Broker: Sendable {
     /// A broker on an existing client (tests share one client between several brokers).
     public init(redis: RedisClient, keys: KeySpace = KeySpace(), resultExpires: Int = 86400) {
         self.redis = redis
+        batcher = EnqueueBatcher(redis: redis)
         self.keys = keys
         self.resultExpires = resultExpires
     }
@@ -64,13 +67,21 @@ public struct Broker: Sendable {
     }
 
     /// Publishes a message and records it as PENDING (and in the history index), in one step.
-    /// Returns once Redis has it.
+    /// Returns once Redis has it. Concurrent calls share script calls (`EnqueueBatcher`).
     public func enqueue(_ message: TaskMessage, now: Date = Date()) async throws {
-        _ = try await Enqueue(list: listName(for: message), record: keys.taskRecord(message.id),
-                              sets: indexSets(task: message.task, queue: message.queue), indexKeys: keys.indexKeys,
-                              taskID: message.id, envelope: message.encoded(), recordTTL: resultExpires,
-                              recordPairs: TaskRecord.Update.submitted(message, at: now).pairs, index: index, now: now)
-            .run(on: redis)
+        try await batcher.enqueue(enqueueEntry(message, now: now), shape: enqueueShape)
+    }
+
+    /// A message as the `Enqueue` script publishes it.
+    func enqueueEntry(_ message: TaskMessage, now: Date) -> Enqueue.Entry {
+        Enqueue.Entry(list: listName(for: message), record: keys.taskRecord(message.id),
+                      sets: indexSets(task: message.task, queue: message.queue), taskID: message.id,
+                      envelope: message.encoded(), recordPairs: TaskRecord.Update.submitted(message, at: now).pairs, now: now)
+    }
+
+    /// This broker's keys and bounds, which the messages of one `Enqueue` call share.
+    var enqueueShape: EnqueueBatcher.Shape {
+        EnqueueBatcher.Shape(indexKeys: keys.indexKeys, recordTTL: resultExpires, index: index)
     }
 
     /// Like `enqueue`, once per idempotency key (kept as long as results): a repeated submission with

@@ -1,49 +1,173 @@
 import Foundation
 import RedisClient
 
-/// Publish a message: the LPUSH, its PENDING record and its entry in the history index
-/// (`TaskIndex`: the `all`, PENDING, task-name and queue sets) in one step. Returns 1.
+/// Publish messages — one, or every submission that arrived while the previous call was in flight
+/// (`EnqueueBatcher`): for each, the LPUSH, its PENDING record and its entry in the history index
+/// (`TaskIndex`: the `all`, task-name and queue sets), in one atomic step. What a call costs once, not per
+/// message: the script's own overhead, the named sets' EXPIREs and the index's ZCARD trim check.
+///
+/// Each message stands alone: one whose list or record key holds another type gets its own WRONGTYPE
+/// error text and nothing of it is written, while the others are published. Returns one reply per
+/// message, in order: 1, or that error text.
 struct Enqueue: ScriptCall {
-    var list: String
-    var record: String
-    /// The index sets the task joins (task name, queue).
-    var sets: [String]
-    /// The index's fixed keys (`KeySpace.indexKeys`).
-    var indexKeys: [String]
-    var taskID: String
-    var envelope: [UInt8]
-    /// Seconds the record lives; 0 keeps it.
-    var recordTTL: Int
-    var recordPairs: [(TaskRecord.Field, String)]
-    var index: TaskIndex
-    var now: Date
-
-    /// KEYS: list, record, the index sets, the index's fixed keys. ARGV: envelope, record TTL, task id,
-    /// the number of index sets, the index's four arguments, then the record pairs.
-    func write(to arguments: inout RESPArguments) -> Int {
-        arguments.append(list)
-        arguments.append(record)
-        for set in sets { arguments.append(set) }
-        for key in indexKeys { arguments.append(key) }
-        arguments.append(envelope)
-        arguments.append(recordTTL)
-        arguments.append(taskID)
-        arguments.append(sets.count)
-        index.write(now: now, to: &arguments)
-        arguments.append(pairs: recordPairs)
-        return 2 + sets.count + indexKeys.count
+    /// One message and its record.
+    struct Entry: Sendable {
+        var list: String
+        var record: String
+        /// The index sets the task joins (task name, queue).
+        var sets: [String]
+        var taskID: String
+        var envelope: [UInt8]
+        var recordPairs: [(TaskRecord.Field, String)]
+        /// When it was submitted: its score in the index.
+        var now: Date
     }
 
-    static let script = RedisScript(name: "enqueue", source: KeyTypes.guarding("lh-")
-                                    + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.stateSets.count)", args: "5") + """
-        redis.call('LPUSH', KEYS[1], ARGV[1])
-        if #ARGV > 8 then redis.call('HSET', KEYS[2], unpack(ARGV, 9)) end
-        local ttl = tonumber(ARGV[2])
-        if ttl > 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
-        local sets = {}
-        for j = 1, tonumber(ARGV[4]) do sets[j] = KEYS[2 + j] end
-        ix_write(ARGV[3], false, 'PENDING', sets)
+    var entries: [Entry]
+    /// The index's fixed keys (`KeySpace.indexKeys`).
+    var indexKeys: [String]
+    /// Seconds the records live; 0 keeps them.
+    var recordTTL: Int
+    var index: TaskIndex
+
+    /// KEYS: the lists (each once), the records (one per entry), the named index sets (each once), the
+    /// index's fixed keys. ARGV: the counts of entries, lists and named sets, the record TTL, the index's
+    /// four arguments (at the latest entry's time), then per entry: its list's number, task id, score
+    /// (epoch ms), envelope, its sets' count and numbers, its record pairs' count and the pairs.
+    func write(to arguments: inout RESPArguments) -> Int {
+        var lists: [String: Int] = [:], listOrder: [String] = []
+        var sets: [String: Int] = [:], setOrder: [String] = []
+        for entry in entries {
+            if lists[entry.list] == nil { lists[entry.list] = lists.count + 1; listOrder.append(entry.list) }
+            for set in entry.sets where sets[set] == nil { sets[set] = sets.count + 1; setOrder.append(set) }
+        }
+        arguments.reserveCapacity(entries.reduce(512) { $0 + $1.envelope.count + 384 })
+        for list in listOrder { arguments.append(list) }
+        for entry in entries { arguments.append(entry.record) }
+        for set in setOrder { arguments.append(set) }
+        for key in indexKeys { arguments.append(key) }
+        arguments.append(entries.count)
+        arguments.append(listOrder.count)
+        arguments.append(setOrder.count)
+        arguments.append(recordTTL)
+        index.write(now: entries.map(\.now).max() ?? Date(), to: &arguments)
+        for entry in entries {
+            arguments.append(lists[entry.list]!)
+            arguments.append(entry.taskID)
+            arguments.append(Int(TaskIndex.score(entry.now)))
+            arguments.append(entry.envelope)
+            arguments.append(entry.sets.count)
+            for set in entry.sets { arguments.append(sets[set]!) }
+            arguments.append(entry.recordPairs.count * 2)
+            arguments.append(pairs: entry.recordPairs)
+        }
+        return listOrder.count + entries.count + setOrder.count + indexKeys.count
+    }
+
+    /// The replies, one per entry: nil for published, else the error text of the one not published.
+    static func outcomes(_ reply: RESPValue, count: Int) throws -> [String?] {
+        guard let replies = reply.array, replies.count == count else {
+            throw TaskQueueError.unexpectedReply(operation: "enqueue", reply: "\(reply)")
+        }
+        return replies.map { $0 == .integer(1) ? nil : ($0.string ?? "\($0)") }
+    }
+
+    // Types are checked before anything is written (Redis does not roll a script back): each list once;
+    // the records belong to ids made just now, so they almost never exist — one EXISTS per 500 of them,
+    // and TYPE only where one does (as PublishBatch does). The index keys are not checked (`TaskIndex`).
+    static let script = RedisScript(name: "enqueue", source: """
+        local n, l, s = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+        local function wrongType(i, want)
+          local got = redis.call('TYPE', KEYS[i])['ok']
+          if got ~= 'none' and got ~= want then
+            return 'WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want .. '; nothing written'
+          end
+        end
+        local refused = {}
+        for j = 1, l do refused[j] = wrongType(j, 'list') end
+        local refusedRecord = {}
+        for first = l + 1, l + n, 500 do
+          local last = math.min(first + 499, l + n)
+          if redis.call('EXISTS', unpack(KEYS, first, last)) > 0 then
+            for i = first, last do refusedRecord[i - l] = wrongType(i, 'hash') end
+          end
+        end
+
+        """ + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.stateSets.count)", args: "5") + """
+        local ttlText = ARGV[4]
+        local ttl = tonumber(ttlText)
+        local replies, pushes, published = {}, {}, {}
+        local at = 9
+        for i = 1, n do
+          local list, c = tonumber(ARGV[at]), tonumber(ARGV[at + 4])
+          local setsAt = at + 5
+          local p = tonumber(ARGV[setsAt + c])
+          local pairsAt = setsAt + c + 1
+          local refusal = refused[list] or refusedRecord[i]
+          if refusal then
+            replies[i] = refusal
+          else
+            local record = KEYS[l + i]
+            if p > 0 then redis.call('HSET', record, unpack(ARGV, pairsAt, pairsAt + p - 1)) end
+            if ttl > 0 then redis.call('EXPIRE', record, ttlText) end
+            local sets = {}
+            for j = 1, c do sets[j] = KEYS[l + n + tonumber(ARGV[setsAt + j - 1])] end
+            published[#published + 1] = {id = ARGV[at + 1], score = ARGV[at + 2], sets = sets}
+            local batch = pushes[list]
+            if batch == nil then batch = {}; pushes[list] = batch end
+            batch[#batch + 1] = ARGV[at + 3]
+            replies[i] = 1
+          end
+          at = pairsAt + p
+        end
+        -- Each list gets its messages in arrival order (the first is consumed first), in pushes that
+        -- stay within Lua's stack.
+        for j, batch in pairs(pushes) do
+          for first = 1, #batch, 500 do
+            redis.call('LPUSH', KEYS[j], unpack(batch, first, math.min(first + 499, #batch)))
+          end
+        end
+        -- The index, as `ix_write(id, false, 'PENDING', sets)` once per message would write it (a task
+        -- new to `all` enters it and its sets at its score; a known one is left as it is; PENDING has no
+        -- state set), in a few calls per batch: one ZMSCORE tells which ids are new, then one ZADD per set.
+        local function zadd(key, members, flag)
+          local added = 0
+          for first = 1, #members, 500 do
+            local last = math.min(first + 499, #members)
+            if flag then added = added + (ix_call('ZADD', key, flag, unpack(members, first, last)) or 0)
+            else added = added + (ix_call('ZADD', key, unpack(members, first, last)) or 0) end
+          end
+          return added
+        end
+        local known = {}
+        for first = 1, #published, 250 do
+          local last = math.min(first + 249, #published)
+          local ids = {}
+          for k = first, last do ids[#ids + 1] = published[k].id end
+          local scores = ix_call('ZMSCORE', IX.all, unpack(ids))
+          -- A broken `all` leaves the tasks out of the index (ix_write enters no set then either).
+          if scores == nil then published = {}; break end
+          for k = first, last do known[k] = scores[k - first + 1] end
+        end
+        local entering, bySet, seen = {}, {}, {}
+        for k, task in ipairs(published) do
+          if not known[k] and not seen[task.id] then
+            seen[task.id] = true
+            entering[#entering + 1] = task.score
+            entering[#entering + 1] = task.id
+            for _, key in ipairs(task.sets) do
+              local members = bySet[key]
+              if members == nil then members = {}; bySet[key] = members end
+              members[#members + 1] = task.score
+              members[#members + 1] = task.id
+            end
+          end
+        end
+        if #entering > 0 then
+          ix_touch(IX.all, zadd(IX.all, entering, 'NX'), false)
+          for key, members in pairs(bySet) do ix_touch(key, zadd(key, members), true) end
+        end
         ix_trim()
-        return 1
+        return replies
         """)
 }
