@@ -55,7 +55,7 @@ let package = Package(
                           swiftSettings: swiftSettings),
         .target(name: "TaskProtocol", swiftSettings: swiftSettings),
         .target(name: "TaskQueue",
-                dependencies: ["RedisClient", "Sockets", "TaskProtocol", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["RedisClient", "TaskProtocol", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         .target(name: "Worker",
                 dependencies: ["TaskQueue", .product(name: "Logging", package: "swift-log"),

@@ -36,10 +36,11 @@ bench_cleanup() {
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # wait_http NAME URL PID [curl flags]: until URL answers 2xx (20 s at most, and the process must stay
-# alive); else prints $WORK/NAME.log and fails.
+# alive; each try at most 2 s, so a server that accepts and never answers cannot hang the bench);
+# else prints $WORK/NAME.log and fails.
 wait_http() {
   local deadline=$((SECONDS + 20))
-  until curl -sf -o /dev/null ${4:-} "$2"; do
+  until curl -sf --max-time 2 -o /dev/null ${4:-} "$2"; do
     if [ $SECONDS -ge $deadline ] || ! kill -0 "$3" 2>/dev/null; then
       echo "$1 did not come up at $2; its log:" >&2; cat "$WORK/$1.log" >&2 || true; exit 1
     fi

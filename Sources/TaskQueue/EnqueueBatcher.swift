@@ -1,5 +1,4 @@
 import RedisClient
-import Sockets
 import Synchronization
 
 /// Coalesces concurrent `Broker.enqueue` calls into `Enqueue` script calls, so that Redis's time per
@@ -58,7 +57,7 @@ final class EnqueueBatcher: Sendable {
 
     /// Publishes `entry`; returns once Redis has it, throws what publishing it failed with.
     func enqueue(_ entry: Enqueue.Entry, shape: Shape) async throws {
-        if let loop = EventLoop.current { return try await enqueueInTurn(of: loop, entry, shape: shape) }
+        if let turn = LoopTurn.current { return try await enqueueInTurn(of: turn, entry, shape: shape) }
         if !state.withLock({ $0.claimIfIdle() }) {
             let turn = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Turn, any Error>) in
                 let job = Job(entry: entry, shape: shape, continuation: continuation)
