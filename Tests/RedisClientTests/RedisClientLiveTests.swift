@@ -139,7 +139,9 @@ import TestSupport
         defer { client.close() }
         let blocking = try await client.dedicatedConnection()
         defer { blocking.close() }
-        async let popped = blocking.send(["BRPOP", "q", "5"], extraTimeout: 5)
+        // A window far beyond the test run's start-up (the pool is busy for seconds): a stalled shared
+        // connection would still only get its PINGs through once the BRPOP gave up, and it would pop nothing.
+        async let popped = blocking.send(["BRPOP", "q", "30"], extraTimeout: 30)
         for _ in 0..<10 { try await client.send(["PING"]) }
         try await client.send(["LPUSH", "q", "job"])
         #expect(try await popped == .array([.bulkString(Array("q".utf8)), .bulkString(Array("job".utf8))]))
