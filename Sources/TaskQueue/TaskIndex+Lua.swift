@@ -66,14 +66,16 @@ extension TaskIndex {
           if IX.scores[id] == nil then IX.scores[id] = ix_call('ZSCORE', IX.all, id) or false end
           return IX.scores[id]
         end
-        local function ix_enter(id)
+        -- `at`: the score a new id enters with (a batched submit gives each message its own); default `now`.
+        local function ix_enter(id, at)
+          at = at or IX.now
           if IX.scores[id] == false then
-            ix_stage(IX.all, id, IX.now, false)
-            IX.scores[id] = IX.now
+            ix_stage(IX.all, id, at, false)
+            IX.scores[id] = at
             return true
-          elseif IX.scores[id] == nil and ix_call('ZADD', IX.all, 'NX', IX.now, id) == 1 then
+          elseif IX.scores[id] == nil and ix_call('ZADD', IX.all, 'NX', at, id) == 1 then
             ix_touch(IX.all, 1, false)
-            IX.scores[id] = IX.now
+            IX.scores[id] = at
             return true
           end
           return false
@@ -108,16 +110,16 @@ extension TaskIndex {
         -- set) is joined every time; a new state moves it between state sets (PENDING and SUCCESS have
         -- none: `TaskIndex.unsetStates`). `old` is the record's state before the write (false for none).
         -- An id never seen and not being submitted or fetched is left out. The score is read only when a
-        -- set is to be joined.
-        local function ix_write(id, old, new, sets, always)
+        -- set is to be joined. `at`: the score a new id enters with (default `now`).
+        local function ix_write(id, old, new, sets, always, at)
           local score = nil
           local function known()
             if score == nil then score = ix_score(id) end
             return score
           end
           if #sets > 0 or always then
-            if ix_enter(id) then
-              score = IX.now
+            if ix_enter(id, at) then
+              score = at or IX.now
               for _, key in ipairs(sets) do ix_add(key, score, id, true) end
             elseif not known() then
               return

@@ -127,46 +127,13 @@ struct Enqueue: ScriptCall {
             redis.call('LPUSH', KEYS[j], unpack(batch, first, math.min(first + 499, #batch)))
           end
         end
-        -- The index, as `ix_write(id, false, 'PENDING', sets)` once per message would write it (a task
-        -- new to `all` enters it and its sets at its score; a known one is left as it is; PENDING has no
-        -- state set), in a few calls per batch: one ZMSCORE tells which ids are new, then one ZADD per set.
-        local function zadd(key, members, flag)
-          local added = 0
-          for first = 1, #members, 500 do
-            local last = math.min(first + 499, #members)
-            if flag then added = added + (ix_call('ZADD', key, flag, unpack(members, first, last)) or 0)
-            else added = added + (ix_call('ZADD', key, unpack(members, first, last)) or 0) end
-          end
-          return added
-        end
-        local known = {}
-        for first = 1, #published, 250 do
-          local last = math.min(first + 249, #published)
-          local ids = {}
-          for k = first, last do ids[#ids + 1] = published[k].id end
-          local scores = ix_call('ZMSCORE', IX.all, unpack(ids))
-          -- A broken `all` leaves the tasks out of the index (ix_write enters no set then either).
-          if scores == nil then published = {}; break end
-          for k = first, last do known[k] = scores[k - first + 1] end
-        end
-        local entering, bySet, seen = {}, {}, {}
-        for k, task in ipairs(published) do
-          if not known[k] and not seen[task.id] then
-            seen[task.id] = true
-            entering[#entering + 1] = task.score
-            entering[#entering + 1] = task.id
-            for _, key in ipairs(task.sets) do
-              local members = bySet[key]
-              if members == nil then members = {}; bySet[key] = members end
-              members[#members + 1] = task.score
-              members[#members + 1] = task.id
-            end
-          end
-        end
-        if #entering > 0 then
-          ix_touch(IX.all, zadd(IX.all, entering, 'NX'), false)
-          for key, members in pairs(bySet) do ix_touch(key, zadd(key, members), true) end
-        end
+        -- The index: each message as `ix_write` writes a submit (a task new to `all` enters it and its sets
+        -- at its own score; a known one, or an id repeated in the batch, is left as it is), every id's
+        -- score read in one call first and the writes sent once per set at the trim.
+        local ids = {}
+        for k, task in ipairs(published) do ids[k] = task.id end
+        ix_prefetch(ids)
+        for _, task in ipairs(published) do ix_write(task.id, false, 'PENDING', task.sets, nil, task.score) end
         ix_trim()
         return replies
         """)
