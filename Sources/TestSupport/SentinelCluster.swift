@@ -38,15 +38,17 @@ public final class SentinelCluster: @unchecked Sendable {
 
     /// Starts everything and waits until both replicas are in sync and every Sentinel knows them and the
     /// other two Sentinels (before that a failover could not be authorised); throws a clear error otherwise.
+    /// `downAfter`: seconds before the Sentinels call a silent primary down (how long an outage lasts).
     public static func start(name: String = "mymaster", password: String? = nil, sentinelPassword: String? = nil,
-                             timeout: Double = 30) throws -> SentinelCluster {
+                             downAfter: Double = 1, timeout: Double = 30) throws -> SentinelCluster {
         let auth = password.map { ["--requirepass", $0, "--masterauth", $0] } ?? []
         let primary = try RedisServer.start(extraArguments: auth)
         let replicas = try (0..<2).map { _ in
             try RedisServer.start(extraArguments: auth + ["--replicaof", "127.0.0.1", String(primary.port)])
         }
         let sentinels = try (0..<3).map { _ in
-            try SentinelProcess.start(monitoring: name, primaryPort: primary.port, authPass: password, requirePass: sentinelPassword)
+            try SentinelProcess.start(monitoring: name, primaryPort: primary.port, authPass: password, requirePass: sentinelPassword,
+                                      downAfter: downAfter)
         }
         let cluster = SentinelCluster(name: name, servers: [primary] + replicas, sentinels: sentinels,
                                       password: password, sentinelPassword: sentinelPassword)

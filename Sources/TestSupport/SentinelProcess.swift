@@ -23,11 +23,12 @@ public final class SentinelProcess: @unchecked Sendable {
         (try? String(contentsOf: directory.appendingPathComponent("sentinel.log"), encoding: .utf8)) ?? "no log"
     }
 
-    /// Starts a Sentinel monitoring the primary on 127.0.0.1:`primaryPort` (quorum 2, down-after 1 s).
+    /// Starts a Sentinel monitoring the primary on 127.0.0.1:`primaryPort` (quorum 2, down-after
+    /// `downAfter` seconds, 1 by default).
     /// `authPass` is the monitored Redis's password; `requirePass` the Sentinel's own (Sentinels use it
     /// with each other too).
     public static func start(monitoring name: String, primaryPort: Int, authPass: String? = nil, requirePass: String? = nil,
-                             timeout: Double = 10) throws -> SentinelProcess {
+                             downAfter: Double = 1, timeout: Double = 10) throws -> SentinelProcess {
         guard let binary = which("redis-sentinel") else {
             throw TestSupportError("redis-sentinel not found on PATH: install it (make test does: apt-get install -y redis-sentinel)")
         }
@@ -44,7 +45,7 @@ public final class SentinelProcess: @unchecked Sendable {
             dir \(dir.path)
             logfile \(dir.appendingPathComponent("sentinel.log").path)
             sentinel monitor \(name) 127.0.0.1 \(primaryPort) 2
-            sentinel down-after-milliseconds \(name) 1000
+            sentinel down-after-milliseconds \(name) \(Int(downAfter * 1000))
             sentinel failover-timeout \(name) 5000
             sentinel parallel-syncs \(name) 1
             \(authPass.map { "sentinel auth-pass \(name) \($0)" } ?? "")
@@ -61,7 +62,7 @@ public final class SentinelProcess: @unchecked Sendable {
             let deadline = Date().addingTimeInterval(timeout)
             while Date() < deadline, process.isRunning {
                 if let reply = try? sentinel.command("PING"), reply.hasPrefix("+PONG") { return sentinel }
-                usleep(20_000)
+                usleep(2_000)  // short steps, as `RedisServer.start` (it blocks a pool thread)
             }
             lastError = sentinel.log
             sentinel.stop()

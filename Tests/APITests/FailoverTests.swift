@@ -12,7 +12,9 @@ import Worker
 /// The API and a worker on a `sentinel://` broker while the primary is SIGKILLed and a replica promoted.
 @Suite(.serialized) struct FailoverTests {
     @Test func killedPrimary_apiAnswers503NotFalse202s_readyzFollows_andTheWorkerKeepsItsHeldTask() async throws {
-        let cluster = try SentinelCluster.start()
+        // An outage of ~5 s, not ~1 s: on a loaded run this test's requests can be scheduled a second or
+        // more apart, and the test must see the API answer the outage (503, /readyz 503) before it ends.
+        let cluster = try SentinelCluster.start(downAfter: 4)
         defer { cluster.stop() }
         var redisConfiguration = try RedisConfiguration(url: cluster.url)
         redisConfiguration.commandTimeout = 1

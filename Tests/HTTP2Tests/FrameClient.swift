@@ -91,8 +91,10 @@ final class FrameClient {
         }
     }
 
-    /// Reads until `done(frames)` holds or the peer closes; false on timeout.
-    func read(timeout: Double = 5, until done: ([Frame]) -> Bool) async throws -> Bool {
+    /// Reads until `done(frames)` holds or the peer closes; false on timeout. Every caller waits for
+    /// something that must come, so the timeout is generous: the test run's start-up can keep a server's
+    /// task (a shutdown, a handler) from running for seconds.
+    func read(timeout: Double = 30, until done: ([Frame]) -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         var chunk = [UInt8](repeating: 0, count: 65536)
         while !done(frames) {

@@ -73,7 +73,9 @@ import TestSupport
         #expect(followed, "the client did not follow the failover: \(cluster.sentinels[0].log)")
         #expect(Date().timeIntervalSince(killedAt) < 15)
         #expect(otherErrors.isEmpty)
-        #expect(try await Self.port(of: client) == cluster.masterPort())
+        // On a loaded run the Sentinels may fail over a second time (a first attempt that timed out):
+        // the client follows that one too, so it ends on the master the Sentinels name.
+        #expect(await waitUntil(timeout: 20, interval: 0.1) { (try? await Self.port(of: client)) == cluster.masterPort() })
         #expect(try await client.send(["GET", "before"]).string == "1")
         #expect(await waitUntil(timeout: 5) { !reconnects.withLock { $0.isEmpty } })
     }
