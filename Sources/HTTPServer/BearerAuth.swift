@@ -42,22 +42,18 @@ public final class BearerAuth: HTTPMiddleware {
 
     /// Lets the request through (nil) or answers 401/403.
     public func willRespond(to request: HTTPRequest, route: MatchedRoute) -> HTTPResponse? {
-        if route.access.isOpen { return nil }
-        let scopeBit = route.access.scopeBit, needsScope = route.access.scope != nil
-        // The hot path: the header's bytes as received (no String made), a constant-time scan of the
-        // table, a mask for the scope; one read of the tokens in force, so a reload cannot come between
-        // match and scope.
-        let verdict = request.headers.withFirstValue(of: .authorization) { value -> Verdict in
-            guard let value else { return .noHeader }
-            guard let token = Self.bearerToken(value) else { return .noToken }
-            return current.read { current in
-                let index = current.tokens.table.match(token)
-                if index < 0 { return .unknownToken }
-                if needsScope, current.tokens.table.scopes(index) & scopeBit == 0 {
-                    return .lacksScope(holder: current.tokens.entries[index].name)
-                }
-                return .allowed
-            }
+        let access = route.access
+        if access.isOpen { return nil }
+        // The hot path: one read of the tokens in force (so a reload cannot come between match and
+        // scope), the header's bytes as received (no String made), a constant-time scan of the table,
+        // a mask for the scope. It handles plain pointers and values only, so it retains nothing.
+        let current = self.current.unretained()
+        let rows = current._withUnsafeGuaranteedRef { $0.tokens.table.rows }
+        let verdict: Verdict
+        if let value = request.headers.unsafeReceivedValue(of: .authorization) {
+            verdict = Self.verdict(value, rows, access)  // `request`, borrowed for this call, holds the bytes
+        } else {
+            verdict = request.headers.withFirstValue(of: .authorization) { value in Self.verdict(value, rows, access) }
         }
         switch verdict {
         case .allowed:
@@ -67,8 +63,9 @@ public final class BearerAuth: HTTPMiddleware {
         case .unknownToken:
             logger.notice("401: unknown bearer token", metadata: ["request.id": "\(request.id)", "http.path": "\(request.path)"])
             return challenge(status: 401, detail: "the bearer token is not valid", error: "invalid_token")
-        case .lacksScope(let name):
-            let scope = route.access.scope ?? ""
+        case .lacksScope(let index):
+            let name = current._withUnsafeGuaranteedRef { $0.tokens.entries[index].name }
+            let scope = access.scope ?? ""
             logger.notice("403: token '\(name)' lacks scope '\(scope)'",
                           metadata: ["request.id": "\(request.id)", "http.path": "\(request.path)"])
             var response = challenge(status: 403, detail: "the token '\(name)' lacks the scope '\(scope)' this route needs",
@@ -78,9 +75,20 @@ public final class BearerAuth: HTTPMiddleware {
         }
     }
 
+    /// What the token table says of an `Authorization` value (nil: no such field) for a route of `access`.
+    @inline(__always)
+    private static func verdict(_ value: UnsafeBufferPointer<UInt8>?, _ rows: TokenTable.Rows, _ access: RouteAccess) -> Verdict {
+        guard let value else { return .noHeader }
+        guard let token = bearerToken(value) else { return .noToken }
+        let index = rows.match(token)
+        if index < 0 { return .unknownToken }
+        if access.needsScope, rows.scopes(index) & access.scopeBit == 0 { return .lacksScope(index: index) }
+        return .allowed
+    }
+
     private enum Verdict {
         case allowed, noHeader, noToken, unknownToken
-        case lacksScope(holder: String)
+        case lacksScope(index: Int)
     }
 
     private func refuseWithoutToken(_ request: HTTPRequest) -> HTTPResponse {
@@ -104,7 +112,7 @@ public final class BearerAuth: HTTPMiddleware {
     }
 
     /// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive), as bytes.
-    static func bearerToken(_ value: UnsafeBufferPointer<UInt8>) -> UnsafeRawBufferPointer? {
+    @inline(__always) static func bearerToken(_ value: UnsafeBufferPointer<UInt8>) -> UnsafeRawBufferPointer? {
         // "bearer " with the letters in any case (a byte | 0x20 is its lowercase), then a space.
         guard value.count >= 7, value[0] | 0x20 == UInt8(ascii: "b"), value[1] | 0x20 == UInt8(ascii: "e"),
               value[2] | 0x20 == UInt8(ascii: "a"), value[3] | 0x20 == UInt8(ascii: "r"),

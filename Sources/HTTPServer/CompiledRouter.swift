@@ -31,12 +31,13 @@ final class CompiledRouter: Sendable {
     // Built in init, never mutated afterwards.
     private let root = Node()
     private let middleware: [any HTTPMiddleware]
-    /// Each middleware's `observesResponses`: whether its `didRespond` is called.
-    private let observes: [Bool]
+    /// The same middleware as the per-request path calls them (nil: none), as a chain of `let`s,
+    /// so that each call borrows its middleware instead of retaining it out of an array.
+    private let chain: MiddlewareLink?
 
     init(_ router: Router) throws(HTTPServerError) {
         middleware = router.middleware
-        observes = router.middleware.map(\.observesResponses)
+        chain = router.middleware.reversed().reduce(nil) { next, middleware in MiddlewareLink(middleware, next: next) }
         for (index, route) in router.routes.enumerated() {
             var node = root
             var names: [String] = []
@@ -133,24 +134,13 @@ final class CompiledRouter: Sendable {
 
     /// Each middleware's `willRespond` until one answers; how many ran, and the answer.
     private func willRespond(to request: HTTPRequest, route: MatchedRoute) -> (Int, HTTPResponse?) {
-        var ran = 0
-        while ran < middleware.count {
-            let answer = middleware[ran].willRespond(to: request, route: route)
-            ran += 1
-            if answer != nil { return (ran, answer) }
-        }
-        return (ran, nil)
+        chain?.willRespond(to: request, route: route, ran: 0) ?? (0, nil)
     }
 
     /// `didRespond` of the middleware that ran, innermost first.
     private func didRespond(to request: HTTPRequest, route: MatchedRoute, status: Int, ran: Int, since start: UInt64) {
         let elapsed = MonotonicClock.nanoseconds() &- start
-        var index = ran
-        while index > 0 {
-            index -= 1
-            if !observes[index] { continue }
-            middleware[index].didRespond(to: request, route: route, status: status, nanoseconds: elapsed)
-        }
+        chain?.didRespond(to: request, route: route, status: status, nanoseconds: elapsed, count: ran)
     }
 
     private func respond(to request: HTTPRequest, _ resolution: Resolution, logger: Logger?) async -> HTTPResponse {

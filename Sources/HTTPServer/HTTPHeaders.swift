@@ -78,6 +78,16 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, E
         }
     }
 
+    /// For the per-request path: the bytes of the first value of `field` as received, valid only while
+    /// these headers live (the caller must hold them, e.g. a borrowed request); `.some(nil)` when there
+    /// is no such field, nil when the fields are strings (use `withFirstValue`).
+    @inline(__always)
+    func unsafeReceivedValue(of field: KnownField) -> UnsafeBufferPointer<UInt8>?? {
+        guard case .received(let fields) = storage else { return nil }
+        guard let index = fields.firstIndex(of: field) else { return .some(nil) }
+        return .some(fields.unsafeValue(index))
+    }
+
     /// The first value of a field the parser notes as it parses (`self[field.name]`, faster).
     func firstValue(of field: KnownField) -> String? {
         switch storage {

@@ -1,17 +1,20 @@
-/// What routing found for a request, for middleware that decides or counts by route.
-public struct MatchedRoute: Sendable {
+/// What routing found for a request, for middleware that decides or counts by route. Holds no
+/// reference (the pattern is interned), so passing it to each middleware costs no reference counting.
+public struct MatchedRoute: Sendable, BitwiseCopyable {
     /// The route's pattern (`/tasks/{id}`), or nil when no route matched (a 404 or 405 follows):
-    /// a bounded label for metrics, unlike the raw path.
-    public var pattern: String?
+    /// a bounded label for metrics, unlike the raw path. (Takes a lock: read it when a label is new.)
+    public var pattern: String? { patternName?.text }
     /// Who may call it; `.authenticated` when no route matched.
     public var access: RouteAccess
     /// The route's position in its router (set at start-up), so per-route tables need no hashing;
     /// -1 when no route matched or the index is not known.
     public var index: Int
+    /// The pattern as its interned number: per-request comparisons compare this.
+    let patternName: InternedName?
 
     /// A match, for calling a middleware directly (tests).
     public init(pattern: String?, access: RouteAccess, index: Int = -1) {
-        self.pattern = pattern
+        patternName = pattern.map(InternedName.init)
         self.access = access
         self.index = index
     }

@@ -22,6 +22,11 @@ final class Published<Value: AnyObject & Sendable>: Sendable {
         }
     }
 
+    /// The value published now, unretained: valid for the process's life (no value is ever freed).
+    @inline(__always) func unretained() -> Unmanaged<Value> {
+        Unmanaged<Value>.fromOpaque(UnsafeRawPointer(bitPattern: current.load(ordering: .acquiring))!)
+    }
+
     /// Runs `body` on the value published now (borrowed: do not let it escape).
     @inline(__always) func read<R>(_ body: (Value) -> R) -> R {
         let bits = current.load(ordering: .acquiring)

@@ -121,6 +121,13 @@ struct ReceivedFields: @unchecked Sendable {
         }
     }
 
+    /// The value bytes of field `index`, valid only while this storage lives (the caller holds the
+    /// headers, e.g. a borrowed request): the per-request path reads them with no closure around it.
+    @inline(__always)
+    func unsafeValue(_ index: Int) -> UnsafeBufferPointer<UInt8> {
+        withValue(index) { $0 }
+    }
+
     /// The value of field `index` as a string (invalid UTF-8 repaired, as the parser always did).
     func value(_ index: Int) -> String {
         withValue(index) { String(decoding: $0, as: UTF8.self) }

@@ -48,7 +48,7 @@ public final class RequestMetrics: HTTPMiddleware {
     public func didRespond(to request: HTTPRequest, route: MatchedRoute, status: Int, nanoseconds: UInt64) {
         cache { cache in
             cache.finished.bump()
-            let cell = cache.cell(index: route.index, route: route.pattern, method: request.method, status: status)
+            let cell = cache.cell(index: route.index, route: route.patternName, method: request.method, status: status)
                 ?? Unmanaged.passUnretained(makeCell(route: route, method: request.method, status: status, in: cache))
             cell._withUnsafeGuaranteedRef { $0.record(Int64(clamping: nanoseconds)) }
         }
@@ -92,7 +92,7 @@ public final class RequestMetrics: HTTPMiddleware {
         let requests = Counter(label: prefix + "_requests_total",
                                dimensions: [("route", route.pattern ?? "unmatched"), ("method", method.rawValue),
                                             ("status", String(status))])
-        let cell = RequestMetricsCache.Cell(route: route.pattern, method: method, status: status, requests: requests,
+        let cell = RequestMetricsCache.Cell(route: route.patternName, method: method, status: status, requests: requests,
                                             bounds: bounds)
         cache.add(cell, index: route.index)
         shards.withLock { $0.cells.append(cell) }

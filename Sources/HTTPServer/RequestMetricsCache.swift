@@ -10,6 +10,8 @@ final class RequestMetricsCache: @unchecked Sendable {
     /// bucket, so the request count is their sum) and the shared counter they are folded into.
     final class Cell: @unchecked Sendable {
         let route: String?
+        /// `route` as its interned number, compared per request.
+        let routeName: InternedName?
         let method: HTTPMethod
         let status: Int
         let requests: Counter
@@ -21,8 +23,9 @@ final class RequestMetricsCache: @unchecked Sendable {
         /// bound), then the sum of the nanoseconds recorded.
         private let slots: UnsafeMutablePointer<Atomic<Int>>
 
-        init(route: String?, method: HTTPMethod, status: Int, requests: Counter, bounds: [Int64]) {
-            self.route = route
+        init(route: InternedName?, method: HTTPMethod, status: Int, requests: Counter, bounds: [Int64]) {
+            self.route = route?.text
+            routeName = route
             self.method = method
             self.status = status
             self.requests = requests
@@ -72,15 +75,14 @@ final class RequestMetricsCache: @unchecked Sendable {
 
     /// The cell of this label set, or nil when this thread has not seen it yet; unretained, valid
     /// while this cache lives.
-    @inline(__always) func cell(index: Int, route: String?, method: HTTPMethod, status: Int) -> Unmanaged<Cell>? {
+    @inline(__always) func cell(index: Int, route: InternedName?, method: HTTPMethod, status: Int) -> Unmanaged<Cell>? {
         let slot = max(0, index + 1)
         guard slot < recent.count else { return nil }
-        // Pattern strings come from the route table, so `==` is mostly an identity check.
         if let hit = recent[slot],
-           hit._withUnsafeGuaranteedRef({ $0.status == status && $0.method == method && $0.route == route }) {
+           hit._withUnsafeGuaranteedRef({ $0.status == status && $0.method == method && $0.routeName == route }) {
             return hit
         }
-        for cell in slots[slot] where cell.status == status && cell.method == method && cell.route == route {
+        for cell in slots[slot] where cell.status == status && cell.method == method && cell.routeName == route {
             let found = Unmanaged.passUnretained(cell)
             recent[slot] = found
             return found

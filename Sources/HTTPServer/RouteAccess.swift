@@ -1,16 +1,22 @@
 /// Who may call a route: everyone, any caller with a valid token, or a caller whose token carries a
 /// scope. Only an authenticating middleware (`BearerAuth`) enforces it; without one every route is open.
-public struct RouteAccess: Sendable, Hashable, CustomStringConvertible {
+/// Holds no reference (the scope's name is interned), so handing it to each middleware per request
+/// costs no reference counting.
+public struct RouteAccess: Sendable, Hashable, CustomStringConvertible, BitwiseCopyable {
     /// The scope a token must carry; nil for `.open` and `.authenticated`.
-    public let scope: String?
+    public var scope: String? { scopeName?.text }
     /// True for routes that never need a token (health probes).
     public let isOpen: Bool
     /// `scope` as a bit (`bit(of:)`), so that the per-request check is a mask, not a set lookup.
     let scopeBit: UInt8
+    /// True when a scope is needed (`scope != nil`), read on the per-request path.
+    let needsScope: Bool
+    private let scopeName: InternedName?
 
     private init(scope: String?, isOpen: Bool) {
-        self.scope = scope
+        scopeName = scope.map(InternedName.init)
         self.isOpen = isOpen
+        needsScope = scope != nil
         scopeBit = scope.map(Self.bit(of:)) ?? 0
     }
 
