@@ -243,6 +243,15 @@ enum HeadSyntax {
                 i += 8
             }
         }
+        // The last few bytes: one more word, overlapping the ones checked, when the value is that long.
+        if i < end, end - start >= 8, let base = line.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            let word = UnsafeRawPointer(base + end - 8).loadUnaligned(as: UInt64.self)
+            let below20 = (word &- ones &* 0x20) & ~word & highs
+            let del = word ^ (ones &* 0x7F)
+            let is7F = (del &- ones) & ~del & highs
+            if below20 | is7F == 0 { return nil }
+        }
         while i < end {
             if !isFieldValueByte(line[i]) { return i }
             i += 1

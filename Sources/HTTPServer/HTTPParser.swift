@@ -140,14 +140,14 @@ public struct HTTPParser: Sendable {
                         if head.emptyLines > Self.maxLeadingEmptyLines { throw .badRequest("too many empty lines before the request line") }
                         continue
                     }
-                    try Self.withLine(buffer, line) { (l) throws(HTTPError) in try head.parseRequestLine(l) }
+                    try withHeadLine(line) { (parser, l) throws(HTTPError) in try parser.head.parseRequestLine(l) }
                 } else if line.isEmpty {
                     if let event = try finishHead() { return event }
                 } else {
                     if fields.count >= limits.maxHeaderCount { throw Self.tooManyHeaders(limits) }
-                    try Self.withLine(buffer, line) { (l) throws(HTTPError) in
-                        let (nameEnd, valueStart, valueEnd) = try head.parseHeaderLine(l)
-                        fields.append(line: l, nameEnd: nameEnd, valueStart: valueStart, valueEnd: valueEnd)
+                    try withHeadLine(line) { (parser, l) throws(HTTPError) in
+                        let (nameEnd, valueStart, valueEnd) = try parser.head.parseHeaderLine(l)
+                        parser.fields.append(line: l, nameEnd: nameEnd, valueStart: valueStart, valueEnd: valueEnd)
                     }
                 }
             case .fixedBody(let remaining):
@@ -236,6 +236,16 @@ public struct HTTPParser: Sendable {
         return try bytes.withUnsafeBufferPointer { (all) throws(HTTPError) -> T in
             try body(UnsafeBufferPointer(rebasing: all[range]))
         }
+    }
+
+    /// `withLine` for the lines of a head (one call per line on every request): the buffer is moved
+    /// out of `self` while `body` runs, so `body` may change the parser and nothing retains the buffer.
+    private mutating func withHeadLine(_ range: Range<Int>,
+                                       _ body: (inout HTTPParser, UnsafeBufferPointer<UInt8>) throws(HTTPError) -> Void) throws(HTTPError) {
+        var bytes: [UInt8] = []
+        swap(&bytes, &buffer)
+        defer { swap(&bytes, &buffer) }
+        try bytes.withUnsafeBufferPointer { (all) throws(HTTPError) in try body(&self, UnsafeBufferPointer(rebasing: all[range])) }
     }
 
     private mutating func finishHead() throws(HTTPError) -> Event? {

@@ -6,11 +6,14 @@ final class MiddlewareLink: Sendable {
     /// `middleware.observesResponses`, read once.
     let observes: Bool
     let next: MiddlewareLink?
+    /// Whether any middleware after this one observes responses (if not, `didRespond` stops here).
+    let laterObserve: Bool
 
     init(_ middleware: any HTTPMiddleware, next: MiddlewareLink?) {
         self.middleware = middleware
         observes = middleware.observesResponses
         self.next = next
+        laterObserve = next.map { $0.observes || $0.laterObserve } ?? false
     }
 
     /// `willRespond` of this middleware and those after it until one answers: how many ran in all
@@ -23,7 +26,7 @@ final class MiddlewareLink: Sendable {
 
     /// `didRespond` of the first `count` middleware from this one, innermost (last) first.
     func didRespond(to request: HTTPRequest, route: MatchedRoute, status: Int, nanoseconds: UInt64, count: Int) {
-        if count > 1 { next?.didRespond(to: request, route: route, status: status, nanoseconds: nanoseconds, count: count - 1) }
+        if count > 1, laterObserve { next?.didRespond(to: request, route: route, status: status, nanoseconds: nanoseconds, count: count - 1) }
         if observes, count > 0 { middleware.didRespond(to: request, route: route, status: status, nanoseconds: nanoseconds) }
     }
 }
