@@ -113,11 +113,18 @@ public final class BearerAuth: HTTPMiddleware {
 
     /// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive), as bytes.
     @inline(__always) static func bearerToken(_ value: UnsafeBufferPointer<UInt8>) -> UnsafeRawBufferPointer? {
-        // "bearer " with the letters in any case (a byte | 0x20 is its lowercase), then a space.
-        guard value.count >= 7, value[0] | 0x20 == UInt8(ascii: "b"), value[1] | 0x20 == UInt8(ascii: "e"),
-              value[2] | 0x20 == UInt8(ascii: "a"), value[3] | 0x20 == UInt8(ascii: "r"),
-              value[4] | 0x20 == UInt8(ascii: "e"), value[5] | 0x20 == UInt8(ascii: "r"), value[6] == UInt8(ascii: " ")
-        else { return nil }
+        // "bearer " with the letters in any case (a byte | 0x20 is its lowercase), then a space: one
+        // word when there are eight bytes to load (there are, before any token of accepted length).
+        if value.count >= 8, let base = value.baseAddress {
+            let word = UnsafeRawPointer(base).loadUnaligned(as: UInt64.self).littleEndian
+            // "bearer " little-endian in the low seven bytes; the eighth byte is not looked at.
+            guard (word | 0x2020_2020_2020) & 0xFF_FFFF_FFFF_FFFF == 0x20_7265_7261_6562 else { return nil }
+        } else {
+            guard value.count >= 7, value[0] | 0x20 == UInt8(ascii: "b"), value[1] | 0x20 == UInt8(ascii: "e"),
+                  value[2] | 0x20 == UInt8(ascii: "a"), value[3] | 0x20 == UInt8(ascii: "r"),
+                  value[4] | 0x20 == UInt8(ascii: "e"), value[5] | 0x20 == UInt8(ascii: "r"), value[6] == UInt8(ascii: " ")
+            else { return nil }
+        }
         var start = 7
         var end = value.count
         while start < end, value[start] == UInt8(ascii: " ") { start += 1 }

@@ -126,7 +126,12 @@ struct Head: Sendable {
         if let j = HeadSyntax.firstNonFieldValueByte(line, from: start, to: end) {
             throw .badRequest("control byte 0x\(String(line[j], radix: 16)) in header field value")
         }
-        noteSpecial(UnsafeBufferPointer(rebasing: line[0..<i]), UnsafeBufferPointer(rebasing: line[start..<end]))
+        switch i {
+        case 4, 6, 10, 14, 17:  // the lengths of the names `noteSpecial` looks for
+            noteSpecial(UnsafeBufferPointer(rebasing: line[0..<i]), UnsafeBufferPointer(rebasing: line[start..<end]))
+        default:
+            break
+        }
         return (i, start, end)
     }
 

@@ -71,6 +71,30 @@ struct CountingBytes: Collection {
         return try await router.respond(to: HTTPRequest(method: method, path: path, headers: headers, id: "r1"))
     }
 
+    @Test func bearerSchemeReadAsOneWord_acceptsExactlyWhatTheByteRuleAccepts() {
+        // The rule: "bearer" in any case, one space, then the token (spaces around it trimmed).
+        func expected(_ value: [UInt8]) -> [UInt8]? {
+            guard value.count >= 7, Array(value[0..<6]).map({ $0 | 0x20 }) == Array("bearer".utf8), value[6] == 0x20
+            else { return nil }
+            let token = value[7...].drop { $0 == 0x20 }.reversed().drop { $0 == 0x20 }.reversed()
+            return token.isEmpty ? nil : Array(token)
+        }
+        let alphabet = Array("bBeEaArR \t\0@bearerBEARERx".utf8) + [0x42 ^ 0x80, 0x62 ^ 0x20 ^ 0x01]
+        var generator = SystemRandomNumberGenerator()
+        var samples: [[UInt8]] = ["Bearer abc", "bearer  abc  ", "BEARER x", "Bearer", "Bearer ", "Bearer  ", "Bearerx abc",
+                                  "Bearer\tabc", "Bearex abc", "Basic abc", "bEaReR 0123456789abcdef"].map { Array($0.utf8) }
+        for _ in 0..<20_000 {
+            // Mostly near-misses of the scheme, with a random tail.
+            var value = Array("bearer ".utf8).map { Int.random(in: 0..<6, using: &generator) == 0 ? alphabet.randomElement()! : $0 }
+            value.append(contentsOf: (0..<Int.random(in: 0...12, using: &generator)).map { _ in alphabet.randomElement()! })
+            samples.append(Array(value.prefix(Int.random(in: 0...value.count, using: &generator))))
+        }
+        for value in samples {
+            let found = value.withUnsafeBufferPointer { BearerAuth.bearerToken($0).map { Array($0) } }
+            #expect(found == expected(value), "\(value)")
+        }
+    }
+
     @Test func constantTimeCompare_readsEveryByte_whereverTheFirstDifferenceIs() {
         let base = Array(0..<32).map(UInt8.init)
         for position in [0, 1, 15, 31] {
