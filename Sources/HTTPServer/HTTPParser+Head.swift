@@ -248,8 +248,9 @@ enum HeadSyntax {
                 i += 8
             }
         }
-        // The last few bytes: one more word, overlapping the ones checked, when the value is that long.
-        if i < end, end - start >= 8, let base = line.baseAddress {
+        // The last few bytes after a clean run (no word refused): one more word, overlapping the ones
+        // checked, when the value is that long.
+        if i < end, i + 8 > end, end - start >= 8, let base = line.baseAddress {
             let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
             let word = UnsafeRawPointer(base + end - 8).loadUnaligned(as: UInt64.self)
             let below20 = (word &- ones &* 0x20) & ~word & highs
