@@ -57,7 +57,7 @@ extension HTTP2Session {
             return nghttp2_submit_response(session, stream.id, headers, count, &provider)
         }
         if result != 0 { nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_INTERNAL_ERROR.rawValue) }
-        pump()
+        pumpAtEndOfTurn()
     }
 
     /// Queues a streamed piece; the writer waits while the stream holds more than the high-water mark.
