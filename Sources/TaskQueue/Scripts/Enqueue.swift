@@ -72,9 +72,11 @@ struct Enqueue: ScriptCall {
         return replies.map { $0 == .integer(1) ? nil : ($0.string ?? "\($0)") }
     }
 
-    // Types are checked before anything is written (Redis does not roll a script back): each list once;
-    // the records belong to ids made just now, so they almost never exist — one EXISTS per 500 of them,
-    // and TYPE only where one does (as PublishBatch does). The index keys are not checked (`TaskIndex`).
+    // Types are checked before anything of a message is written (Redis does not roll a script back):
+    // each list once, up front; a record by its own HSET, the message's first write, sent with pcall —
+    // the records belong to ids made just now, so they almost never exist, and a WRONGTYPE reply (HSET
+    // writes nothing then) refuses that message alone, with TYPE read only then. The index keys are not
+    // checked (`TaskIndex`).
     static let script = RedisScript(name: "enqueue", source: """
         local n, l, s = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
         local function wrongType(i, want)
@@ -85,11 +87,15 @@ struct Enqueue: ScriptCall {
         end
         local refused = {}
         for j = 1, l do refused[j] = wrongType(j, 'list') end
-        local refusedRecord = {}
-        for first = l + 1, l + n, 500 do
-          local last = math.min(first + 499, l + n)
-          if redis.call('EXISTS', unpack(KEYS, first, last)) > 0 then
-            for i = first, last do refusedRecord[i - l] = wrongType(i, 'hash') end
+        -- The record's first write: nil once written, else the refusal (another error fails the call, as
+        -- redis.call would have).
+        local function writeRecord(i, first, last)
+          if last < first then return wrongType(i, 'hash') end
+          local reply = redis.pcall('HSET', KEYS[i], unpack(ARGV, first, last))
+          if type(reply) == 'table' and reply.err then
+            local refusal = wrongType(i, 'hash')
+            if refusal then return refusal end
+            error(reply)
           end
         end
 
@@ -105,12 +111,11 @@ struct Enqueue: ScriptCall {
           local setsAt = at + 5
           local p = tonumber(ARGV[setsAt + c])
           local pairsAt = setsAt + c + 1
-          local refusal = refused[list] or refusedRecord[i]
+          local refusal = refused[list] or writeRecord(l + i, pairsAt, pairsAt + p - 1)
           if refusal then
             replies[i] = refusal
           else
             local record = KEYS[l + i]
-            if p > 0 then redis.call('HSET', record, unpack(ARGV, pairsAt, pairsAt + p - 1)) end
             if ttl > 0 then redis.call('EXPIRE', record, ttlText) end
             local k = #ids + 1
             ids[k], scores[k], setsFrom[k], setsCount[k] = ARGV[at + 1], ARGV[at + 2], setsAt, c
