@@ -10,12 +10,17 @@ bench_need() {
 }
 
 # Holds /tmp/celeriac-build.lock for the whole run (build and measurements alike; BUILD_LOCK= when the
-# caller holds it), builds the release binary and sets BIN.
+# caller holds it), builds the release binary and sets BIN (BENCH_BIN: that binary, no build).
 bench_lock_and_build() {
   if [ -n "${BUILD_LOCK-flock /tmp/celeriac-build.lock}" ]; then
     exec 9>/tmp/celeriac-build.lock
     echo "waiting for /tmp/celeriac-build.lock ..." >&2
     flock 9
+  fi
+  # BENCH_BIN=/path/to/celeriac measures that binary as it is (A/B runs of two builds under one lock).
+  if [ -n "${BENCH_BIN:-}" ]; then
+    BIN=$BENCH_BIN
+    return
   fi
   echo "building the release binary ..." >&2
   swift build -c release --product celeriac >&2

@@ -41,11 +41,11 @@ extension HTTP2Session {
         stream.ended = !streamed || bodyless
         stream.bytes = stream.output.count
         var fields: [(String, String)] = [(":status", String(status))]
+        fields.reserveCapacity(response.headers.count + 2)
         for field in response.headers {
-            let name = field.name.lowercased()
-            if ["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "content-length"].contains(name) {
-                continue
-            }
+            // Most names are written lowercase already (or in ASCII title case): lowercase only when needed.
+            let name = field.name.utf8.contains(where: { (0x41...0x5A).contains($0) }) ? field.name.lowercased() : field.name
+            if Self.connectionSpecific.contains(name) { continue }
             fields.append((name, field.value))
         }
         if !streamed && !bodyless { fields.append(("content-length", String(response.body.count))) }
@@ -57,8 +57,12 @@ extension HTTP2Session {
             return nghttp2_submit_response(session, stream.id, headers, count, &provider)
         }
         if result != 0 { nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_INTERNAL_ERROR.rawValue) }
-        pump()
+        pumpAtEndOfTurn()
     }
+
+    /// Fields HTTP/2 forbids (RFC 9113 §8.2.2) or that the session writes itself (`content-length`).
+    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection",
+                                                  "content-length"]
 
     /// Queues a streamed piece; the writer waits while the stream holds more than the high-water mark.
     func write(_ bytes: [UInt8], to stream: HTTP2Stream, continuation: CheckedContinuation<Void, any Error>) {

@@ -12,6 +12,8 @@ final class HTTP2Session: ProtocolSession {
     var draining = false
     var isClosed = false
     var pumping = false
+    /// A pump is due at the end of this loop turn (`pumpAtEndOfTurn`).
+    var pumpQueued = false
     /// The connection is ending on an error: its GOAWAY (and the ACKs queued before it) go out past the
     /// high-water mark, nothing more is read.
     var failed = false
@@ -154,6 +156,17 @@ final class HTTP2Session: ProtocolSession {
     }
 
     // MARK: Output
+
+    /// Pumps once this loop turn's work is done: the responses of every stream answered in the turn (a
+    /// batch of submissions that one Redis reply completes) leave in one write, not one each.
+    func pumpAtEndOfTurn() {
+        guard !pumpQueued else { return }
+        pumpQueued = true
+        transport.executor.atEndOfTurn { [self] in
+            pumpQueued = false
+            pump()
+        }
+    }
 
     /// Moves nghttp2's output into the transport while it is below the high-water mark; closes once
     /// neither side wants anything more (after a GOAWAY both ways, or a drained shutdown).

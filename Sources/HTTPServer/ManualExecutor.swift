@@ -27,6 +27,9 @@ public final class ManualExecutor: SessionExecutor, @unchecked Sendable {
         if pthread_equal(pthread_self(), owner) != 0 { work() } else { queue.withLock { $0.append(.closure(work)) } }
     }
 
+    /// Runs `action` at once: a manually run session has no turns, and its tests read output right after each step.
+    public func atEndOfTurn(_ action: @escaping () -> Void) { action() }
+
     /// Runs what is queued, and what that queues, until nothing is left. Returns how many items ran.
     @discardableResult
     public func run() -> Int {

@@ -42,6 +42,9 @@ public protocol SessionTransport: AnyObject {
 public protocol SessionExecutor: TaskExecutor {
     /// Runs `work` on the executor's thread: inline when already there, else queued.
     func execute(_ work: @escaping @Sendable () -> Void)
+    /// Runs `action` once the work ready now is done (the loop's turn ends), on the executor's thread:
+    /// output produced for many streams in one turn then leaves in one write. Call it from that thread.
+    func atEndOfTurn(_ action: @escaping () -> Void)
 }
 
 extension EventLoop: SessionExecutor {}

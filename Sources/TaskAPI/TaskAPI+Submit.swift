@@ -17,16 +17,20 @@ extension TaskAPI {
         options.origin = origin
         // When it was accepted, for the workers' queue-wait histogram (Celery ignores headers it does not know).
         options.sentAt = now
-        let message = TaskMessage.make(task: task, args: submission.args, kwargs: submission.kwargs, options: options)
-        var id = message.id
+        let newID = TaskMessage.newID()
+        var id = newID
         if let idempotencyKey = submission.idempotencyKey {
+            let message = TaskMessage.make(task: task, id: newID, args: submission.args, kwargs: submission.kwargs, options: options)
             id = try await broker.enqueue(message, idempotencyKey: idempotencyKey, now: now)
         } else if let uniqueFor = submission.uniqueFor ?? configuration.uniqueFor[task] {
+            let message = TaskMessage.make(task: task, id: newID, args: submission.args, kwargs: submission.kwargs, options: options)
             id = try await broker.enqueue(message, uniqueFor: uniqueFor, now: now)
         } else {
-            try await broker.enqueue(message, now: now)
+            // The common path needs only the envelope: the same bytes, without the ordered headers `make` keeps.
+            try await broker.enqueue(TaskMessage.encode(task: task, id: newID, args: submission.args, kwargs: submission.kwargs,
+                                                        options: options), now: now)
         }
-        let replayed = id != message.id
+        let replayed = id != newID
         if !replayed { metrics.submitted(task: task, queue: options.queue) }
         // A repeat with the same key (or of a unique task inside its window) answers with the task first submitted under it, as it is now.
         let view: JSONValue? = replayed ? try await taskView(id) : Optional.none

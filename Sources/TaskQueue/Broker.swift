@@ -69,14 +69,25 @@ public struct Broker: Sendable {
     /// Publishes a message and records it as PENDING (and in the history index), in one step.
     /// Returns once Redis has it. Concurrent calls share script calls (`EnqueueBatcher`).
     public func enqueue(_ message: TaskMessage, now: Date = Date()) async throws {
+        try await enqueue(TaskMessage.Encoded(message), now: now)
+    }
+
+    /// The same for a message built encoded only (`TaskMessage.encode`, the API's submit path).
+    public func enqueue(_ message: TaskMessage.Encoded, now: Date = Date()) async throws {
         try await batcher.enqueue(enqueueEntry(message, now: now), shape: enqueueShape)
     }
 
     /// A message as the `Enqueue` script publishes it.
     func enqueueEntry(_ message: TaskMessage, now: Date) -> Enqueue.Entry {
-        Enqueue.Entry(list: listName(for: message), record: keys.taskRecord(message.id),
-                      sets: indexSets(task: message.task, queue: message.queue), taskID: message.id,
-                      envelope: message.encoded(), recordPairs: TaskRecord.Update.submitted(message, at: now).pairs, now: now)
+        enqueueEntry(TaskMessage.Encoded(message), now: now)
+    }
+
+    /// The same for a message built encoded only.
+    func enqueueEntry(_ message: TaskMessage.Encoded, now: Date) -> Enqueue.Entry {
+        Enqueue.Entry(list: keys.bands.listName(queue: message.queue, priority: message.priority),
+                      record: keys.taskRecord(message.id), sets: indexSets(task: message.task, queue: message.queue),
+                      taskID: message.id, envelope: message.envelope,
+                      recordPairs: TaskRecord.Update.submitted(message, stamp: CeleryDate.format(now)).pairs, now: now)
     }
 
     /// This broker's keys and bounds, which the messages of one `Enqueue` call share.

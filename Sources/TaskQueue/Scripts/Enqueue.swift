@@ -72,9 +72,11 @@ struct Enqueue: ScriptCall {
         return replies.map { $0 == .integer(1) ? nil : ($0.string ?? "\($0)") }
     }
 
-    // Types are checked before anything is written (Redis does not roll a script back): each list once;
-    // the records belong to ids made just now, so they almost never exist — one EXISTS per 500 of them,
-    // and TYPE only where one does (as PublishBatch does). The index keys are not checked (`TaskIndex`).
+    // Types are checked before anything of a message is written (Redis does not roll a script back):
+    // each list once, up front; a record by its own HSET, the message's first write, sent with pcall —
+    // the records belong to ids made just now, so they almost never exist, and a WRONGTYPE reply (HSET
+    // writes nothing then) refuses that message alone, with TYPE read only then. The index keys are not
+    // checked (`TaskIndex`).
     static let script = RedisScript(name: "enqueue", source: """
         local n, l, s = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
         local function wrongType(i, want)
@@ -85,34 +87,38 @@ struct Enqueue: ScriptCall {
         end
         local refused = {}
         for j = 1, l do refused[j] = wrongType(j, 'list') end
-        local refusedRecord = {}
-        for first = l + 1, l + n, 500 do
-          local last = math.min(first + 499, l + n)
-          if redis.call('EXISTS', unpack(KEYS, first, last)) > 0 then
-            for i = first, last do refusedRecord[i - l] = wrongType(i, 'hash') end
+        -- The record's first write: nil once written, else the refusal (another error fails the call, as
+        -- redis.call would have).
+        local function writeRecord(i, first, last)
+          if last < first then return wrongType(i, 'hash') end
+          local reply = redis.pcall('HSET', KEYS[i], unpack(ARGV, first, last))
+          if type(reply) == 'table' and reply.err then
+            local refusal = wrongType(i, 'hash')
+            if refusal then return refusal end
+            error(reply)
           end
         end
 
         """ + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.stateSets.count)", args: "5") + """
         local ttlText = ARGV[4]
         local ttl = tonumber(ttlText)
-        local replies, pushes, published = {}, {}, {}
+        -- Per published message, in flat arrays (no table per message): its id, score, and where its sets' numbers are.
+        local replies, pushes = {}, {}
+        local ids, scores, setsFrom, setsCount = {}, {}, {}, {}
         local at = 9
         for i = 1, n do
           local list, c = tonumber(ARGV[at]), tonumber(ARGV[at + 4])
           local setsAt = at + 5
           local p = tonumber(ARGV[setsAt + c])
           local pairsAt = setsAt + c + 1
-          local refusal = refused[list] or refusedRecord[i]
+          local refusal = refused[list] or writeRecord(l + i, pairsAt, pairsAt + p - 1)
           if refusal then
             replies[i] = refusal
           else
             local record = KEYS[l + i]
-            if p > 0 then redis.call('HSET', record, unpack(ARGV, pairsAt, pairsAt + p - 1)) end
             if ttl > 0 then redis.call('EXPIRE', record, ttlText) end
-            local sets = {}
-            for j = 1, c do sets[j] = KEYS[l + n + tonumber(ARGV[setsAt + j - 1])] end
-            published[#published + 1] = {id = ARGV[at + 1], score = ARGV[at + 2], sets = sets}
+            local k = #ids + 1
+            ids[k], scores[k], setsFrom[k], setsCount[k] = ARGV[at + 1], ARGV[at + 2], setsAt, c
             local batch = pushes[list]
             if batch == nil then batch = {}; pushes[list] = batch end
             batch[#batch + 1] = ARGV[at + 3]
@@ -127,13 +133,45 @@ struct Enqueue: ScriptCall {
             redis.call('LPUSH', KEYS[j], unpack(batch, first, math.min(first + 499, #batch)))
           end
         end
-        -- The index: each message as `ix_write` writes a submit (a task new to `all` enters it and its sets
-        -- at its own score; a known one, or an id repeated in the batch, is left as it is), every id's
-        -- score read in one call first and the writes sent once per set at the trim.
-        local ids = {}
-        for k, task in ipairs(published) do ids[k] = task.id end
+        -- The index, as `ix_write` writes a submit: a task new to `all` enters it and its sets at its own
+        -- score; a known one, or an id repeated in the batch, is left as it is. Every id's score is read in
+        -- one call first; the new ones (all of them, but for a reused id) go straight into one ZADD per
+        -- set, without `ix_stage`'s per-message bookkeeping. An id whose score could not be read (a
+        -- wrong-typed `all`) takes `ix_write`'s own path.
         ix_prefetch(ids)
-        for _, task in ipairs(published) do ix_write(task.id, false, 'PENDING', task.sets, nil, task.score) end
+        local adds, order = {}, {}
+        for k, id in ipairs(ids) do
+          local known = IX.scores[id]
+          if known == false then
+            local score = scores[k]
+            IX.scores[id] = score
+            for j = 0, setsCount[k] do
+              local key = j == 0 and IX.all or KEYS[l + n + tonumber(ARGV[setsFrom[k] + j - 1])]
+              local a = adds[key]
+              if a == nil then a = {}; adds[key] = a; order[#order + 1] = key end
+              a[#a + 1] = score
+              a[#a + 1] = id
+            end
+          elseif known == nil then
+            local sets = {}
+            for j = 1, setsCount[k] do sets[j] = KEYS[l + n + tonumber(ARGV[setsFrom[k] + j - 1])] end
+            ix_write(id, false, 'PENDING', sets, nil, scores[k])
+          end
+        end
+        for _, key in ipairs(order) do
+          local a = adds[key]
+          for i = 1, #a, 2000 do
+            local added
+            if key == IX.all then
+              added = ix_call('ZADD', key, 'NX', unpack(a, i, math.min(i + 1999, #a)))
+            else
+              added = ix_call('ZADD', key, unpack(a, i, math.min(i + 1999, #a)))
+            end
+            IX.added[key] = (IX.added[key] or 0) + (added or 0)
+          end
+          -- As `ix_stage` marks them: the named sets expire when unused, `all` is trimmed only.
+          IX.touched[key] = IX.touched[key] or key ~= IX.all
+        end
         ix_trim()
         return replies
         """)
