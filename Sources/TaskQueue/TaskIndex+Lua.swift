@@ -111,18 +111,16 @@ extension TaskIndex {
         -- none: `TaskIndex.unsetStates`). `old` is the record's state before the write (false for none).
         -- An id never seen and not being submitted or fetched is left out. The score is read only when a
         -- set is to be joined. `at`: the score a new id enters with (default `now`).
+        -- (No closure or table is made per call: a batch calls this once per task.)
         local function ix_write(id, old, new, sets, always, at)
           local score = nil
-          local function known()
-            if score == nil then score = ix_score(id) end
-            return score
-          end
           if #sets > 0 or always then
             if ix_enter(id, at) then
               score = at or IX.now
               for _, key in ipairs(sets) do ix_add(key, score, id, true) end
-            elseif not known() then
-              return
+            else
+              score = ix_score(id)
+              if not score then return end
             end
             if always then ix_add(always, score, id, true) end
           end
@@ -134,9 +132,14 @@ extension TaskIndex {
               if from == nil and not IX.unset[old] then from = IX.states.STARTED end
               if from and from ~= to then ix_stage(from, id, false) end
             end
-            if to and known() then ix_add(to, score, id) end
+            if to then
+              if score == nil then score = ix_score(id) end
+              if score then ix_add(to, score, id) end
+            end
           end
         end
+        -- The `sets` of a write that joins none (a state change only), shared rather than made per call.
+        local IX_NONE = {}
         -- Every set written keeps members younger than the records' lifetime and at most `cap` of them,
         -- checked whenever a call's new members cross a multiple of 128 (and whenever over the cap). A
         -- call that entered tasks in `all` counts only there (one ZCARD): every other set it touched got

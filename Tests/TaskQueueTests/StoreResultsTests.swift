@@ -123,6 +123,37 @@ import TestSupport
         #expect(try await member(h, id: tasks[1].id, tag: tasks[1].tag) == before, "still held, no document")
     }
 
+    @Test func aResultKeyOfTheWrongType_isThatMembersClearError_andNothingOfItIsWritten() async throws {
+        let h = try ScriptHarness()
+        let tasks = try await held(h, 2)
+        let resultKey = KeySpace.resultKey(tasks[0].id)
+        try await h.run(["RPUSH", RedisArgument(resultKey), "not a string"])
+        let before = try await h.run(["DUMP", RedisArgument(h.broker.keys.taskRecord(tasks[0].id))])
+        let outcomes = try await h.results.store(batch: tasks.map { success($0) })
+        #expect((try? outcomes[1].get()) == .stored)
+        if case .failure(RedisError.server(_, let text)) = outcomes[0] {
+            #expect(text.contains("WRONGTYPE") && text.contains(resultKey) && text.contains("nothing written"))
+        } else {
+            Issue.record("expected the member's WRONGTYPE error, got \(outcomes[0])")
+        }
+        #expect(try await h.run(["TYPE", RedisArgument(resultKey)]) == .simpleString("list"))
+        #expect(try await h.run(["DUMP", RedisArgument(h.broker.keys.taskRecord(tasks[0].id))]) == before)
+        #expect(try await h.run(["HEXISTS", "unacked", RedisArgument(tasks[0].tag)]) == .integer(1), "still held")
+    }
+
+    @Test func aDocumentThatIsNotASuccess_isReplaced_withTheResultsLifetime() async throws {
+        let h = try ScriptHarness()
+        let tasks = try await held(h, 1)
+        let resultKey = KeySpace.resultKey(tasks[0].id)
+        try await h.run(["SET", RedisArgument(resultKey), "{\"status\": \"PROGRESS\"}"])
+        let outcomes = try await h.results.store(batch: [success(tasks[0], value: 5)])
+        #expect(outcomes.map { try? $0.get() } == [.stored])
+        #expect(try await h.results.get(tasks[0].id)?.result == 5)
+        let ttl = try await h.run(["TTL", RedisArgument(resultKey)]).integer ?? -1
+        #expect(ttl > 0 && ttl <= Int64(h.results.resultExpires))
+        #expect(try await h.run(["HLEN", "unacked"]) == .integer(0))
+    }
+
     @Test func aSharedKeyOfTheWrongType_failsTheWholeBatch_writingNothing() async throws {
         let h = try ScriptHarness()
         let tasks = try await held(h, 2)

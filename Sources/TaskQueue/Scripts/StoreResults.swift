@@ -120,40 +120,65 @@ struct StoreResults: ScriptCall {
         -- member costs as much as the rest of a member); a tag released earlier in this call counts as
         -- no longer held by anyone, exactly as if its lease were already deleted.
         local released, acked = {}, {}
-        -- A member's own keys are read first, through pcall: one of the wrong type is its error reply
-        -- (named by TYPE, only then) before anything of it is written.
+        -- A member's own keys are read before anything of it is written, through pcall: one of the wrong
+        -- type is its error reply (named by TYPE, only then). The result key is read only when its value
+        -- matters: a new document is written with `SET NX` first, which succeeds in the common case (no
+        -- document yet, so no wrong type either) and spares the read; only when one is there is it read
+        -- and checked as before (a SUCCESS is never overwritten).
         local function unreadable(reply, key, want)
           if type(reply) == 'table' and reply.err then return wrongType(key, want) or reply.err end
         end
-        local function store(resultKey, record, doc, state, tag, token, id, first, last)
+        local function readResult(resultKey)
           local current = redis.pcall('GET', resultKey)
-          local err = unreadable(current, resultKey, 'string')
-          if err then return redis.error_reply(err) end
+          return current, unreadable(current, resultKey, 'string')
+        end
+        local function release(tag)
+          if tag ~= '' and not released[tag] then
+            released[tag] = true
+            acked[#acked + 1] = tag
+          end
+        end
+        local function store(resultKey, record, doc, state, tag, token, id, first, last)
+          local current, err = nil, nil
+          -- Answers that depend on the result key (or write no document) read it first, as the type check.
+          local fenced = tag ~= '' and token ~= '' and (released[tag] or leaseOf[tag] ~= token)
+          local isRevoked = state ~= 'REVOKED' and revoked[id]
+          if doc == '' or fenced or isRevoked then
+            current, err = readResult(resultKey)
+            if err then return redis.error_reply(err) end
+          end
           local old = redis.pcall('HGET', record, 'state')
           err = unreadable(old, record, 'hash')
           if err then return redis.error_reply(err) end
-          if tag ~= '' then
-            if token ~= '' and (released[tag] or leaseOf[tag] ~= token) then
-              if doc ~= '' and current == doc then return 1 end
-              return -1
-            end
-            if not released[tag] then
-              released[tag] = true
-              acked[#acked + 1] = tag
-            end
+          if fenced then
+            if doc ~= '' and current == doc then return 1 end
+            return -1
           end
-          if state ~= 'REVOKED' and revoked[id] then return 2 end
+          if isRevoked then
+            release(tag)
+            return 2
+          end
           if doc ~= '' then
-            if current then
-              local ok, previous = pcall(cjson.decode, current)
-              if ok and type(previous) == 'table' and previous['status'] == 'SUCCESS' then return 0 end
+            local set
+            if ttl > 0 then set = redis.call('SET', resultKey, doc, 'NX', 'EX', ARGV[1]) else set = redis.call('SET', resultKey, doc, 'NX') end
+            if not set then
+              current, err = readResult(resultKey)
+              if err then return redis.error_reply(err) end
+              if current then
+                local ok, previous = pcall(cjson.decode, current)
+                if ok and type(previous) == 'table' and previous['status'] == 'SUCCESS' then
+                  release(tag)
+                  return 0
+                end
+              end
+              if ttl > 0 then redis.call('SETEX', resultKey, ARGV[1], doc) else redis.call('SET', resultKey, doc) end
             end
-            if ttl > 0 then redis.call('SETEX', resultKey, ARGV[1], doc) else redis.call('SET', resultKey, doc) end
             redis.call('PUBLISH', resultKey, doc)
           end
+          release(tag)
           if last >= first then redis.call('HSET', record, unpack(ARGV, first, last)) end
           if ttl > 0 then redis.call('EXPIRE', record, ARGV[1]) end
-          ix_write(id, old, state, {})
+          ix_write(id, old, state, IX_NONE)
           tp_count(state)
           return 1
         end
