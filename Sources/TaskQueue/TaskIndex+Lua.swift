@@ -80,6 +80,19 @@ extension TaskIndex {
           end
           return false
         end
+        -- `adds` (score, id, score, id, …) into `key` in calls of 1,000 members, counted as added; `all`
+        -- only gains members (NX: a task keeps the score it entered with).
+        local function ix_zadd(key, adds)
+          for i = 1, #adds, 2000 do
+            local added
+            if key == IX.all then
+              added = ix_call('ZADD', key, 'NX', unpack(adds, i, math.min(i + 1999, #adds)))
+            else
+              added = ix_call('ZADD', key, unpack(adds, i, math.min(i + 1999, #adds)))
+            end
+            IX.added[key] = (IX.added[key] or 0) + (added or 0)
+          end
+        end
         local function ix_flush()
           for key, p in pairs(IX.pending) do
             local adds, removes = {}, {}
@@ -93,15 +106,7 @@ extension TaskIndex {
               end
             end
             for i = 1, #removes, 1000 do ix_call('ZREM', key, unpack(removes, i, math.min(i + 999, #removes))) end
-            for i = 1, #adds, 2000 do
-              local added
-              if key == IX.all then
-                added = ix_call('ZADD', key, 'NX', unpack(adds, i, math.min(i + 1999, #adds)))
-              else
-                added = ix_call('ZADD', key, unpack(adds, i, math.min(i + 1999, #adds)))
-              end
-              IX.added[key] = (IX.added[key] or 0) + (added or 0)
-            end
+            ix_zadd(key, adds)
           end
           IX.pending = {}
         end

@@ -159,16 +159,7 @@ struct Enqueue: ScriptCall {
           end
         end
         for _, key in ipairs(order) do
-          local a = adds[key]
-          for i = 1, #a, 2000 do
-            local added
-            if key == IX.all then
-              added = ix_call('ZADD', key, 'NX', unpack(a, i, math.min(i + 1999, #a)))
-            else
-              added = ix_call('ZADD', key, unpack(a, i, math.min(i + 1999, #a)))
-            end
-            IX.added[key] = (IX.added[key] or 0) + (added or 0)
-          end
+          ix_zadd(key, adds[key])
           -- As `ix_stage` marks them: the named sets expire when unused, `all` is trimmed only.
           IX.touched[key] = IX.touched[key] or key ~= IX.all
         end
