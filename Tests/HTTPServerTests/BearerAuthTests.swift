@@ -125,6 +125,17 @@ struct CountingBytes: Collection {
         #expect(tokens.match([UInt8](repeating: 0x61, count: 10_000)) == nil)
     }
 
+    @Test func tokensOfDifferentLengths_matchOnlyThemselves_withinTheTablesWidth() throws {
+        let long = String(repeating: "k", count: 63) + "L", short = "s123456789abcdef0"
+        let tokens = try BearerTokens(parsing: "\(long) read long\n\(short) submit short\n")
+        #expect(tokens.match(Array(long.utf8))?.name == "long")
+        #expect(tokens.match(Array(short.utf8))?.name == "short")
+        #expect(tokens.match(Array((long + "L").utf8)) == nil, "longer than the widest token")
+        #expect(tokens.match(Array((short + "\u{0}\u{0}").utf8)) == nil, "zero bytes are not the padding")
+        #expect(tokens.match(Array(long.dropLast().utf8)) == nil)
+        #expect(tokens.match([]) == nil)
+    }
+
     @Test func tokensFile_errorsNameTheLine_neverTheToken() {
         let secret = "secret-token-0123456789abcdef"
         for (text, expected) in [("\(secret) read", "line 1: expected"), ("\n\(secret) write x", "line 2: unknown scope 'write'"),
