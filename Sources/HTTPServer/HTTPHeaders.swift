@@ -69,13 +69,9 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, E
 
     /// `withFirstValue(of:_:)` for a field the parser notes as it parses: no name compared.
     func withFirstValue<R>(of field: KnownField, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
-        switch storage {
-        case .received(let fields):
-            guard let index = fields.firstIndex(of: field) else { return body(nil) }
-            return fields.withValue(index, body)
-        case .strings:
-            return withFirstValue(of: field.name, body)
-        }
+        // These headers live for this call, so the received bytes stay valid while `body` runs.
+        if let received = unsafeReceivedValue(of: field) { return body(received) }
+        return withFirstValue(of: field.name, body)
     }
 
     /// For the per-request path: the bytes of the first value of `field` as received, valid only while
