@@ -53,12 +53,24 @@ public final class BearerAuth: HTTPMiddleware {
         if let value = request.headers.unsafeReceivedValue(of: .authorization) {
             verdict = Self.verdict(value, rows, access)  // `request`, borrowed for this call, holds the bytes
         } else {
-            verdict = request.headers.withFirstValue(of: .authorization) { value in Self.verdict(value, rows, access) }
+            verdict = Self.verdictOfStrings(request.headers, rows, access)
         }
+        if case .allowed = verdict { return nil }
+        return refuse(request, verdict, access, current)
+    }
+
+    /// `verdict` for headers kept as strings (made by hand, not received): off the per-request path.
+    @inline(never)
+    private static func verdictOfStrings(_ headers: HTTPHeaders, _ rows: TokenTable.Rows, _ access: RouteAccess) -> Verdict {
+        headers.withFirstValue(of: .authorization) { value in verdict(value, rows, access) }
+    }
+
+    /// The 401 or 403 for a `verdict` other than `.allowed`, logged (off the per-request path, so the
+    /// path that lets a request through stays small).
+    @inline(never)
+    private func refuse(_ request: HTTPRequest, _ verdict: Verdict, _ access: RouteAccess, _ current: Unmanaged<Current>) -> HTTPResponse {
         switch verdict {
-        case .allowed:
-            return nil
-        case .noHeader, .noToken:
+        case .noHeader, .noToken, .allowed:  // (`.allowed` never comes here)
             return refuseWithoutToken(request)
         case .unknownToken:
             logger.notice("401: unknown bearer token", metadata: ["request.id": "\(request.id)", "http.path": "\(request.path)"])

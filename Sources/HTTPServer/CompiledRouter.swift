@@ -30,14 +30,15 @@ final class CompiledRouter: Sendable {
 
     // Built in init, never mutated afterwards.
     private let root = Node()
-    private let middleware: [any HTTPMiddleware]
     /// The same middleware as the per-request path calls them (nil: none), as a chain of `let`s,
     /// so that each call borrows its middleware instead of retaining it out of an array.
     private let chain: MiddlewareLink?
+    /// `chain`, unretained (`chain` holds it): the per-request path reads it with no reference counting.
+    private let head: Unmanaged<MiddlewareLink>?
 
     init(_ router: Router) throws(HTTPServerError) {
-        middleware = router.middleware
-        chain = router.middleware.reversed().reduce(nil) { next, middleware in MiddlewareLink(middleware, next: next) }
+        chain = MiddlewareLink.linked(router.middleware)
+        head = chain.map { Unmanaged.passUnretained($0) }
         for (index, route) in router.routes.enumerated() {
             var node = root
             var names: [String] = []
@@ -85,7 +86,7 @@ final class CompiledRouter: Sendable {
         return parts
     }
 
-    func resolve(_ method: HTTPMethod, _ path: String) -> Resolution {
+    func resolution(_ method: HTTPMethod, _ path: String) -> Resolution {
         guard path.first == "/" else { return .notFound }
         var values: [Substring] = []
         let segments = path == "/" ? [] : path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
@@ -117,53 +118,64 @@ final class CompiledRouter: Sendable {
 
     /// Routing, the middleware around it, and error mapping: `HTTPError` becomes its problem+json,
     /// anything else a bare 500.
+    ///
+    /// One async function with one await (the handler's), with or without middleware: each further
+    /// async call, and each resumption with work after it, costs an executor switch per request.
     func respond(to request: HTTPRequest, logger: Logger?) async -> HTTPResponse {
-        let resolution = resolve(request.method, request.path)
-        guard !middleware.isEmpty else { return await respond(to: request, resolution, logger: logger) }
-        let route: MatchedRoute
-        if case .found(let entry, _) = resolution { route = entry.route } else { route = Self.unmatched }
-        let start = MonotonicClock.nanoseconds()
-        let (ran, answer) = willRespond(to: request, route: route)
+        let resolution = resolution(request.method, request.path)
+        var observed: Observed?
+        if let head {
+            let route: MatchedRoute
+            if case .found(let entry, _) = resolution { route = entry.route } else { route = Self.unmatched }
+            let start = MonotonicClock.nanoseconds()
+            // Each middleware's `willRespond` until one answers; then `didRespond` of those that ran,
+            // innermost first, from the last that ran (a link the router holds, so valid across the await).
+            let (last, answer) = head._withUnsafeGuaranteedRef { $0.willRespond(to: request, route: route) }
+            let ran = Observed(last: last, route: route, start: start)
+            if let answer {
+                ran.didRespond(to: request, status: answer.status)
+                return answer
+            }
+            observed = ran
+        }
         let response: HTTPResponse
-        if let answer { response = answer } else { response = await respond(to: request, resolution, logger: logger) }
-        didRespond(to: request, route: route, status: response.status, ran: ran, since: start)
-        return response
-    }
-
-    private static let unmatched = MatchedRoute(pattern: nil, access: .authenticated)
-
-    /// Each middleware's `willRespond` until one answers; how many ran, and the answer.
-    private func willRespond(to request: HTTPRequest, route: MatchedRoute) -> (Int, HTTPResponse?) {
-        chain?.willRespond(to: request, route: route, ran: 0) ?? (0, nil)
-    }
-
-    /// `didRespond` of the middleware that ran, innermost first.
-    private func didRespond(to request: HTTPRequest, route: MatchedRoute, status: Int, ran: Int, since start: UInt64) {
-        let elapsed = MonotonicClock.nanoseconds() &- start
-        chain?.didRespond(to: request, route: route, status: status, nanoseconds: elapsed, count: ran)
-    }
-
-    private func respond(to request: HTTPRequest, _ resolution: Resolution, logger: Logger?) async -> HTTPResponse {
         switch resolution {
         case .found(let entry, let parameters):
-            var request = request
-            request.pathParameters = parameters
+            var routed = request
+            routed.pathParameters = parameters
             do {
-                return try await entry.handler(request)
+                response = try await entry.handler(routed)
             } catch let error as HTTPError {
-                return error.response
+                response = error.response
             } catch {
                 logger?.error("handler failed", metadata: [
                     "request.id": "\(request.id)", "http.path": "\(request.path)", "error": "\(error)",
                 ])
-                return HTTPResponse(status: 500)
+                response = HTTPResponse(status: 500)
             }
         case .methodNotAllowed(let allowed):
-            var response = HTTPError(status: 405, detail: "\(request.method) is not allowed on \(request.path)").response
-            response.headers["Allow"] = allowed.map(\.rawValue).joined(separator: ", ")
-            return response
+            var refused = HTTPError(status: 405, detail: "\(request.method) is not allowed on \(request.path)").response
+            refused.headers["Allow"] = allowed.map(\.rawValue).joined(separator: ", ")
+            response = refused
         case .notFound:
-            return HTTPError(status: 404, detail: "no route for \(request.path)").response
+            response = HTTPError(status: 404, detail: "no route for \(request.path)").response
+        }
+        observed?.didRespond(to: request, status: response.status)
+        return response
+    }
+
+    /// The middleware that ran for a request, for their `didRespond`.
+    private struct Observed {
+        let last: Unmanaged<MiddlewareLink>
+        let route: MatchedRoute
+        let start: UInt64
+
+        @inline(__always)
+        func didRespond(to request: HTTPRequest, status: Int) {
+            let elapsed = MonotonicClock.nanoseconds() &- start
+            last._withUnsafeGuaranteedRef { $0.didRespond(to: request, route: route, status: status, nanoseconds: elapsed) }
         }
     }
+
+    private static let unmatched = MatchedRoute(pattern: nil, access: .authenticated)
 }

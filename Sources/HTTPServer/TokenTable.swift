@@ -10,7 +10,7 @@ final class TokenTable: @unchecked Sendable {
         let count: Int
         /// 64-bit words per padded token: the longest token's, so a check reads no more than it must.
         let words: Int
-        // count × words: token i's bytes in words [i * words, (i + 1) * words), little-endian, zero-padded.
+        // count × words: token i's bytes in words [i * words, (i + 1) * words), as `pad` lays them out.
         fileprivate let padded: UnsafeMutablePointer<UInt64>
         fileprivate let lengths: UnsafeMutablePointer<UInt64>
         fileprivate let scopeBits: UnsafeMutablePointer<UInt8>
@@ -29,7 +29,7 @@ final class TokenTable: @unchecked Sendable {
         for (i, token) in tokens.enumerated() {
             precondition(token.bytes.count <= BearerTokens.maximumLength)
             token.bytes.withUnsafeBytes { bytes in
-                UnsafeMutableRawPointer(padded + i * words).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                Rows.pad(bytes, into: UnsafeMutableBufferPointer(start: padded + i * words, count: words))
             }
             lengths[i] = UInt64(token.bytes.count)
             scopeBits[i] = token.scopes.reduce(0) { $0 | RouteAccess.bit(of: $1) }
@@ -60,10 +60,7 @@ extension TokenTable.Rows {
     @inline(__always) func match(_ token: UnsafeRawBufferPointer) -> Int {
         guard token.count <= words &* 8 else { return -1 }
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { presented in
-            presented.initialize(repeating: 0)
-            if let base = token.baseAddress {
-                UnsafeMutableRawPointer(presented.baseAddress!).copyMemory(from: base, byteCount: token.count)
-            }
+            Self.pad(token, into: presented)
             let length = UInt64(token.count)
             var found = -1
             for entry in 0..<count {
@@ -75,6 +72,33 @@ extension TokenTable.Rows {
                 found = (entry & same) | (found & ~same)
             }
             return found
+        }
+    }
+
+    /// `token` as little-endian words, zero-padded to `words.count` (the caller checked it fits): whole
+    /// words loaded as they are, the last partial one as the eight bytes ending at the token's end
+    /// shifted down, so filling takes a few instructions a word and no library call. Its time depends
+    /// on the token's length only, never on its bytes.
+    @inline(__always)
+    static func pad(_ token: UnsafeRawBufferPointer, into words: UnsafeMutableBufferPointer<UInt64>) {
+        let count = token.count
+        guard let base = token.baseAddress, count >= 8 else {
+            for word in 0..<words.count { words[word] = 0 }
+            for byte in 0..<count { words[0] |= UInt64(token[byte]) << (8 * byte) }
+            return
+        }
+        let whole = count >> 3
+        let rest = count & 7
+        for word in 0..<whole { words[word] = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: word << 3, as: UInt64.self)) }
+        var next = whole
+        if rest != 0 {
+            let last = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self))
+            words[next] = last >> UInt64(8 * (8 - rest))
+            next += 1
+        }
+        while next < words.count {
+            words[next] = 0
+            next += 1
         }
     }
 
