@@ -126,13 +126,19 @@ struct Head: Sendable {
         if let j = HeadSyntax.firstNonFieldValueByte(line, from: start, to: end) {
             throw .badRequest("control byte 0x\(String(line[j], radix: 16)) in header field value")
         }
-        switch i {
+        noteField(line, nameEnd: i, valueStart: start, valueEnd: end)
+        return (i, start, end)
+    }
+
+    /// Notes what a valid field line says about framing and the connection.
+    @inline(__always)
+    mutating func noteField(_ line: UnsafeBufferPointer<UInt8>, nameEnd: Int, valueStart: Int, valueEnd: Int) {
+        switch nameEnd {
         case 4, 6, 10, 14, 17:  // the lengths of the names `noteSpecial` looks for
-            noteSpecial(UnsafeBufferPointer(rebasing: line[0..<i]), UnsafeBufferPointer(rebasing: line[start..<end]))
+            noteSpecial(UnsafeBufferPointer(rebasing: line[0..<nameEnd]), UnsafeBufferPointer(rebasing: line[valueStart..<valueEnd]))
         default:
             break
         }
-        return (i, start, end)
     }
 
     /// Framing and connection fields, kept as strings (the few a request has; other values stay bytes).
@@ -263,6 +269,43 @@ enum HeadSyntax {
             i += 1
         }
         return nil
+    }
+
+    /// Where the field value starting at `start` ends: the index of its CR when every byte before it
+    /// is a field-value byte other than a tab and LF follows the CR; nil otherwise (a tab, a byte to
+    /// refuse, or the line not complete in the first `count` bytes), for the general path to decide.
+    /// Eight bytes a step; in a word with a byte below 0x20 or 0x7F, the first such byte is exact
+    /// (borrows only run from it upwards), so no byte-by-byte pass follows.
+    @inline(__always)
+    static func lineEnd(_ base: UnsafePointer<UInt8>, from start: Int, count: Int) -> Int? {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        var i = start
+        while true {
+            var word: UInt64
+            var valid = highs
+            if i + 8 <= count {
+                word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            } else {
+                // The last bytes: the word ending at `count` (the request line is before it), shifted
+                // down to start at `i`, with only the bytes up to `count` looked at.
+                guard i < count, count >= 8 else { return nil }
+                let shift = UInt64(8 * (i - (count - 8)))
+                word = UnsafeRawPointer(base + count - 8).loadUnaligned(as: UInt64.self) >> shift
+                valid = highs >> shift
+            }
+            let below20 = (word &- ones &* 0x20) & ~word & highs
+            let del = word ^ (ones &* 0x7F)
+            let is7F = (del &- ones) & ~del & highs
+            let flagged = (below20 | is7F) & valid
+            if flagged == 0 {
+                if valid != highs { return nil }
+                i += 8
+                continue
+            }
+            let at = i + flagged.trailingZeroBitCount >> 3
+            guard base[at] == 0x0D, at + 1 < count, base[at + 1] == 0x0A else { return nil }
+            return at
+        }
     }
 
     /// `bytes` equals the lowercase ASCII `lower`, ignoring case.

@@ -131,6 +131,7 @@ public struct HTTPParser: Sendable {
             case .failed(let error):
                 throw error
             case .head:
+                if head.method != nil, scanned == index { fastFieldLines() }
                 let budget = limits.maxHeaderBytes - headBytes
                 guard let line = try nextLine(limit: budget, kind: .head) else { return nil }
                 headBytes += line.count + 2
@@ -196,6 +197,43 @@ public struct HTTPParser: Sendable {
                 try Self.withLine(buffer, line) { (l) throws(HTTPError) in _ = try trailers.parseHeaderLine(l) }
             }
         }
+    }
+
+    /// The common header lines in one pass each, straight from the buffer: a token name, `:`, OWS, a
+    /// value of field-value bytes, CRLF, within the limits. Finding the value's first refused byte
+    /// finds the line's end too (CR is refused), so lines are not searched for LF first. It stops,
+    /// having taken the lines before, at anything else (the empty line that ends the head, an
+    /// incomplete line, a tab in a value, an error of any kind), which the general path then reads
+    /// with its own errors. Taken only where a line starts (`scanned == index`), so a line arriving
+    /// in pieces is not rescanned from its start each time.
+    private mutating func fastFieldLines() {
+        var bytes: [UInt8] = []
+        swap(&bytes, &buffer)
+        defer { swap(&bytes, &buffer) }
+        var at = index
+        bytes.withUnsafeBufferPointer { all in
+            guard let base = all.baseAddress else { return }
+            let count = all.count
+            while at < count, base[at] != 0x0D, fields.count < limits.maxHeaderCount {
+                let line = UnsafeBufferPointer(start: base + at, count: count - at)
+                let nameEnd = HeadSyntax.tokenEnd(line)
+                guard nameEnd > 0, nameEnd < line.count, line[nameEnd] == 0x3A else { return }
+                var valueStart = nameEnd + 1
+                while valueStart < line.count, line[valueStart] == 0x20 || line[valueStart] == 0x09 { valueStart += 1 }
+                guard let stop = HeadSyntax.lineEnd(base, from: at + valueStart, count: count).map({ $0 - at }),
+                      stop + 2 <= limits.maxHeaderBytes - headBytes
+                else { return }
+                var valueEnd = stop
+                while valueEnd > valueStart, line[valueEnd - 1] == 0x20 || line[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+                let fieldLine = UnsafeBufferPointer(start: base + at, count: stop)
+                head.noteField(fieldLine, nameEnd: nameEnd, valueStart: valueStart, valueEnd: valueEnd)
+                fields.append(line: fieldLine, nameEnd: nameEnd, valueStart: valueStart, valueEnd: valueEnd)
+                headBytes += stop + 2
+                at += stop + 2
+            }
+        }
+        index = at
+        scanned = at
     }
 
     private enum LineKind { case head, chunkSize }
