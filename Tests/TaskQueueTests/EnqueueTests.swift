@@ -47,6 +47,33 @@ import TestSupport
         #expect(try await h.run(["ZCARD", RedisArgument(h.broker.keys.taskNameIndex("t"))]) == .integer(5))
     }
 
+    @Test func aBatchInRuns_writesEachRecordWithExactlyItsOwnFields_andEachTaskIntoItsOwnSets() async throws {
+        // The call sends what consecutive messages share once (`Enqueue.write`): runs of alike records (all
+        // values shared), a record with a field more (a group member), another task on the same queue.
+        let h = try ScriptHarness()
+        var grouped = TaskMessage.Options()
+        grouped.groupID = "g1"
+        let messages = [Self.message(1), Self.message(1), TaskMessage.make(task: "t", args: [.int(1)], kwargs: [:], options: grouped),
+                        Self.message(2, task: "u"), Self.message(3), Self.message(3)]
+        let start = Date(timeIntervalSince1970: 1_900_000_000)
+        let entries = messages.enumerated().map { h.broker.enqueueEntry($1, now: start.addingTimeInterval(Double($0 / 2) / 1000)) }
+        let call = Enqueue(entries: entries, indexKeys: h.broker.keys.indexKeys, recordTTL: 600, index: h.broker.index)
+        #expect(try Enqueue.outcomes(try await call.run(on: h.redis), count: 6) == Array(repeating: nil, count: 6))
+        for (message, entry) in zip(messages, entries) {
+            let stored = try await h.run(["HGETALL", RedisArgument(h.broker.keys.taskRecord(message.id))]).array?.compactMap(\.string) ?? []
+            let fields = Dictionary(uniqueKeysWithValues: stride(from: 0, to: stored.count, by: 2).map { (stored[$0], stored[$0 + 1]) })
+            #expect(fields == Dictionary(uniqueKeysWithValues: entry.recordPairs.map { ($0.0.rawValue, $0.1) }), "\(message.id)")
+            let score = try await h.run(["ZSCORE", RedisArgument(h.broker.keys.taskIndex), RedisArgument(message.id)]).string
+            #expect(score.flatMap(Double.init) == TaskIndex.score(entry.now))
+            #expect(try await h.run(["ZSCORE", RedisArgument(h.broker.keys.taskNameIndex(message.task)), RedisArgument(message.id)]).string == score)
+            #expect(try await h.run(["ZSCORE", RedisArgument(h.broker.keys.queueIndex("celery")), RedisArgument(message.id)]).string == score)
+        }
+        #expect(try await h.run(["ZCARD", RedisArgument(h.broker.keys.taskNameIndex("t"))]) == .integer(5))
+        #expect(try await h.run(["ZCARD", RedisArgument(h.broker.keys.taskNameIndex("u"))]) == .integer(1))
+        #expect(try await h.broker.record(messages[2].id)?.fields["group"] == "g1")
+        #expect(try await queued(h, "celery") == messages.reversed().map(\.id))
+    }
+
     @Test func aMessageOnAListOfTheWrongType_failsAlone_andNothingOfItIsWritten() async throws {
         let h = try ScriptHarness()
         try await h.run(["SET", "broken", "x"])

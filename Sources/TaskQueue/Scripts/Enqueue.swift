@@ -32,8 +32,13 @@ struct Enqueue: ScriptCall {
 
     /// KEYS: the lists (each once), the records (one per entry), the named index sets (each once), the
     /// index's fixed keys. ARGV: the counts of entries, lists and named sets, the record TTL, the index's
-    /// four arguments (at the latest entry's time), then per entry: its list's number, task id, score
-    /// (epoch ms), envelope, its sets' count and numbers, its record pairs' count and the pairs.
+    /// four arguments (at the latest entry's time), then the entries in runs (`Run`): per run its
+    /// length, its list's number, its sets' count and numbers, its record fields' count and the fields
+    /// (name, and the value when all of the run share it, else ""), the count and numbers of the fields
+    /// whose values vary, then per entry: task id, score (epoch ms), envelope, its varying values.
+    ///
+    /// Every ARGV string becomes a Lua string (allocated, hashed, and paid again in Lua's garbage
+    /// collector, per byte): what a run's messages share goes once per run, not once per message.
     func write(to arguments: inout RESPArguments) -> Int {
         var lists: [String: Int] = [:], listOrder: [String] = []
         var sets: [String: Int] = [:], setOrder: [String] = []
@@ -41,7 +46,7 @@ struct Enqueue: ScriptCall {
             if lists[entry.list] == nil { lists[entry.list] = lists.count + 1; listOrder.append(entry.list) }
             for set in entry.sets where sets[set] == nil { sets[set] = sets.count + 1; setOrder.append(set) }
         }
-        arguments.reserveCapacity(entries.reduce(512) { $0 + $1.envelope.count + 384 })
+        arguments.reserveCapacity(entries.reduce(512) { $0 + $1.envelope.count + 128 })
         for list in listOrder { arguments.append(list) }
         for entry in entries { arguments.append(entry.record) }
         for set in setOrder { arguments.append(set) }
@@ -51,17 +56,39 @@ struct Enqueue: ScriptCall {
         arguments.append(setOrder.count)
         arguments.append(recordTTL)
         index.write(now: entries.map(\.now).max() ?? Date(), to: &arguments)
-        for entry in entries {
-            arguments.append(lists[entry.list]!)
-            arguments.append(entry.taskID)
-            arguments.append(Int(TaskIndex.score(entry.now)))
-            arguments.append(entry.envelope)
-            arguments.append(entry.sets.count)
-            for set in entry.sets { arguments.append(sets[set]!) }
-            arguments.append(entry.recordPairs.count * 2)
-            arguments.append(pairs: entry.recordPairs)
+        var start = entries.startIndex
+        while start < entries.endIndex {
+            let first = entries[start]
+            var end = start + 1
+            while end < entries.endIndex && Self.sameRun(entries[end], first) { end += 1 }
+            let run = entries[start..<end]
+            let varying = first.recordPairs.indices.filter { j in run.contains { $0.recordPairs[j].1 != first.recordPairs[j].1 } }
+            arguments.append(run.count)
+            arguments.append(lists[first.list]!)
+            arguments.append(first.sets.count)
+            for set in first.sets { arguments.append(sets[set]!) }
+            arguments.append(first.recordPairs.count)
+            for (j, (field, value)) in first.recordPairs.enumerated() {
+                arguments.append(field.rawValue)
+                arguments.append(varying.contains(j) ? "" : value)
+            }
+            arguments.append(varying.count)
+            for j in varying { arguments.append(j + 1) }
+            for entry in run {
+                arguments.append(entry.taskID)
+                arguments.append(Int(TaskIndex.score(entry.now)))
+                arguments.append(entry.envelope)
+                for j in varying { arguments.append(entry.recordPairs[j].1) }
+            }
+            start = end
         }
         return listOrder.count + entries.count + setOrder.count + indexKeys.count
+    }
+
+    /// Consecutive entries share a run when they go to the same list and sets with the same record fields.
+    static func sameRun(_ a: Entry, _ b: Entry) -> Bool {
+        a.list == b.list && a.sets == b.sets && a.recordPairs.count == b.recordPairs.count
+            && zip(a.recordPairs, b.recordPairs).allSatisfy { $0.0 == $1.0 }
     }
 
     /// The replies, one per entry: nil for published, else the error text of the one not published.
@@ -89,9 +116,9 @@ struct Enqueue: ScriptCall {
         for j = 1, l do refused[j] = wrongType(j, 'list') end
         -- The record's first write: nil once written, else the refusal (another error fails the call, as
         -- redis.call would have).
-        local function writeRecord(i, first, last)
-          if last < first then return wrongType(i, 'hash') end
-          local reply = redis.pcall('HSET', KEYS[i], unpack(ARGV, first, last))
+        local function writeRecord(i, fields, count)
+          if count == 0 then return wrongType(i, 'hash') end
+          local reply = redis.pcall('HSET', KEYS[i], unpack(fields, 1, count))
           if type(reply) == 'table' and reply.err then
             local refusal = wrongType(i, 'hash')
             if refusal then return refusal end
@@ -102,29 +129,43 @@ struct Enqueue: ScriptCall {
         """ + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.stateSets.count)", args: "5") + """
         local ttlText = ARGV[4]
         local ttl = tonumber(ttlText)
-        -- Per published message, in flat arrays (no table per message): its id, score, and where its sets' numbers are.
+        -- Per published message, in flat arrays (no table per message): its id, score and run; per run its sets.
         local replies, pushes = {}, {}
-        local ids, scores, setsFrom, setsCount = {}, {}, {}, {}
-        local at = 9
-        for i = 1, n do
-          local list, c = tonumber(ARGV[at]), tonumber(ARGV[at + 4])
-          local setsAt = at + 5
-          local p = tonumber(ARGV[setsAt + c])
-          local pairsAt = setsAt + c + 1
-          local refusal = refused[list] or writeRecord(l + i, pairsAt, pairsAt + p - 1)
-          if refusal then
-            replies[i] = refusal
-          else
-            local record = KEYS[l + i]
-            if ttl > 0 then redis.call('EXPIRE', record, ttlText) end
-            local k = #ids + 1
-            ids[k], scores[k], setsFrom[k], setsCount[k] = ARGV[at + 1], ARGV[at + 2], setsAt, c
-            local batch = pushes[list]
-            if batch == nil then batch = {}; pushes[list] = batch end
-            batch[#batch + 1] = ARGV[at + 3]
-            replies[i] = 1
+        local ids, scores, runOf, runSets = {}, {}, {}, {}
+        local at, i = 9, 0
+        while i < n do
+          local m, list, c = tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
+          local sets = {}
+          for j = 1, c do sets[j] = KEYS[l + n + tonumber(ARGV[at + 2 + j])] end
+          at = at + 3 + c
+          -- The HSET arguments of the run's records: the shared values stay, the varying ones are set per message.
+          local f2 = 2 * tonumber(ARGV[at])
+          local fields = {}
+          for j = 1, f2 do fields[j] = ARGV[at + j] end
+          at = at + f2 + 1
+          local v = tonumber(ARGV[at])
+          local slots = {}
+          for j = 1, v do slots[j] = 2 * tonumber(ARGV[at + j]) end
+          at = at + v + 1
+          local run = #runSets + 1
+          runSets[run] = sets
+          local batch = pushes[list]
+          if batch == nil then batch = {}; pushes[list] = batch end
+          for _ = 1, m do
+            i = i + 1
+            for j = 1, v do fields[slots[j]] = ARGV[at + 2 + j] end
+            local refusal = refused[list] or writeRecord(l + i, fields, f2)
+            if refusal then
+              replies[i] = refusal
+            else
+              if ttl > 0 then redis.call('EXPIRE', KEYS[l + i], ttlText) end
+              local k = #ids + 1
+              ids[k], scores[k], runOf[k] = ARGV[at], ARGV[at + 1], run
+              batch[#batch + 1] = ARGV[at + 2]
+              replies[i] = 1
+            end
+            at = at + 3 + v
           end
-          at = pairsAt + p
         end
         -- Each list gets its messages in arrival order (the first is consumed first), in pushes that
         -- stay within Lua's stack.
@@ -136,32 +177,51 @@ struct Enqueue: ScriptCall {
         -- The index, as `ix_write` writes a submit: a task new to `all` enters it and its sets at its own
         -- score; a known one, or an id repeated in the batch, is left as it is. Every id's score is read in
         -- one call first; the new ones (all of them, but for a reused id) go straight into one ZADD per
-        -- set, without `ix_stage`'s per-message bookkeeping. An id whose score could not be read (a
-        -- wrong-typed `all`) takes `ix_write`'s own path.
+        -- set (a run's sets get the run's new tasks), without `ix_stage`'s per-message bookkeeping. An id
+        -- whose score could not be read (a wrong-typed `all`) takes `ix_write`'s own path.
         ix_prefetch(ids)
-        local adds, order = {}, {}
+        local runAdds, all = {}, {}
         for k, id in ipairs(ids) do
           local known = IX.scores[id]
           if known == false then
-            local score = scores[k]
+            local score, run = scores[k], runOf[k]
             IX.scores[id] = score
-            for j = 0, setsCount[k] do
-              local key = j == 0 and IX.all or KEYS[l + n + tonumber(ARGV[setsFrom[k] + j - 1])]
-              local a = adds[key]
-              if a == nil then a = {}; adds[key] = a; order[#order + 1] = key end
-              a[#a + 1] = score
-              a[#a + 1] = id
-            end
+            local a = runAdds[run]
+            if a == nil then a = {}; runAdds[run] = a end
+            a[#a + 1] = score
+            a[#a + 1] = id
+            all[#all + 1] = score
+            all[#all + 1] = id
           elseif known == nil then
-            local sets = {}
-            for j = 1, setsCount[k] do sets[j] = KEYS[l + n + tonumber(ARGV[setsFrom[k] + j - 1])] end
-            ix_write(id, false, 'PENDING', sets, nil, scores[k])
+            ix_write(id, false, 'PENDING', runSets[runOf[k]], nil, scores[k])
+          end
+        end
+        -- As `ix_stage` marks them: the named sets expire when unused, `all` is trimmed only.
+        if #all > 0 then
+          ix_zadd(IX.all, all)
+          IX.touched[IX.all] = IX.touched[IX.all] or false
+        end
+        -- A set shared by several runs (a queue of several task names) gets their tasks in one ZADD.
+        local keyRuns, order = {}, {}
+        for run = 1, #runSets do
+          local a = runAdds[run]
+          if a then
+            for _, key in ipairs(runSets[run]) do
+              local rs = keyRuns[key]
+              if rs == nil then rs = {}; keyRuns[key] = rs; order[#order + 1] = key end
+              rs[#rs + 1] = a
+            end
           end
         end
         for _, key in ipairs(order) do
-          ix_zadd(key, adds[key])
-          -- As `ix_stage` marks them: the named sets expire when unused, `all` is trimmed only.
-          IX.touched[key] = IX.touched[key] or key ~= IX.all
+          local rs = keyRuns[key]
+          local adds = rs[1]
+          if #rs > 1 then
+            adds = {}
+            for _, a in ipairs(rs) do for x = 1, #a do adds[#adds + 1] = a[x] end end
+          end
+          ix_zadd(key, adds)
+          IX.touched[key] = true
         end
         ix_trim()
         return replies
