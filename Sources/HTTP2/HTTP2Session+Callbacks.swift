@@ -92,19 +92,25 @@ extension HTTP2Session {
             nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
             return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
         }
-        let text = String(decoding: value, as: UTF8.self)
         if name.first == 0x3A {
-            switch String(decoding: name, as: UTF8.self) {
-            case ":method": stream.method = text
-            case ":path": stream.target = text
-            case ":authority": stream.authority = text
-            default: break
+            // Names compared as bytes: a `String` only for the three values kept (not `:scheme`'s).
+            if name.elementsEqual(Self.methodName) {
+                stream.method = String(decoding: value, as: UTF8.self)
+            } else if name.elementsEqual(Self.pathName) {
+                stream.target = String(decoding: value, as: UTF8.self)
+            } else if name.elementsEqual(Self.authorityName) {
+                stream.authority = String(decoding: value, as: UTF8.self)
             }
         } else {
-            stream.headers.add(name: String(decoding: name, as: UTF8.self), value: text)
+            if stream.headers.isEmpty { stream.headers.reserveCapacity(8) }
+            stream.headers.add(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
         }
         return 0
     }
+
+    static let methodName = Array(":method".utf8)
+    static let pathName = Array(":path".utf8)
+    static let authorityName = Array(":authority".utf8)
 
     /// Appends body bytes; past the server's body limit the rest is dropped and the answer will be 413.
     func bodyChunk(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {

@@ -117,7 +117,7 @@ final class CompiledRouter: Sendable {
 
     /// Routing, the middleware around it, and error mapping: `HTTPError` becomes its problem+json,
     /// anything else a bare 500.
-    func respond(to request: HTTPRequest, logger: Logger?) async -> HTTPResponse {
+    nonisolated(nonsending) func respond(to request: HTTPRequest, logger: Logger?) async -> HTTPResponse {
         let resolution = resolve(request.method, request.path)
         guard !middleware.isEmpty else { return await respond(to: request, resolution, logger: logger) }
         let route: MatchedRoute
@@ -143,7 +143,7 @@ final class CompiledRouter: Sendable {
         chain?.didRespond(to: request, route: route, status: status, nanoseconds: elapsed, count: ran)
     }
 
-    private func respond(to request: HTTPRequest, _ resolution: Resolution, logger: Logger?) async -> HTTPResponse {
+    private nonisolated(nonsending) func respond(to request: HTTPRequest, _ resolution: Resolution, logger: Logger?) async -> HTTPResponse {
         switch resolution {
         case .found(let entry, let parameters):
             var request = request

@@ -73,7 +73,7 @@ public struct Broker: Sendable {
     }
 
     /// The same for a message built encoded only (`TaskMessage.encode`, the API's submit path).
-    public func enqueue(_ message: TaskMessage.Encoded, now: Date = Date()) async throws {
+    public nonisolated(nonsending) func enqueue(_ message: TaskMessage.Encoded, now: Date = Date()) async throws {
         try await batcher.enqueue(enqueueEntry(message, now: now), shape: enqueueShape)
     }
 
