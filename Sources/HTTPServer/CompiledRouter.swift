@@ -30,6 +30,10 @@ final class CompiledRouter: Sendable {
 
     // Built in init, never mutated afterwards.
     private let root = Node()
+    /// The nodes of patterns without a parameter, by their whole path: most requests (`POST /tasks`)
+    /// resolve with one lookup instead of splitting the path. Matching walks literals first, so a path
+    /// found here resolves to the same node the walk would reach.
+    private let exact: [String: Node]
     private let middleware: [any HTTPMiddleware]
     /// The same middleware as the per-request path calls them (nil: none), as a chain of `let`s,
     /// so that each call borrows its middleware instead of retaining it out of an array.
@@ -38,6 +42,7 @@ final class CompiledRouter: Sendable {
     init(_ router: Router) throws(HTTPServerError) {
         middleware = router.middleware
         chain = router.middleware.reversed().reduce(nil) { next, middleware in MiddlewareLink(middleware, next: next) }
+        var exact: [String: Node] = [:]
         for (index, route) in router.routes.enumerated() {
             var node = root
             var names: [String] = []
@@ -60,7 +65,9 @@ final class CompiledRouter: Sendable {
             }
             node.handlers[route.method] = (Entry(handler: route.handler,
                                                  route: MatchedRoute(pattern: route.pattern, access: route.access, index: index)), names)
+            if names.isEmpty { exact[route.pattern] = node }
         }
+        self.exact = exact
     }
 
     /// The segments of a pattern, checked: absolute, no empty segment, `{name}` whole-segment only.
@@ -88,8 +95,14 @@ final class CompiledRouter: Sendable {
     func resolve(_ method: HTTPMethod, _ path: String) -> Resolution {
         guard path.first == "/" else { return .notFound }
         var values: [Substring] = []
-        let segments = path == "/" ? [] : path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
-        guard let node = Self.match(root, segments[...], &values) else { return .notFound }
+        let node: Node
+        if let found = exact[path] {
+            node = found
+        } else {
+            let segments = path == "/" ? [] : path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+            guard let found = Self.match(root, segments[...], &values) else { return .notFound }
+            node = found
+        }
         let entry = node.handlers[method] ?? (method == .head ? node.handlers[.get] : nil)
         guard let (handler, names) = entry else {
             var allowed = Array(node.handlers.keys)
