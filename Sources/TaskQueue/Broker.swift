@@ -22,6 +22,8 @@ public struct Broker: Sendable {
     public var resultExpires: Int
     /// Due times of messages scheduled through this broker (and its copies), for the promoters.
     public let scheduleNotices = ScheduleNotices()
+    /// The index set names of the last task published (`indexSets`).
+    let indexSetCache = IndexSetCache()
     /// Most tasks each history index set keeps (`TaskIndex`); default 1,000,000.
     public var indexCapacity = TaskIndex.defaultCapacity
     /// The history index's bounds: the records' lifetime and `indexCapacity`.
