@@ -81,34 +81,50 @@ extension HTTP2Session {
     }
 
     func beginStream(_ id: Int32) {
-        streams[id] = HTTP2Stream(id: id, now: transport.now)
+        let stream = HTTP2Stream(id: id, now: transport.now)
+        streams[id] = stream
+        lastBegun = stream
+    }
+
+    /// The open stream `id`: a request's frames mostly follow its HEADERS, so the last one begun is
+    /// looked at before the table.
+    @inline(__always)
+    func receiving(_ id: Int32) -> HTTP2Stream? {
+        if let stream = lastBegun, stream.id == id { return stream }
+        return streams[id]
     }
 
     /// Collects one field; a header list over the limit ends the connection (the HPACK-bomb guard).
     func header(_ id: Int32, _ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Int32 {
-        guard let stream = streams[id] else { return 0 }
+        guard let stream = receiving(id) else { return 0 }
         stream.headerBytes += name.count + value.count + 32
         if stream.headerBytes > limits.maxHeaderListBytes {
             nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
             return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
         }
-        let text = String(decoding: value, as: UTF8.self)
         if name.first == 0x3A {
-            switch String(decoding: name, as: UTF8.self) {
-            case ":method": stream.method = text
-            case ":path": stream.target = text
-            case ":authority": stream.authority = text
-            default: break
+            // Names compared as bytes: a `String` only for the three values kept (not `:scheme`'s).
+            if name.elementsEqual(Self.methodName) {
+                stream.method = String(decoding: value, as: UTF8.self)
+            } else if name.elementsEqual(Self.pathName) {
+                stream.target = String(decoding: value, as: UTF8.self)
+            } else if name.elementsEqual(Self.authorityName) {
+                stream.authority = String(decoding: value, as: UTF8.self)
             }
         } else {
-            stream.headers.add(name: String(decoding: name, as: UTF8.self), value: text)
+            if stream.headers.isEmpty { stream.headers.reserveCapacity(8) }
+            stream.headers.add(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
         }
         return 0
     }
 
+    static let methodName = Array(":method".utf8)
+    static let pathName = Array(":path".utf8)
+    static let authorityName = Array(":authority".utf8)
+
     /// Appends body bytes; past the server's body limit the rest is dropped and the answer will be 413.
     func bodyChunk(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
-        guard let stream = streams[id], !stream.tooLarge else { return }
+        guard let stream = receiving(id), !stream.tooLarge else { return }
         if stream.body.count + bytes.count > transport.limits.maxBodyBytes {
             // Answer at once (as HTTP/1.1 does, before the body ends); the rest of the body is dropped.
             stream.tooLarge = true
@@ -122,7 +138,7 @@ extension HTTP2Session {
     }
 
     func requestComplete(_ id: Int32) {
-        guard let stream = streams[id], stream.request == nil, !stream.tooLarge else { return }
+        guard let stream = receiving(id), stream.request == nil, !stream.tooLarge else { return }
         let (path, query) = HTTPRequest.splitTarget(stream.target)
         if let authority = stream.authority, !stream.headers.contains("host") {
             stream.headers.add(name: "host", value: authority)
@@ -137,6 +153,7 @@ extension HTTP2Session {
 
     func streamClosed(_ id: Int32) {
         guard let stream = streams.removeValue(forKey: id) else { return }
+        if lastBegun === stream { lastBegun = nil }
         if streams.isEmpty { transport.noteActivity() }  // the idle timeout counts from the last stream's end
         if let request = stream.request, stream.status != 0 {
             transport.logAccess(request, status: stream.status, bytes: stream.bytes, started: stream.started)

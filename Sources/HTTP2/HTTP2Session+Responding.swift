@@ -40,16 +40,8 @@ extension HTTP2Session {
         stream.output = bodyless || streamed ? [] : response.body
         stream.ended = !streamed || bodyless
         stream.bytes = stream.output.count
-        var fields: [(String, String)] = [(":status", String(status))]
-        fields.reserveCapacity(response.headers.count + 2)
-        for field in response.headers {
-            // Most names are written lowercase already (or in ASCII title case): lowercase only when needed.
-            let name = field.name.utf8.contains(where: { (0x41...0x5A).contains($0) }) ? field.name.lowercased() : field.name
-            if Self.connectionSpecific.contains(name) { continue }
-            fields.append((name, field.value))
-        }
-        if !streamed && !bodyless { fields.append(("content-length", String(response.body.count))) }
-        let result = Self.withHeaders(fields) { headers, count in
+        let length = !streamed && !bodyless ? response.body.count : nil
+        let result = Self.withHeaders(status: status, response.headers, contentLength: length) { headers, count in
             if bodyless {
                 return nghttp2_submit_response(session, stream.id, headers, count, nil)
             }
@@ -59,10 +51,6 @@ extension HTTP2Session {
         if result != 0 { nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_INTERNAL_ERROR.rawValue) }
         pumpAtEndOfTurn()
     }
-
-    /// Fields HTTP/2 forbids (RFC 9113 §8.2.2) or that the session writes itself (`content-length`).
-    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection",
-                                                  "content-length"]
 
     /// Queues a streamed piece; the writer waits while the stream holds more than the high-water mark.
     func write(_ bytes: [UInt8], to stream: HTTP2Stream, continuation: CheckedContinuation<Void, any Error>) {
@@ -125,25 +113,23 @@ extension HTTP2Session {
         return count
     }
 
-    /// Lays `fields` out as `nghttp2_nv`s for the duration of `body` (nghttp2 copies them on submit).
-    static func withHeaders(_ fields: [(String, String)], _ body: (UnsafePointer<nghttp2_nv>, Int) -> Int32) -> Int32 {
-        var storage: [UInt8] = []
-        var ranges: [(Int, Int, Int, Int)] = []
-        for (name, value) in fields {
-            let nameStart = storage.count
-            storage.append(contentsOf: name.utf8)
-            let valueStart = storage.count
-            storage.append(contentsOf: value.utf8)
-            ranges.append((nameStart, valueStart - nameStart, valueStart, storage.count - valueStart))
-        }
-        storage.append(0)
-        return storage.withUnsafeMutableBufferPointer { bytes in
-            let base = bytes.baseAddress!
-            let headers = ranges.map { range in
-                nghttp2_nv(name: base + range.0, value: base + range.2, namelen: range.1, valuelen: range.3,
-                           flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+    /// Lays a response head out as `nghttp2_nv`s for the duration of `body` (nghttp2 copies them on
+    /// submit): `:status`, the fields with names lowercased and those HTTP/2 forbids left out (RFC 9113
+    /// §8.2.2; `content-length` too, which the session writes itself), then `content-length` when given.
+    /// One pass into temporary buffers: no `String` or array per field.
+    static func withHeaders(status: Int, _ fields: HTTPHeaders, contentLength: Int?,
+                            _ body: (UnsafePointer<nghttp2_nv>, Int) -> Int32) -> Int32 {
+        let fields = fields.fields
+        var capacity = 7 + 20 + 14 + 20  // :status, its digits, content-length and its digits
+        for field in fields { capacity += field.name.utf8.count + field.value.utf8.count }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { bytes in
+            withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: fields.count + 2) { nvs in
+                var writer = HeaderBlockWriter(bytes: bytes.baseAddress!, nvs: nvs.baseAddress!)
+                writer.add(name: ":status", decimal: status)
+                for field in fields { writer.add(field) }
+                if let contentLength { writer.add(name: "content-length", decimal: contentLength) }
+                return body(UnsafePointer(nvs.baseAddress!), writer.count)
             }
-            return headers.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
         }
     }
 }

@@ -9,6 +9,8 @@ final class HTTP2Session: ProtocolSession {
     let limits: HTTP2.Limits
     var session: OpaquePointer?
     var streams: [Int32: HTTP2Stream] = [:]
+    /// The stream whose HEADERS began last, while it is in `streams` (`receiving`).
+    var lastBegun: HTTP2Stream?
     var draining = false
     var isClosed = false
     var pumping = false
@@ -71,6 +73,7 @@ final class HTTP2Session: ProtocolSession {
         request.version = .http2
         stream.request = request
         streams[1] = stream
+        lastBegun = nil
         upgraded = stream
         return true
     }
@@ -141,6 +144,7 @@ final class HTTP2Session: ProtocolSession {
         isClosed = true
         for stream in streams.values { abandon(stream) }
         streams.removeAll()
+        lastBegun = nil
     }
 
     var isIdle: Bool { streams.isEmpty }

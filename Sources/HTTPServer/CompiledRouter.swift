@@ -30,6 +30,10 @@ final class CompiledRouter: Sendable {
 
     // Built in init, never mutated afterwards.
     private let root = Node()
+    /// The nodes of patterns without a parameter, by their whole path: most requests (`POST /tasks`)
+    /// resolve with one lookup instead of splitting the path. Matching walks literals first, so a path
+    /// found here resolves to the same node the walk would reach.
+    private let exact: [String: Node]
     /// The same middleware as the per-request path calls them (nil: none), as a chain of `let`s,
     /// so that each call borrows its middleware instead of retaining it out of an array.
     private let chain: MiddlewareLink?
@@ -39,6 +43,7 @@ final class CompiledRouter: Sendable {
     init(_ router: Router) throws(HTTPServerError) {
         chain = MiddlewareLink.linked(router.middleware)
         head = chain.map { Unmanaged.passUnretained($0) }
+        var exact: [String: Node] = [:]
         for (index, route) in router.routes.enumerated() {
             var node = root
             var names: [String] = []
@@ -61,7 +66,9 @@ final class CompiledRouter: Sendable {
             }
             node.handlers[route.method] = (Entry(handler: route.handler,
                                                  route: MatchedRoute(pattern: route.pattern, access: route.access, index: index)), names)
+            if names.isEmpty { exact[route.pattern] = node }
         }
+        self.exact = exact
     }
 
     /// The segments of a pattern, checked: absolute, no empty segment, `{name}` whole-segment only.
@@ -89,8 +96,14 @@ final class CompiledRouter: Sendable {
     func resolution(_ method: HTTPMethod, _ path: String) -> Resolution {
         guard path.first == "/" else { return .notFound }
         var values: [Substring] = []
-        let segments = path == "/" ? [] : path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
-        guard let node = Self.match(root, segments[...], &values) else { return .notFound }
+        let node: Node
+        if let found = exact[path] {
+            node = found
+        } else {
+            let segments = path == "/" ? [] : path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+            guard let found = Self.match(root, segments[...], &values) else { return .notFound }
+            node = found
+        }
         let entry = node.handlers[method] ?? (method == .head ? node.handlers[.get] : nil)
         guard let (handler, names) = entry else {
             var allowed = Array(node.handlers.keys)
@@ -121,7 +134,7 @@ final class CompiledRouter: Sendable {
     ///
     /// One async function with one await (the handler's), with or without middleware: each further
     /// async call, and each resumption with work after it, costs an executor switch per request.
-    func respond(to request: HTTPRequest, logger: Logger?) async -> HTTPResponse {
+    nonisolated(nonsending) func respond(to request: HTTPRequest, logger: Logger?) async -> HTTPResponse {
         let resolution = resolution(request.method, request.path)
         var observed: Observed?
         if let head {

@@ -113,6 +113,11 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, E
         withStrings { $0.append((name: name, value: value)) }
     }
 
+    /// Makes room for `count` fields (a session collecting a request's fields one by one).
+    public mutating func reserveCapacity(_ count: Int) {
+        withStrings { $0.reserveCapacity(count) }
+    }
+
     /// Removes every field called `name`.
     public mutating func remove(name: String) {
         withStrings { $0.removeAll { Self.same($0.name, name) } }

@@ -67,7 +67,7 @@ public struct Responder: Sendable {
     }
 
     /// Routes `request` and runs its handler (errors become problem+json, as over HTTP/1.1).
-    public func respond(to request: HTTPRequest) async -> HTTPResponse {
+    public nonisolated(nonsending) func respond(to request: HTTPRequest) async -> HTTPResponse {
         await router.respond(to: request, logger: logger)
     }
 }

@@ -30,7 +30,7 @@ public struct Submission: Sendable {
     /// read at `now`; a 422 `HTTPError` naming the field when it is wrong.
     public init(body: JSONObject, idempotencyKey: String? = nil, now: Date) throws {
         self.idempotencyKey = idempotencyKey
-        for key in body.keys where !Self.fields.contains(key) {
+        for (key, _) in body.pairs where !Self.fields.contains(key) {
             // A key "" would name no field at all: the body is at fault then.
             throw key.isEmpty ? HTTPError(status: 422, detail: "the body has a field with an empty name", field: "body")
                               : HTTPError(status: 422, detail: "unknown field '\(key)'", field: key)

@@ -5,7 +5,7 @@ import TaskQueue
 
 extension TaskAPI {
     /// `POST /tasks`: validates, publishes a Celery message, and answers 202 only once Redis has it.
-    func submit(_ request: HTTPRequest) async throws -> HTTPResponse {
+    nonisolated(nonsending) func submit(_ request: HTTPRequest) async throws -> HTTPResponse {
         let now = Date()
         let submission = try Submission(request, now: now)
         let task = submission.task
@@ -33,18 +33,43 @@ extension TaskAPI {
         let replayed = id != newID
         if !replayed { metrics.submitted(task: task, queue: options.queue) }
         // A repeat with the same key (or of a unique task inside its window) answers with the task first submitted under it, as it is now.
-        let view: JSONValue? = replayed ? try await taskView(id) : Optional.none
-        var response = HTTPResponse.json(status: 202, bytes: JSONValue.object([
-            "id": .string(id),
-            "task": view?["task"] ?? .string(task),
-            "state": view?["state"] ?? "PENDING",
-            "queue": view?["queue"] ?? .string(options.queue),
-            "eta": replayed ? .null : options.eta.map { .string(CeleryDate.format($0)) } ?? .null,
-            "status_url": .string("/tasks/\(id)"),
-        ]).serializedBytes())
-        response.headers.add(name: "Location", value: "/tasks/\(id)")
+        let location = "/tasks/\(id)"
+        let body: [UInt8]
+        if replayed {
+            let view = try await taskView(id)
+            body = JSONValue.object([
+                "id": .string(id),
+                "task": view["task"] ?? .string(task),
+                "state": view["state"] ?? "PENDING",
+                "queue": view["queue"] ?? .string(options.queue),
+                "eta": .null,
+                "status_url": .string(location),
+            ]).serializedBytes()
+        } else {
+            body = Self.acceptedBody(id: id, task: task, queue: options.queue, eta: options.eta, location: location)
+        }
+        var response = HTTPResponse(status: 202, headers: ["Content-Type": "application/json", "Location": location], body: body)
         if replayed { response.headers.add(name: "Idempotent-Replayed", value: "true") }
         return response
+    }
+
+    /// The 202 body of a new submission, written straight out: the bytes the `JSONValue.object` of the
+    /// replayed case gives for the same fields (same order, same escaping), without building the object.
+    static func acceptedBody(id: String, task: String, queue: String, eta: Date?, location: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + 2 * id.utf8.count + task.utf8.count + queue.utf8.count)
+        out.append(contentsOf: #"{"id": "#.utf8)
+        JSONValue.string(id).write(to: &out)
+        out.append(contentsOf: #", "task": "#.utf8)
+        JSONValue.string(task).write(to: &out)
+        out.append(contentsOf: #", "state": "PENDING", "queue": "#.utf8)
+        JSONValue.string(queue).write(to: &out)
+        out.append(contentsOf: #", "eta": "#.utf8)
+        if let eta { JSONValue.string(CeleryDate.format(eta)).write(to: &out) } else { out.append(contentsOf: "null".utf8) }
+        out.append(contentsOf: #", "status_url": "#.utf8)
+        JSONValue.string(location).write(to: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     /// `GET /tasks/{id}`: Celeriac's record and Celery's result document, merged. Unknown id → 404.

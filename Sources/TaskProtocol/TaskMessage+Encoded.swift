@@ -20,9 +20,9 @@ extension TaskMessage {
     }
 
     /// The message `make` builds with these arguments, encoded only: the same envelope bytes
-    /// (FastEncodingTests holds the two equal).
+    /// (FastEncodingTests holds the two equal). `embed` nil is `TaskMessage.emptyEmbed`.
     public static func encode(task: String, id: String = newID(), args: [JSONValue], kwargs: JSONObject,
-                              options: Options = Options(), embed: JSONValue = TaskMessage.emptyEmbed) -> Encoded {
+                              options: Options = Options(), embed: JSONValue? = nil) -> Encoded {
         let fields = MadeFields(task: task, id: id, rootID: options.rootID ?? id, deliveryTag: newID(),
                                 argsRepr: PythonRepr.tuple(args), kwargsRepr: PythonRepr.dict(kwargs), options: options)
         return Encoded(id: id, task: task, queue: options.queue, priority: options.priority ?? 0, retries: options.retries,

@@ -15,20 +15,20 @@ extension TaskMessage {
         var options: Options
 
         /// The envelope `{"body", "content-encoding", "content-type", "headers", "properties"}`, the body
-        /// the base64 of `[args, kwargs, embed]`.
-        func envelope(args: [JSONValue], kwargs: JSONObject, embed: JSONValue) -> [UInt8] {
+        /// the base64 of `[args, kwargs, embed]` (nil: `TaskMessage.emptyEmbed`, not compared then).
+        func envelope(args: [JSONValue], kwargs: JSONObject, embed: JSONValue?) -> [UInt8] {
             var body: [UInt8] = []
             body.reserveCapacity(160)
             body.append(UInt8(ascii: "["))
             JSONValue.array(args).write(to: &body)
             JSONValue.append(", ", to: &body)
             JSONValue.object(kwargs).write(to: &body)
-            if embed == TaskMessage.emptyEmbed {
-                JSONValue.append(#", {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]"#, to: &body)
-            } else {
+            if let embed, embed != TaskMessage.emptyEmbed {
                 JSONValue.append(", ", to: &body)
                 embed.write(to: &body)
                 body.append(UInt8(ascii: "]"))
+            } else {
+                JSONValue.append(#", {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]"#, to: &body)
             }
             var out: [UInt8] = []
             out.reserveCapacity((body.count + 3) / 3 * 4 + 900 + 2 * (argsRepr.utf8.count + kwargsRepr.utf8.count))

@@ -227,7 +227,9 @@ extension Broker {
     }
 
     /// The index sets a task joins when it enters the index (submitted, or first fetched).
-    func indexSets(task: String, queue: String) -> [String] { [keys.taskNameIndex(task), keys.queueIndex(queue)] }
+    func indexSets(task: String, queue: String) -> [String] {
+        indexSetCache.sets(task: task, queue: queue) { [keys.taskNameIndex($0), keys.queueIndex($1)] }
+    }
 
     /// The index set of the worker that fetched a task (none for a worker without a name).
     func workerIndexSet(_ worker: String) -> String? { worker.isEmpty ? nil : keys.workerIndex(worker) }

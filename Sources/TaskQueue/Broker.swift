@@ -22,6 +22,8 @@ public struct Broker: Sendable {
     public var resultExpires: Int
     /// Due times of messages scheduled through this broker (and its copies), for the promoters.
     public let scheduleNotices = ScheduleNotices()
+    /// The index set names of the last task published (`indexSets`).
+    let indexSetCache = IndexSetCache()
     /// Most tasks each history index set keeps (`TaskIndex`); default 1,000,000.
     public var indexCapacity = TaskIndex.defaultCapacity
     /// The history index's bounds: the records' lifetime and `indexCapacity`.
@@ -73,7 +75,7 @@ public struct Broker: Sendable {
     }
 
     /// The same for a message built encoded only (`TaskMessage.encode`, the API's submit path).
-    public func enqueue(_ message: TaskMessage.Encoded, now: Date = Date()) async throws {
+    public nonisolated(nonsending) func enqueue(_ message: TaskMessage.Encoded, now: Date = Date()) async throws {
         try await batcher.enqueue(enqueueEntry(message, now: now), shape: enqueueShape)
     }
 

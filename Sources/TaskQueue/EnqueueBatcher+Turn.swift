@@ -4,7 +4,7 @@ import Synchronization
 extension EnqueueBatcher {
     /// On an event loop: the message joins the loop's batch of this turn, which leaves at the end of the
     /// turn (just before the loop's Redis writes are flushed). A request never waits for another call.
-    func enqueueInTurn(of turn: LoopTurn, _ entry: Enqueue.Entry, shape: Shape) async throws {
+    nonisolated(nonsending) func enqueueInTurn(of turn: LoopTurn, _ entry: Enqueue.Entry, shape: Shape) async throws {
         let outcome = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Turn, any Error>) in
             let job = Job(entry: entry, shape: shape, continuation: continuation)
             let opened = turns.withLock { turns -> Bool in

@@ -60,7 +60,7 @@ final class EnqueueBatcher: Sendable {
     var queuedCount: Int { state.withLock { $0.waiting.count } }
 
     /// Publishes `entry`; returns once Redis has it, throws what publishing it failed with.
-    func enqueue(_ entry: Enqueue.Entry, shape: Shape) async throws {
+    nonisolated(nonsending) func enqueue(_ entry: Enqueue.Entry, shape: Shape) async throws {
         if let turn = LoopTurn.current { return try await enqueueInTurn(of: turn, entry, shape: shape) }
         if !state.withLock({ $0.claimIfIdle() }) {
             let turn = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Turn, any Error>) in

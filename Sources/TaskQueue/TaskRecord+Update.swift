@@ -19,7 +19,14 @@ extension TaskRecord {
         }
 
         /// Field/value pairs to HSET, the state first when there is one.
-        var pairs: [(Field, String)] { (state.map { [(.state, $0.rawValue)] } ?? []) + fields }
+        var pairs: [(Field, String)] {
+            guard let state else { return fields }
+            var pairs: [(Field, String)] = []
+            pairs.reserveCapacity(fields.count + 1)
+            pairs.append((.state, state.rawValue))
+            pairs.append(contentsOf: fields)
+            return pairs
+        }
 
         /// Accepted into a queue (`POST /tasks`, `celeriac submit`, a chain's next step).
         public static func submitted(_ message: TaskMessage, at now: Date) -> Update {
