@@ -10,6 +10,7 @@
 #   bench/auth/run.sh                 # DURATION=10s ROUNDS=2 TASKS=20000 PARTS="hello drain"
 #   PARTS=hello ROUNDS=3 bench/auth/run.sh   # hello only
 #   BUILD_LOCK= bench/auth/run.sh     # when the caller already holds /tmp/celeriac-build.lock
+#   BENCH_HELLO=/tmp/hello-a PARTS=hello bench/auth/run.sh   # a given http-hello binary, not built
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -30,10 +31,11 @@ if [ -n "${BUILD_LOCK-flock /tmp/celeriac-build.lock}" ]; then
 fi
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 [ -x "$PY" ] || make --no-print-directory venv
-swift build -c release --product http-hello >&2
-case " $PARTS " in *" drain "*) swift build -c release --product celeriac >&2 ;; esac
-HELLO=$ROOT/.build/release/http-hello
-BIN=$ROOT/.build/release/celeriac
+# BENCH_HELLO / BENCH_BIN: measure those binaries as they are (A/B runs of two builds), no build.
+[ -n "${BENCH_HELLO:-}" ] || swift build -c release --product http-hello >&2
+case " $PARTS " in *" drain "*) [ -n "${BENCH_BIN:-}" ] || swift build -c release --product celeriac >&2 ;; esac
+HELLO=${BENCH_HELLO:-$ROOT/.build/release/http-hello}
+BIN=${BENCH_BIN:-$ROOT/.build/release/celeriac}
 WORK=$(mktemp -d)
 PID=""
 SCRAPER=""
