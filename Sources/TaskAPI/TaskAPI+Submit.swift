@@ -34,38 +34,32 @@ extension TaskAPI {
         if !replayed { metrics.submitted(task: task, queue: options.queue) }
         // A repeat with the same key (or of a unique task inside its window) answers with the task first submitted under it, as it is now.
         let location = "/tasks/\(id)"
-        let body: [UInt8]
-        if replayed {
-            let view = try await taskView(id)
-            body = JSONValue.object([
-                "id": .string(id),
-                "task": view["task"] ?? .string(task),
-                "state": view["state"] ?? "PENDING",
-                "queue": view["queue"] ?? .string(options.queue),
-                "eta": .null,
-                "status_url": .string(location),
-            ]).serializedBytes()
-        } else {
-            body = Self.acceptedBody(id: id, task: task, queue: options.queue, eta: options.eta, location: location)
-        }
+        let view: JSONValue? = replayed ? try await taskView(id) : Optional.none
+        let body = Self.acceptedBody(id: id, task: view?["task"] ?? .string(task), state: view?["state"] ?? "PENDING",
+                                     queue: view?["queue"] ?? .string(options.queue),
+                                     eta: replayed ? .null : options.eta.map { .string(CeleryDate.format($0)) } ?? .null,
+                                     location: location)
         var response = HTTPResponse(status: 202, headers: ["Content-Type": "application/json", "Location": location], body: body)
         if replayed { response.headers.add(name: "Idempotent-Replayed", value: "true") }
         return response
     }
 
-    /// The 202 body of a new submission, written straight out: the bytes the `JSONValue.object` of the
-    /// replayed case gives for the same fields (same order, same escaping), without building the object.
-    static func acceptedBody(id: String, task: String, queue: String, eta: Date?, location: String) -> [UInt8] {
+    /// The 202 body, written straight out: the bytes a `JSONValue.object` of these fields gives (same
+    /// order, same escaping), without building the object (one per submission on the hot path).
+    static func acceptedBody(id: String, task: JSONValue, state: JSONValue, queue: JSONValue, eta: JSONValue,
+                             location: String) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(128 + 2 * id.utf8.count + task.utf8.count + queue.utf8.count)
+        out.reserveCapacity(160 + 2 * id.utf8.count)
         out.append(contentsOf: #"{"id": "#.utf8)
         JSONValue.string(id).write(to: &out)
         out.append(contentsOf: #", "task": "#.utf8)
-        JSONValue.string(task).write(to: &out)
-        out.append(contentsOf: #", "state": "PENDING", "queue": "#.utf8)
-        JSONValue.string(queue).write(to: &out)
+        task.write(to: &out)
+        out.append(contentsOf: #", "state": "#.utf8)
+        state.write(to: &out)
+        out.append(contentsOf: #", "queue": "#.utf8)
+        queue.write(to: &out)
         out.append(contentsOf: #", "eta": "#.utf8)
-        if let eta { JSONValue.string(CeleryDate.format(eta)).write(to: &out) } else { out.append(contentsOf: "null".utf8) }
+        eta.write(to: &out)
         out.append(contentsOf: #", "status_url": "#.utf8)
         JSONValue.string(location).write(to: &out)
         out.append(UInt8(ascii: "}"))

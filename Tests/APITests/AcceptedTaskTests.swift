@@ -22,7 +22,8 @@ import TaskProtocol
         ("x", "t", "high-priority", Date(timeIntervalSince1970: 0)),
     ] as [(String, String, String, Date?)])
     func acceptedBody_isTheObjectsSerialization(id: String, task: String, queue: String, eta: Date?) {
-        let body = TaskAPI.acceptedBody(id: id, task: task, queue: queue, eta: eta, location: "/tasks/\(id)")
+        let body = TaskAPI.acceptedBody(id: id, task: .string(task), state: "PENDING", queue: .string(queue),
+                                        eta: eta.map { .string(CeleryDate.format($0)) } ?? .null, location: "/tasks/\(id)")
         #expect(body == Self.reference(id: id, task: task, queue: queue, eta: eta))
     }
 }
