@@ -39,7 +39,12 @@ import Worker
         let worker = Worker(configuration: wc, registry: registry, broker: broker, results: results, logger: logger)
         let running = Task { try await worker.run() }
         let message = TaskMessage.make(task: "t.gated", args: [], kwargs: [:])
-        try await broker.enqueue(message)   // confirmed: the replica is in sync
+        // Published without waiting for the replica (a loaded machine may take longer than the 200 ms the
+        // worker allows), then confirmed on the replica before the test pauses it.
+        let plain = RedisClient(configuration: try RedisConfiguration(url: primary.url))
+        defer { plain.close() }
+        try await Broker(redis: plain).enqueue(message)
+        #expect(await waitUntil(timeout: 15) { (try? await plain.send(["WAIT", "1", "100"]))?.integer == 1 })
         #expect(await waitUntil(timeout: 15) { ran.withLock { $0 } == 1 && worker.active == 1 })
 
         // SIGSTOP: the replica stays connected but acknowledges nothing, so every WAIT runs out.
