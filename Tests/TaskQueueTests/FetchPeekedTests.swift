@@ -42,6 +42,35 @@ import TaskProtocol
         }
     }
 
+    @Test func aBatchOfDifferentUpdates_writesEachRecordAndIndexEntryFromItsOwn() async throws {
+        // Published by a producer that is not Celeriac (no record, not indexed yet), as Python's `delay()`.
+        let h = try ScriptHarness()
+        var options = TaskMessage.Options()
+        options.eta = Date().addingTimeInterval(3_600)
+        let messages = [TaskMessage.make(task: "t1", args: [], kwargs: [:]), TaskMessage.make(task: "t2", args: [], kwargs: [:]),
+                        TaskMessage.make(task: "t1", args: [], kwargs: [:]),
+                        TaskMessage.make(task: "t2", args: [], kwargs: [:], options: options)]
+        for m in messages { _ = try await h.run(["LPUSH", "celery", RedisArgument(m.encoded())]) }
+        let fetched = try await h.broker.fetch(lists: ["celery"], leaseToken: "w|1", count: 4, startNow: 1, worker: "w")
+        #expect(fetched.map(\.record) == [.started, .received, .received, .untouched])
+        for (m, state) in zip(messages.prefix(3), [TaskState.started, .received, .received]) {
+            let record = try #require(try await h.broker.record(m.id))
+            #expect(record.name == m.task && record.state == state && record.worker == "w" && record.queue == "celery", "\(m.task)")
+        }
+        #expect(try await h.broker.record(messages[3].id) == nil, "a message with an eta is held only")
+        func members(_ key: String) async throws -> Set<String> {
+            Set(try await h.run(["ZRANGE", RedisArgument(key), "0", "-1"]).array?.compactMap(\.string) ?? [])
+        }
+        let ids = messages.map(\.id)
+        #expect(try await members(h.broker.keys.taskNameIndex("t1")) == [ids[0], ids[2]])
+        #expect(try await members(h.broker.keys.taskNameIndex("t2")) == [ids[1]])
+        #expect(try await members(h.broker.keys.queueIndex("celery")) == Set(ids.prefix(3)))
+        #expect(try await members(h.broker.keys.workerIndex("w")) == Set(ids.prefix(3)))
+        #expect(try await members(h.broker.keys.stateIndex("STARTED")!) == [ids[0]])
+        #expect(try await members(h.broker.keys.stateIndex("RECEIVED")!) == [ids[1], ids[2]])
+        #expect(try await h.run(["HLEN", RedisArgument(h.broker.keys.leases)]).integer == 4, "every message is held")
+    }
+
     @Test func aTailThatChangedSinceThePeek_isPushedBack_andNothingIsWritten() async throws {
         let h = try ScriptHarness()
         let a = TaskMessage.make(task: "t", args: [], kwargs: [:])
