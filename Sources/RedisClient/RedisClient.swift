@@ -142,6 +142,12 @@ public final class RedisClient: Sendable {
         return connection
     }
 
+    /// The event loop where the shared connection's replies arrive (connecting if needed; nil while
+    /// Redis is unreachable): a task that prefers it is resumed by those replies with no thread hop.
+    public func executor() async -> (any TaskExecutor)? {
+        try? await currentConnection().executor
+    }
+
     /// Closes the shared connection (callers in flight get an error).
     public func close() {
         failover.withLock { $0.watcher?.cancel() }

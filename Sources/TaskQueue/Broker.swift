@@ -58,6 +58,11 @@ public struct Broker: Sendable {
     /// Closes the shared connection (callers in flight get an error).
     public func close() { redis.close() }
 
+    /// The event loop where this broker's replies arrive (nil while Redis is unreachable): an idle
+    /// consumer that prefers it goes from a watcher's wake-up to its fetch and on to the task's start
+    /// with no hop to the thread pool and back.
+    public func executor() async -> (any TaskExecutor)? { await redis.executor() }
+
     /// The list a message goes to, from its queue and priority.
     public func listName(for message: TaskMessage) -> String {
         keys.bands.listName(queue: message.queue, priority: message.priority)

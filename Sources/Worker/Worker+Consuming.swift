@@ -26,14 +26,18 @@ extension Worker {
         // (a round trip per task on a quiet worker), so it waits for a watcher first, which sees a
         // message that came meanwhile at once. (A fetch that read no tails leaves it unset: see `fetch`.)
         var drained = false
-        while !isStopping {
+        // Where the watchers' and the fetches' replies arrive (a worker's Redis sockets share one loop);
+        // nil while Redis is unreachable: the consumer stays on the pool until it is known.
+        var loop = await broker.executor()
+        /// One turn: a free slot is filled from the prefetch buffer or a fetch. False once stopping.
+        func turn() async -> Bool {
             await slots.acquire()
-            if isStopping { slots.release(); break }
+            if isStopping { slots.release(); return false }
             if let next = buffer.popFirst() {
                 // Prefetched and already held: no round trip between a free slot and its next task.
                 state.withLock { $0.prefetched[next.tag ?? ""] = nil }
                 await start(next)
-                continue
+                return true
             }
             // Every slot free right now is filled from one fetch, plus Celery-style prefetch.
             let slotsHeld = 1 + (slots.tryAcquire(upTo: configuration.concurrency))
@@ -67,6 +71,24 @@ extension Worker {
                 if let tag = fetched.tag { state.withLock { $0.prefetched[tag] = fetched } }
             }
             for fetched in batch[..<now] { await start(fetched) }
+            return true
+        }
+        while !isStopping {
+            // Idle (the next fetch waits for a watcher): turns run on the event loop where the watchers'
+            // and the fetch's replies arrive, for as long as the worker stays idle, so a wake-up goes on
+            // to its fetch and its task's start with no hop to the pool and back (the handler itself runs
+            // on the pool: `start`). A backlog is fetched and started on the pool, as the loop's I/O must
+            // not wait on it.
+            if drained, tails == nil, buffer.isEmpty {
+                if loop == nil { loop = await broker.executor() }
+                if let loop {
+                    await withTaskExecutorPreference(loop) {
+                        while await turn(), drained, tails == nil, buffer.isEmpty {}
+                    }
+                    continue
+                }
+            }
+            if await !turn() { break }
         }
         // Prefetched messages that never started go back to the front of their queues.
         for fetched in buffer { await handBack(fetched) }
@@ -252,7 +274,8 @@ extension Worker {
             $0.inFlight[tag] = InFlight(message: message, task: nil, unmarkedStart: fetched.record == .received ? now : nil)
             $0.totals[message.task, default: 0] += 1  // Celery counts a task when it is accepted
         }
-        let task = Task {
+        // On the pool, also when an idle consumer starts it from the event loop (a handler may block).
+        let task = Task(executorPreference: globalConcurrentExecutor) {
             await self.execute(message, definition: definition, plan: plan)
             self.state.withLock {
                 $0.inFlight[tag] = nil

@@ -14,7 +14,8 @@ On a private redis-server, release binaries:
       returned the message) and `started_at` (the moment the task function began) in the task record,
       with microsecond resolution and the same clock (one machine). Read back by `GET /tasks/<id>`.
       Printed p50/p99/max of: the POST round trip; t_send→received_at; t_send→started_at; and the
-      server-side part submitted_at→received_at (the API's stamp to the worker's).
+      server-side part submitted_at→received_at (the API's stamp to the worker's); and the worker's
+      part received_at→started_at (its fetch: decoding, the script's round trip, the task's start).
 """
 import argparse
 import datetime
@@ -155,13 +156,15 @@ def latency(args, url, client, workdir):
             if i >= args.warmup:
                 rows.append((t_answered - t_send, stamp(view["received_at"]) - t_send,
                              stamp(view["started_at"]) - t_send,
-                             stamp(view["received_at"]) - stamp(view["submitted_at"])))
+                             stamp(view["received_at"]) - stamp(view["submitted_at"]),
+                             stamp(view["started_at"]) - stamp(view["received_at"])))
             time.sleep(args.gap)
         conn.close()
         print(f"(b) submit→start on an idle system: {args.tasks} tasks one at a time (after {args.warmup} warm-up), "
               f"default worker (-Q celery), {args.gap * 1000:.0f} ms apart", flush=True)
         for k, label in enumerate(["POST /tasks round trip", "t_send → received_at (worker has it)",
-                                   "t_send → started_at (task runs)", "submitted_at → received_at (server side)"]):
+                                   "t_send → started_at (task runs)", "submitted_at → received_at (server side)",
+                                   "received_at → started_at (worker side)"]):
             print(summary(label, [row[k] for row in rows]), flush=True)
     finally:
         stop(worker)
