@@ -146,7 +146,9 @@ extension TaskIndex {
         -- re-fetch joining a worker set, a failure) checks each set it touched. The named sets also live
         -- as long as a record written now (the fixed sets are bounded by the trim).
         local function ix_trim()
+          local flushed = false
           for key, p in pairs(IX.pending) do
+            flushed = true
             local adds, removes = {}, {}
             for _, id in ipairs(p.ids) do
               local score = p.op[id]
@@ -160,7 +162,7 @@ extension TaskIndex {
             for i = 1, #removes, 1000 do ix_call('ZREM', key, unpack(removes, i, math.min(i + 999, #removes))) end
             ix_zadd(key, adds)
           end
-          IX.pending = {}
+          if flushed then IX.pending = {} end
           local all, added, floor = IX.all, IX.added, math.floor
           local cutoffText, ttlText = IX.cutoffText, IX.ttlText
           local cutoff, cap, ttl = cutoffText + 0, IX.capText + 0, ttlText + 0

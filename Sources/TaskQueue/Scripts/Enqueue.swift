@@ -146,8 +146,11 @@ struct Enqueue: ScriptCall {
           for j = 1, f2 do fields[j] = ARGV[at + j] end
           at = at + f2 + 1
           local v = ARGV[at] + 0
-          local slots = {}
-          for j = 1, v do slots[j] = 2 * (ARGV[at + j] + 0) end
+          local slots = IX_NONE
+          if v > 0 then
+            slots = {}
+            for j = 1, v do slots[j] = 2 * (ARGV[at + j] + 0) end
+          end
           at = at + v + 1
           local run = #runSets + 1
           runSets[run] = sets
@@ -180,9 +183,9 @@ struct Enqueue: ScriptCall {
         -- score; a known one, or an id repeated in the batch, is left as it is. Every id's score is read in
         -- one call first; the new ones (all of them, but for a reused id) go straight into one ZADD per
         -- set (a run's sets get the run's new tasks), without `ix_stage`'s per-message bookkeeping. An id
-        -- whose score could not be read (a wrong-typed `all`) takes `ix_write`'s own path, and so does a
-        -- lone message: its ZADD NX both enters it and tells it is new, one call fewer than a read first.
-        if #ids > 1 then ix_prefetch(ids) end
+        -- whose score could not be read (a wrong-typed `all`) takes `ix_write`'s own path. (A lone message
+        -- too is read first: `ix_write`'s ZADD NX would save that call but cost more in staging tables.)
+        ix_prefetch(ids)
         local runAdds, all = {}, {}
         for k, id in ipairs(ids) do
           local known = IX.scores[id]
@@ -204,7 +207,19 @@ struct Enqueue: ScriptCall {
           ix_zadd(IX.all, all)
           IX.touched[IX.all] = IX.touched[IX.all] or false
         end
-        -- A set shared by several runs (a queue of several task names) gets their tasks in one ZADD.
+        -- A set shared by several runs (a queue of several task names) gets their tasks in one ZADD; a
+        -- batch of one run (the usual: one task to one queue) adds its tasks to its sets as they are.
+        if #runSets == 1 then
+          local a = runAdds[1]
+          if a then
+            for _, key in ipairs(runSets[1]) do
+              ix_zadd(key, a)
+              IX.touched[key] = true
+            end
+          end
+          ix_trim()
+          return replies
+        end
         local keyRuns, order = {}, {}
         for run = 1, #runSets do
           local a = runAdds[run]
