@@ -3,16 +3,17 @@ import Foundation
 extension TaskIndex {
     /// Lua that the indexing scripts include after their type checks: `ix_write(id, old, new, sets, always)`
     /// and `ix_trim()`. `keys` is a Lua expression for the KEYS index of the `all` set (the state
-    /// sets follow it, as `KeySpace.indexKeys` lists them); `args` one for the ARGV index of the
-    /// four arguments `TaskIndex.arguments(now:)` gives.
+    /// sets follow it, as `KeySpace.indexKeys` lists them, read only when a write moves a task between
+    /// states: a submit passes `all` alone); `args` one for the ARGV index of the four arguments
+    /// `TaskIndex.arguments(now:)` gives.
     static func lua(keys: String, args: String) -> String {
         let states = Self.stateSets.enumerated().map { "\($0.element) = KEYS[k + \($0.offset + 1)]" }.joined(separator: ", ")
         let unset = Self.unsetStates.map { "\($0) = true" }.joined(separator: ", ")
         return """
         -- What every call pays before its own work (it runs on every fetch, submit and result) is kept
         -- small: one table literal (sized once, no field added after), the state sets' table and the
-        -- numbers only when needed (read as `x + 0`: one
-        -- string conversion, where tonumber makes two), six closures (the helpers only one of them calls are written inline).
+        -- numbers only when needed (read as `x + 0`: one string conversion, where tonumber makes two),
+        -- seven closures (a helper that only one of them called is written inline in it).
         -- `touched[key]`: true for a named set (a task name, queue or worker: it expires when unused),
         -- false for a fixed one (trimmed only); `added[key]`: members it gained in this call.
         local IX
