@@ -3,23 +3,37 @@ import Foundation
 extension TaskIndex {
     /// Lua that the indexing scripts include after their type checks: `ix_write(id, old, new, sets, always)`
     /// and `ix_trim()`. `keys` is a Lua expression for the KEYS index of the `all` set (the state
-    /// sets follow it, as `KeySpace.indexKeys` lists them); `args` one for the ARGV index of the
-    /// four arguments `TaskIndex.arguments(now:)` gives.
+    /// sets follow it, as `KeySpace.indexKeys` lists them, read only when a write moves a task between
+    /// states: a submit passes `all` alone); `args` one for the ARGV index of the four arguments
+    /// `TaskIndex.arguments(now:)` gives.
     static func lua(keys: String, args: String) -> String {
-        let buckets = Self.stateSets.enumerated().map { "\($0.element) = \($0.offset + 1)" }.joined(separator: ", ")
+        let states = Self.stateSets.enumerated().map { "\($0.element) = KEYS[k + \($0.offset + 1)]" }.joined(separator: ", ")
         let unset = Self.unsetStates.map { "\($0) = true" }.joined(separator: ", ")
         return """
-        local IX = {touched = {}, added = {}, states = {}, unset = {\(unset)}}
+        -- What every call pays before its own work (it runs on every fetch, submit and result) is kept
+        -- small: one table literal (sized once, no field added after), the state sets' table and the
+        -- numbers only when needed (read as `x + 0`: one string conversion, where tonumber makes two),
+        -- seven closures (a helper that only one of them called is written inline in it).
+        -- `touched[key]`: true for a named set (a task name, queue or worker: it expires when unused),
+        -- false for a fixed one (trimmed only); `added[key]`: members it gained in this call.
+        local IX
         do
           local k, a = \(keys), \(args)
-          IX.all = KEYS[k]
-          for name, offset in pairs({\(buckets)}) do IX.states[name] = KEYS[k + offset] end
           -- Scores and TTLs go to Redis as the strings they came as: a Lua number given to redis.call
           -- is formatted with "%.17g" and parsed again, which costs about a microsecond for an epoch-ms score.
-          IX.now, IX.cutoffText, IX.ttlText = ARGV[a], ARGV[a + 1], ARGV[a + 3]
-          IX.cutoff, IX.cap, IX.ttl = tonumber(IX.cutoffText), tonumber(ARGV[a + 2]), tonumber(IX.ttlText)
+          IX = {all = KEYS[k], k = k, states = false, unset = {\(unset)}, touched = {}, added = {}, pending = {},
+                scores = {}, now = ARGV[a], cutoffText = ARGV[a + 1], capText = ARGV[a + 2], ttlText = ARGV[a + 3]}
         end
-        -- `named`: a set of a task name, queue or worker (it expires when unused; the fixed sets are trimmed only).
+        -- The state sets by state, made on first use (a submit never needs them).
+        local function ix_states()
+          local states = IX.states
+          if not states then
+            local k = IX.k
+            states = {\(states)}
+            IX.states = states
+          end
+          return states
+        end
         -- Index writes never fail the script's own work: a wrong-typed index key (the scripts check only
         -- their own keys' types) leaves that task out of the history, nothing more.
         local function ix_call(...)
@@ -27,16 +41,11 @@ extension TaskIndex {
           if type(reply) == 'table' and reply.err then return nil end
           return reply
         end
-        local function ix_touch(key, added, named)
-          IX.added[key] = (IX.added[key] or 0) + (added or 0)
-          IX.touched[key] = IX.touched[key] or named or false
-        end
-        -- Writes to the sets are staged and sent at the end (`ix_flush`, from `ix_trim`): one ZADD and
+        -- Writes to the sets are staged and sent at the end (the flush in `ix_trim`): one ZADD and
         -- one ZREM per set and call, not one per task (a batch of fetches or results touches the same
         -- few sets). Per set and id the last staged operation wins, which is what the calls in order
-        -- would have left; nothing in the script reads a set meanwhile but through `ix_score`.
+        -- would have left; nothing in the script reads a set meanwhile but through `scores`.
         -- `pending[key]` = {ids in order, op[id] = score to add or false to remove}.
-        IX.pending, IX.scores = {}, {}
         local function ix_stage(key, id, score, named)
           local p = IX.pending[key]
           if not p then
@@ -51,7 +60,6 @@ extension TaskIndex {
             IX.added[key] = IX.added[key] or 0
           end
         end
-        local function ix_add(key, score, id, named) ix_stage(key, id, score, named) end
         -- `scores[id]`: the id's score in `all` (false when it is not there), once read or written.
         -- A script that indexes several ids reads them in one call first (`ix_prefetch`); then a new
         -- id is entered with the others in the flush. Otherwise a new id is entered at once with
@@ -61,24 +69,6 @@ extension TaskIndex {
           local got = ix_call('ZMSCORE', IX.all, unpack(ids))
           if not got then return end
           for i, id in ipairs(ids) do IX.scores[id] = got[i] or false end
-        end
-        local function ix_score(id)
-          if IX.scores[id] == nil then IX.scores[id] = ix_call('ZSCORE', IX.all, id) or false end
-          return IX.scores[id]
-        end
-        -- `at`: the score a new id enters with (a batched submit gives each message its own); default `now`.
-        local function ix_enter(id, at)
-          at = at or IX.now
-          if IX.scores[id] == false then
-            ix_stage(IX.all, id, at, false)
-            IX.scores[id] = at
-            return true
-          elseif IX.scores[id] == nil and ix_call('ZADD', IX.all, 'NX', at, id) == 1 then
-            ix_touch(IX.all, 1, false)
-            IX.scores[id] = at
-            return true
-          end
-          return false
         end
         -- `adds` (score, id, score, id, …) into `key` in calls of 1,000 members, counted as added; `all`
         -- only gains members (NX: a task keeps the score it entered with).
@@ -93,8 +83,73 @@ extension TaskIndex {
             IX.added[key] = (IX.added[key] or 0) + (added or 0)
           end
         end
-        local function ix_flush()
+        -- A record written: a task seen for the first time (a submit or a fetch: `sets` not empty or an
+        -- `always` set) enters `all` at `at` (default `now`: a batched submit gives each message its own)
+        -- and joins `sets` with that score; `always` (a fetch's worker set) is joined every time; a new
+        -- state moves it between state sets (PENDING and SUCCESS have none: `TaskIndex.unsetStates`).
+        -- `old` is the record's state before the write (false for none). An id never seen and not being
+        -- submitted or fetched is left out. The score is read only when a set is to be joined.
+        -- (No closure or table is made per call: a batch calls this once per task.)
+        local function ix_write(id, old, new, sets, always, at)
+          local scores = IX.scores
+          local score = nil
+          if #sets > 0 or always then
+            at = at or IX.now
+            local known, entered = scores[id], false
+            if known == false then
+              ix_stage(IX.all, id, at, false)
+              entered = true
+            elseif known == nil and ix_call('ZADD', IX.all, 'NX', at, id) == 1 then
+              IX.added[IX.all] = (IX.added[IX.all] or 0) + 1
+              IX.touched[IX.all] = IX.touched[IX.all] or false
+              entered = true
+            end
+            if entered then
+              scores[id] = at
+              score = at
+              for _, key in ipairs(sets) do ix_stage(key, id, score, true) end
+            else
+              if scores[id] == nil then scores[id] = ix_call('ZSCORE', IX.all, id) or false end
+              score = scores[id]
+              if not score then return end
+            end
+            if always then ix_stage(always, id, score, true) end
+          end
+          if new then
+            local unset, to = IX.unset, nil
+            -- A custom state (PROGRESS…) is kept under STARTED.
+            if not unset[new] then
+              local states = ix_states()
+              to = states[new] or states.STARTED
+            end
+            if old and not unset[old] then
+              local states = ix_states()
+              local from = states[old] or states.STARTED
+              if from ~= to then ix_stage(from, id, false) end
+            end
+            if to then
+              if score == nil then
+                if scores[id] == nil then scores[id] = ix_call('ZSCORE', IX.all, id) or false end
+                score = scores[id]
+              end
+              if score then ix_stage(to, id, score) end
+            end
+          end
+        end
+        -- The `sets` of a write that joins none (a state change only), shared rather than made per call.
+        local IX_NONE = {}
+        -- The end of every indexing call: the staged writes leave (one ZREM and one ZADD per set), then
+        -- every set written keeps members younger than the records' lifetime and at most `cap` of them,
+        -- checked whenever a call's new members cross a multiple of 128 (and whenever over the cap). A
+        -- call that entered tasks in `all` counts only there (one ZCARD): every other set it touched got
+        -- its members with those tasks, so all of them are trimmed when `all` is (a set may run over the
+        -- cap by what it gained since its last trim, about 128 members). A call that entered none (a
+        -- re-fetch joining a worker set, a failure) checks each set it touched. The named sets also live
+        -- as long as a record written now (the fixed sets are bounded by the trim).
+        local function ix_trim()
+          local flushed = false
           for key, p in pairs(IX.pending) do
+            flushed = true
             local adds, removes = {}, {}
             for _, id in ipairs(p.ids) do
               local score = p.op[id]
@@ -108,71 +163,29 @@ extension TaskIndex {
             for i = 1, #removes, 1000 do ix_call('ZREM', key, unpack(removes, i, math.min(i + 999, #removes))) end
             ix_zadd(key, adds)
           end
-          IX.pending = {}
-        end
-        -- A record written: a task seen for the first time (a submit or a fetch: `sets` not empty or an
-        -- `always` set) enters `all` at `now` and joins `sets` with that score; `always` (a fetch's worker
-        -- set) is joined every time; a new state moves it between state sets (PENDING and SUCCESS have
-        -- none: `TaskIndex.unsetStates`). `old` is the record's state before the write (false for none).
-        -- An id never seen and not being submitted or fetched is left out. The score is read only when a
-        -- set is to be joined. `at`: the score a new id enters with (default `now`).
-        -- (No closure or table is made per call: a batch calls this once per task.)
-        local function ix_write(id, old, new, sets, always, at)
-          local score = nil
-          if #sets > 0 or always then
-            if ix_enter(id, at) then
-              score = at or IX.now
-              for _, key in ipairs(sets) do ix_add(key, score, id, true) end
-            else
-              score = ix_score(id)
-              if not score then return end
-            end
-            if always then ix_add(always, score, id, true) end
-          end
-          if new then
-            local to = IX.states[new]
-            if to == nil and not IX.unset[new] then to = IX.states.STARTED end
-            if old then
-              local from = IX.states[old]
-              if from == nil and not IX.unset[old] then from = IX.states.STARTED end
-              if from and from ~= to then ix_stage(from, id, false) end
-            end
-            if to then
-              if score == nil then score = ix_score(id) end
-              if score then ix_add(to, score, id) end
-            end
-          end
-        end
-        -- The `sets` of a write that joins none (a state change only), shared rather than made per call.
-        local IX_NONE = {}
-        -- Every set written keeps members younger than the records' lifetime and at most `cap` of them,
-        -- checked whenever a call's new members cross a multiple of 128 (and whenever over the cap). A
-        -- call that entered tasks in `all` counts only there (one ZCARD): every other set it touched got
-        -- its members with those tasks, so all of them are trimmed when `all` is (a set may run over the
-        -- cap by what it gained since its last trim, about 128 members). A call that entered none (a
-        -- re-fetch joining a worker set, a failure) checks each set it touched. The named sets also live
-        -- as long as a record written now (the fixed ones are bounded by the trim).
-        local function ix_cut(key, n)
-          if IX.cutoff > 0 then ix_call('ZREMRANGEBYSCORE', key, '-inf', '(' .. IX.cutoffText) end
-          if IX.cap > 0 and (n == nil or n > IX.cap) then ix_call('ZREMRANGEBYRANK', key, 0, -(IX.cap + 1)) end
-        end
-        local function ix_due(key)
-          local n = ix_call('ZCARD', key) or 0
-          return math.floor(n / 128) > math.floor((n - IX.added[key]) / 128) or (IX.cap > 0 and n > IX.cap), n
-        end
-        local function ix_trim()
-          ix_flush()
-          local entered = (IX.added[IX.all] or 0) > 0
+          if flushed then IX.pending = {} end
+          local all, added, floor = IX.all, IX.added, math.floor
+          local cutoffText, ttlText = IX.cutoffText, IX.ttlText
+          local cutoff, cap, ttl = cutoffText + 0, IX.capText + 0, ttlText + 0
+          local entered = (added[all] or 0) > 0
           local due, n = false, nil
-          if entered then due, n = ix_due(IX.all) end
+          if entered then
+            n = ix_call('ZCARD', all) or 0
+            due = floor(n / 128) > floor((n - added[all]) / 128) or (cap > 0 and n > cap)
+          end
           for key, named in pairs(IX.touched) do
+            local cut, count = due, nil
             if entered then
-              if due then ix_cut(key, key == IX.all and n or nil) end
+              if key == all then count = n end
             else
-              local own, count = ix_due(key)
-              if own then ix_cut(key, count) end
+              count = ix_call('ZCARD', key) or 0
+              cut = floor(count / 128) > floor((count - added[key]) / 128) or (cap > 0 and count > cap)
             end
-            if named and IX.ttl > 0 then ix_call('EXPIRE', key, IX.ttlText) end
+            if cut then
+              if cutoff > 0 then ix_call('ZREMRANGEBYSCORE', key, '-inf', '(' .. cutoffText) end
+              if cap > 0 and (count == nil or count > cap) then ix_call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
+            end
+            if named and ttl > 0 then ix_call('EXPIRE', key, ttlText) end
           end
         end
 

@@ -24,14 +24,14 @@ struct Enqueue: ScriptCall {
     }
 
     var entries: [Entry]
-    /// The index's fixed keys (`KeySpace.indexKeys`).
+    /// The index's fixed keys (`KeySpace.indexKeys`); the call passes only the first, `all`.
     var indexKeys: [String]
     /// Seconds the records live; 0 keeps them.
     var recordTTL: Int
     var index: TaskIndex
 
     /// KEYS: the lists (each once), the records (one per entry), the named index sets (each once), the
-    /// index's fixed keys. ARGV: the counts of entries, lists and named sets, the record TTL, the index's
+    /// index's `all` set. ARGV: the counts of entries, lists and named sets, the record TTL, the index's
     /// four arguments (at the latest entry's time), then the entries in runs (`Run`): per run its
     /// length, its list's number, its sets' count and numbers, its record fields' count and the fields
     /// (name, and the value when all of the run share it, else ""), the count and numbers of the fields
@@ -50,7 +50,8 @@ struct Enqueue: ScriptCall {
         for list in listOrder { arguments.append(list) }
         for entry in entries { arguments.append(entry.record) }
         for set in setOrder { arguments.append(set) }
-        for key in indexKeys { arguments.append(key) }
+        // Only `all` of the index's fixed keys: a submit writes PENDING, which has no state set.
+        arguments.append(indexKeys[0])
         arguments.append(entries.count)
         arguments.append(listOrder.count)
         arguments.append(setOrder.count)
@@ -82,7 +83,7 @@ struct Enqueue: ScriptCall {
             }
             start = end
         }
-        return listOrder.count + entries.count + setOrder.count + indexKeys.count
+        return listOrder.count + entries.count + setOrder.count + 1
     }
 
     /// Consecutive entries share a run when they go to the same list and sets with the same record fields.
@@ -105,7 +106,8 @@ struct Enqueue: ScriptCall {
     // writes nothing then) refuses that message alone, with TYPE read only then. The index keys are not
     // checked (`TaskIndex`).
     static let script = RedisScript(name: "enqueue", source: """
-        local n, l, s = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+        -- Numbers are read as `x + 0`, not `tonumber(x)`: one string conversion (strtod), not two.
+        local n, l, s = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] + 0
         local function wrongType(i, want)
           local got = redis.call('TYPE', KEYS[i])['ok']
           if got ~= 'none' and got ~= want then
@@ -126,26 +128,29 @@ struct Enqueue: ScriptCall {
           end
         end
 
-        """ + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.stateSets.count)", args: "5") + """
+        """ + TaskIndex.lua(keys: "#KEYS", args: "5") + """
         local ttlText = ARGV[4]
-        local ttl = tonumber(ttlText)
+        local ttl = ttlText + 0
         -- Per published message, in flat arrays (no table per message): its id, score and run; per run its sets.
         local replies, pushes = {}, {}
         local ids, scores, runOf, runSets = {}, {}, {}, {}
         local at, i = 9, 0
         while i < n do
-          local m, list, c = tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
+          local m, list, c = ARGV[at] + 0, ARGV[at + 1] + 0, ARGV[at + 2] + 0
           local sets = {}
-          for j = 1, c do sets[j] = KEYS[l + n + tonumber(ARGV[at + 2 + j])] end
+          for j = 1, c do sets[j] = KEYS[l + n + ARGV[at + 2 + j] + 0] end
           at = at + 3 + c
           -- The HSET arguments of the run's records: the shared values stay, the varying ones are set per message.
-          local f2 = 2 * tonumber(ARGV[at])
+          local f2 = 2 * (ARGV[at] + 0)
           local fields = {}
           for j = 1, f2 do fields[j] = ARGV[at + j] end
           at = at + f2 + 1
-          local v = tonumber(ARGV[at])
-          local slots = {}
-          for j = 1, v do slots[j] = 2 * tonumber(ARGV[at + j]) end
+          local v = ARGV[at] + 0
+          local slots = IX_NONE
+          if v > 0 then
+            slots = {}
+            for j = 1, v do slots[j] = 2 * (ARGV[at + j] + 0) end
+          end
           at = at + v + 1
           local run = #runSets + 1
           runSets[run] = sets
@@ -178,7 +183,8 @@ struct Enqueue: ScriptCall {
         -- score; a known one, or an id repeated in the batch, is left as it is. Every id's score is read in
         -- one call first; the new ones (all of them, but for a reused id) go straight into one ZADD per
         -- set (a run's sets get the run's new tasks), without `ix_stage`'s per-message bookkeeping. An id
-        -- whose score could not be read (a wrong-typed `all`) takes `ix_write`'s own path.
+        -- whose score could not be read (a wrong-typed `all`) takes `ix_write`'s own path. (A lone message
+        -- too is read first: `ix_write`'s ZADD NX would save that call but cost more in staging tables.)
         ix_prefetch(ids)
         local runAdds, all = {}, {}
         for k, id in ipairs(ids) do
@@ -201,7 +207,19 @@ struct Enqueue: ScriptCall {
           ix_zadd(IX.all, all)
           IX.touched[IX.all] = IX.touched[IX.all] or false
         end
-        -- A set shared by several runs (a queue of several task names) gets their tasks in one ZADD.
+        -- A set shared by several runs (a queue of several task names) gets their tasks in one ZADD; a
+        -- batch of one run (the usual: one task to one queue) adds its tasks to its sets as they are.
+        if #runSets == 1 then
+          local a = runAdds[1]
+          if a then
+            for _, key in ipairs(runSets[1]) do
+              ix_zadd(key, a)
+              IX.touched[key] = true
+            end
+          end
+          ix_trim()
+          return replies
+        end
         local keyRuns, order = {}, {}
         for run = 1, #runSets do
           local a = runAdds[run]
