@@ -34,8 +34,17 @@ bench_workdir() {
   trap bench_cleanup EXIT
 }
 bench_cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
   rm -rf "$WORK"
+}
+# stop_pid PID: SIGTERM, then SIGKILL if it is still there after 10 s (Flower has been seen ignoring a
+# TERM under load, which left the bench waiting for it forever).
+stop_pid() {
+  kill "$1" 2>/dev/null || return 0
+  local deadline=$((SECONDS + 10))
+  while kill -0 "$1" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
 }
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

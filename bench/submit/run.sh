@@ -52,7 +52,7 @@ measure() {
   echo "$name $rps $p50 $p99 $requests $queued"
 }
 
-stop_last() { local pid=${PIDS[-1]}; kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; unset 'PIDS[-1]'; }
+stop_last() { stop_pid "${PIDS[-1]}"; unset 'PIDS[-1]'; }
 
 # 1. Ours.
 API_PORT=$(free_port)
