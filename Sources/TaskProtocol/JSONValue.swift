@@ -34,7 +34,13 @@ public struct JSONObject: Sendable, Hashable, ExpressibleByDictionaryLiteral {
 
     /// The value for `key`; setting `nil` removes it, setting a new key appends it.
     public subscript(key: String) -> JSONValue? {
-        get { pairs.first(where: { $0.key == key })?.value }
+        get {
+            // The byte count first: most keys differ in length, and it costs no call into the
+            // string comparison (the subscript runs dozens of times per task message).
+            let count = key.utf8.count
+            for pair in pairs where pair.key.utf8.count == count && pair.key == key { return pair.value }
+            return nil
+        }
         set {
             if let index = pairs.firstIndex(where: { $0.key == key }) {
                 if let newValue { pairs[index].value = newValue } else { pairs.remove(at: index) }
@@ -44,14 +50,17 @@ public struct JSONObject: Sendable, Hashable, ExpressibleByDictionaryLiteral {
         }
     }
 
-    /// The parser's setter: a repeated key keeps its first place and takes the last value, as
-    /// Python's `json.loads` does; without the closure and Optional of the subscript.
-    mutating func setParsed(_ key: String, _ value: JSONValue) {
-        for index in pairs.indices where pairs[index].key == key {
-            pairs[index].value = value
-            return
-        }
+    /// Room for `count` pairs before the parser's first append (growing from one pair reallocates often).
+    mutating func reserveParsed(_ count: Int) { pairs.reserveCapacity(count) }
+
+    /// The parser's append of a key it knows is new (it finds repeated keys itself).
+    mutating func appendParsed(_ key: String, _ value: JSONValue) {
         pairs.append((key: key, value: value))
+    }
+
+    /// The parser's answer to a repeated key: it keeps its first place and takes the last value.
+    mutating func replaceParsed(at index: Int, _ value: JSONValue) {
+        pairs[index].value = value
     }
 
     public var keys: [String] { pairs.map(\.key) }

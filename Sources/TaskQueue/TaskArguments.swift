@@ -17,7 +17,8 @@ public struct TaskArguments: Sendable {
 
     /// Checks the call against the parameters, as Python would on entry (too many, unknown, doubled).
     public func validate() throws {
-        let short = taskName.split(separator: ".").last.map(String.init) ?? taskName
+        // Only an error names the task: a valid call (every call, almost) builds no string.
+        var short: String { taskName.split(separator: ".").last.map(String.init) ?? taskName }
         if !parameters.isEmpty, args.count > parameters.count {
             throw ExceptionInfo(type: "TypeError",
                                 message: "\(short)() takes \(parameters.count) positional arguments but \(args.count) were given")

@@ -196,10 +196,12 @@ extension Worker {
             return
         }
         let now = Date()
-        let label = "\(message.task)[\(message.id)]"
+        // Built only when a log line at an enabled level asks for it.
+        var label: String { "\(message.task)[\(message.id)]" }
         let tag = message.deliveryTag
-        let plan = ExecutionPlan(message: message, now: now, defaultSoft: registry[message.task]?.options.softTimeLimit,
-                                 defaultHard: registry[message.task]?.options.timeLimit)
+        let registered = registry[message.task]
+        let plan = ExecutionPlan(message: message, now: now, defaultSoft: registered?.options.softTimeLimit,
+                                 defaultHard: registered?.options.timeLimit)
         if plan.start == .expired {
             events.task("task-revoked", ["uuid": .string(message.id), "terminated": false, "signum": nil, "expired": true])
             logger.info("Discarding revoked task: \(label)")
@@ -219,7 +221,7 @@ extension Worker {
             slots.release()
             return
         }
-        guard let definition = registry[message.task] else {
+        guard let definition = registered else {
             logger.error("Received unregistered task of type '\(message.task)'.\nThe message has been ignored and discarded.")
             // Celery's consumer (on_unknown_task) sends this one event and no task-received: Flower shows FAILURE.
             events.task("task-failed", ["uuid": .string(message.id),

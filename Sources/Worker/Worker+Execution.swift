@@ -8,7 +8,7 @@ extension Worker {
     // MARK: executing
 
     func execute(_ message: TaskMessage, definition: TaskDefinition, plan: ExecutionPlan) async {
-        let label = "\(message.task)[\(message.id)]"
+        var label: String { "\(message.task)[\(message.id)]" }  // for log lines, built when one is written
         var taskLogger = logger
         taskLogger[metadataKey: "task.id"] = .string(message.id)
         taskLogger[metadataKey: "task.name"] = .string(message.task)

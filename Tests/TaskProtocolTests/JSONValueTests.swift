@@ -32,6 +32,22 @@ import TaskProtocol
         #expect(try JSONValue.parse(text).serialized() == text)
     }
 
+    @Test func aRepeatedKey_keepsItsFirstPlace_andTakesTheLastValue_likePythonJsonLoads() throws {
+        // Nested objects repeat the outer keys without clashing; an escaped key equals its plain spelling.
+        let text = #"{"a": 1, "b": {"a": 2, "b": 3, "a": 4}, "\u0061": 5, "c": [{"c": 6, "c": 7}], "b": 8}"#
+        let value = try JSONValue.parse(text)
+        #expect(value.serialized() == #"{"a": 5, "b": 8, "c": [{"c": 7}]}"#)
+        let inner = try JSONValue.parse(#"{"x": {"y": 1, "z": 2, "y": 3}, "y": 4}"#)
+        #expect(inner.serialized() == #"{"x": {"y": 3, "z": 2}, "y": 4}"#)
+        // More keys than one allocation holds, each repeated once, in reverse.
+        let keys = (0..<20).map { "key\($0)" }
+        let pairs = (keys + keys.reversed()).enumerated().map { "\"\($1)\": \($0)" }
+        let many = try JSONValue.parse("{" + pairs.joined(separator: ", ") + "}")
+        #expect(many.objectValue?.keys == keys)
+        #expect(many["key0"] == .int(39))
+        #expect(many["key19"] == .int(20))
+    }
+
     @Test(arguments: ["", "{", "[1,", "{\"a\" 1}", "tru", "\"abc", "01x", "[1] 2", "{\"a\":}", "\"\\x\"", "-", "1.e"])
     func rejects_malformedInput(text: String) {
         #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
