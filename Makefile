@@ -275,6 +275,19 @@ bench-dashboard: deps
 bench-history: apt
 	BUILD_LOCK="$(BUILD_LOCK)" bench/history/run.sh
 
+# Redis's cost in instructions (callgrind: deterministic, unlike wall time on a shared machine): one Enqueue
+# call at batch 1, 7 and 32 (bench/script-cost), and a 2,000-task drain's commands replayed
+# (bench/drain/replay.py). BINS="A B" compares two release binaries.
+.PHONY: bench-script-cost
+bench-script-cost: apt bench-venv
+	@command -v valgrind >/dev/null || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq valgrind; }
+	BUILD_LOCK="$(BUILD_LOCK)" BENCH_PYTHON=$(BENCH_VENV)/bin/python bench/script-cost/run.sh
+	@for bin in $${BINS:-$(CURDIR)/.build/release/celeriac}; do \
+	  $(BUILD_LOCK) $(BENCH_VENV)/bin/python bench/drain/replay.py capture --bin $$bin --out $(RUN_DIR)/replay.pkl >/dev/null \
+	    && echo "$$bin drain: $$($(BENCH_VENV)/bin/python bench/drain/replay.py replay $(RUN_DIR)/replay.pkl | tail -1)" || exit 1; \
+	done
+
 # perf profiles of POST /tasks under wrk and of a 20,000-task drain, summarised in bench/profiles/*.txt.
 .PHONY: bench-profile
 bench-profile: apt bench-venv
