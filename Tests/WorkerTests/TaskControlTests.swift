@@ -67,18 +67,18 @@ import Worker
             // Ignores cancellation: a wait that only a hard limit can walk away from. It waits on a thread of
             // its own, not a concurrency-pool thread (blocking one of the two here slowed every test beside it).
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                Thread { usleep(8_000_000); done.resume() }.start()
+                Thread { usleep(40_000_000); done.resume() }.start()
             }
             return "late"
         })
         h.startWorker { $0.concurrency = 1 }
         let id = try await h.submit("t.stubborn", [])
         let after = try await h.submit("t.add", [2, 3])
-        // Both answers come well before the handler's 8 s are up (the bounds leave room for a loaded machine).
-        let doc = try #require(try await h.result(id, timeout: 6))
+        // Both answers come well before the handler's 40 s are up (the bounds leave room for a loaded machine).
+        let doc = try #require(try await h.result(id, timeout: 25))
         #expect(doc.exception?.type == "TimeLimitExceeded")
         // The slot was freed: the next task ran while the stubborn handler still spins.
-        #expect(try await h.result(after, timeout: 6)?.result == 5)
+        #expect(try await h.result(after, timeout: 25)?.result == 5)
         h.worker?.requestShutdown()
     }
 

@@ -78,8 +78,9 @@ final class WorkerHarness: @unchecked Sendable {
         return message.id
     }
 
-    /// Waits until the task has a ready result document.
-    func result(_ id: String, timeout: Double = 10) async throws -> ResultDocument? {
+    /// Waits until the task has a ready result document (30 s by default: the whole suite's start-up can
+    /// slow a test's first task by ~10 s on this 2-core machine, more when the host steals time).
+    func result(_ id: String, timeout: Double = 30) async throws -> ResultDocument? {
         var found: ResultDocument?
         _ = try await waitUntil(timeout: timeout) {
             found = try await self.results.get(id)
