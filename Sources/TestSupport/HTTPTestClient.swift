@@ -15,7 +15,7 @@ public struct TestHTTPResponse: Sendable {
 /// reads until the server closes. Runs off the Swift concurrency threads.
 public enum HTTPTestClient {
     public static func request(port: Int, method: String, path: String, headers: [(String, String)] = [],
-                               body: String? = nil, timeout: Double = 10) async throws -> TestHTTPResponse {
+                               body: String? = nil, timeout: Double = 30) async throws -> TestHTTPResponse {
         try await withCheckedThrowingContinuation { continuation in
             // A thread of its own: Dispatch's global pool starves when many test clients block at once.
             Thread {
@@ -27,7 +27,7 @@ public enum HTTPTestClient {
     }
 
     public static func requestSync(port: Int, method: String, path: String, headers: [(String, String)] = [],
-                                   body: String? = nil, timeout: Double = 10) throws -> TestHTTPResponse {
+                                   body: String? = nil, timeout: Double = 30) throws -> TestHTTPResponse {
         let fd = try connectLoopback(port: port, receiveTimeout: timeout)
         defer { close(fd) }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"

@@ -11,12 +11,12 @@ import Glibc
 public final class RedisServer: @unchecked Sendable {
     public let port: Int
     public let directory: URL
-    private let process: Process
+    private let process: ChildProcess
 
     /// The URL a client uses to reach this server.
     public var url: String { "redis://127.0.0.1:\(port)/0" }
 
-    private init(port: Int, directory: URL, process: Process) {
+    private init(port: Int, directory: URL, process: ChildProcess) {
         self.port = port
         self.directory = directory
         self.process = process
@@ -34,15 +34,10 @@ public final class RedisServer: @unchecked Sendable {
         var lastError = "no attempt"
         for _ in 0..<5 {
             let port = try fixedPort ?? freePort()
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", dir.path, "--daemonize", "no",
-                                 "--loglevel", "warning", "--logfile", dir.appendingPathComponent("redis.log").path]
-                + extraArguments
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try ChildProcess.spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
+                                                          "--appendonly", "no", "--dir", dir.path, "--daemonize", "no",
+                                                          "--loglevel", "warning", "--logfile", dir.appendingPathComponent("redis.log").path]
+                                                 + extraArguments)
             let server = RedisServer(port: port, directory: dir, process: process)
             let deadline = Date().addingTimeInterval(timeout)
             while Date() < deadline {
@@ -59,16 +54,11 @@ public final class RedisServer: @unchecked Sendable {
     }
 
     /// Stops the server (SIGKILL: tests never need its data afterwards) and reaps it.
-    public func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
+    public func stop() { process.killAndReap() }
 
     /// Pauses the server (SIGSTOP) so clients see a hung peer; `resume()` undoes it.
-    public func pause() { kill(process.processIdentifier, SIGSTOP) }
-    public func resume() { kill(process.processIdentifier, SIGCONT) }
+    public func pause() { process.signal(SIGSTOP) }
+    public func resume() { process.signal(SIGCONT) }
 
     private static func ping(port: Int) -> Bool {
         guard let reply = try? rawCommand(port: port, "PING\r\n") else { return false }

@@ -5,11 +5,11 @@ import Glibc
 public final class SentinelProcess: @unchecked Sendable {
     public let port: Int
     public let directory: URL
-    private let process: Process
+    private let process: ChildProcess
     /// The Sentinel's `requirepass`, sent before each harness command.
     let requirePass: String?
 
-    private init(port: Int, directory: URL, process: Process, requirePass: String?) {
+    private init(port: Int, directory: URL, process: ChildProcess, requirePass: String?) {
         self.requirePass = requirePass
         self.port = port
         self.directory = directory
@@ -52,12 +52,7 @@ public final class SentinelProcess: @unchecked Sendable {
             \(requirePass.map { "requirepass \($0)" } ?? "")
 
             """.write(to: config, atomically: true, encoding: .utf8)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = [config.path]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try ChildProcess.spawn(binary, [config.path])
             let sentinel = SentinelProcess(port: port, directory: dir, process: process, requirePass: requirePass)
             let deadline = Date().addingTimeInterval(timeout)
             while Date() < deadline, process.isRunning {
@@ -85,10 +80,5 @@ public final class SentinelProcess: @unchecked Sendable {
     }
 
     /// Stops the Sentinel (SIGKILL) and reaps it.
-    public func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
+    public func stop() { process.killAndReap() }
 }

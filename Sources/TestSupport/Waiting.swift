@@ -2,7 +2,7 @@ import Foundation
 
 /// Polls `condition` until it holds or `timeout` seconds pass: tests wait on conditions, never fixed sleeps.
 @discardableResult
-public func waitUntil(timeout: Double = 10, interval: Double = 0.01,
+public func waitUntil(timeout: Double = 30, interval: Double = 0.01,
                       _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {

@@ -64,7 +64,7 @@ final class APIHarness: @unchecked Sendable {
             let worker = Worker(configuration: wc, registry: registry, broker: broker, results: results, logger: logger)
             self.worker = worker
             Task { try await worker.run() }
-            _ = await waitUntil(timeout: 15) { (try? await self.broker.registeredTaskNames().contains("celery_example_2.add")) == true }
+            _ = await waitUntil(timeout: 30) { (try? await self.broker.registeredTaskNames().contains("celery_example_2.add")) == true }
         }
     }
 
@@ -74,7 +74,7 @@ final class APIHarness: @unchecked Sendable {
 
     /// True once a long poll on `id` is subscribed to its result channel (where a worker publishes).
     func pollIsParked(on id: String) async -> Bool {
-        await waitUntil(timeout: 10) {
+        await waitUntil(timeout: 30) {
             (try? await self.redis.send(["PUBSUB", "NUMSUB", RedisArgument(KeySpace.resultKey(id))]))?.array?.last == .integer(1)
         }
     }
@@ -85,7 +85,7 @@ final class APIHarness: @unchecked Sendable {
         return try #require(accepted.json?["id"] as? String)
     }
 
-    func get(_ path: String, headers: [(String, String)] = [], timeout: Double = 10) async throws -> TestHTTPResponse {
+    func get(_ path: String, headers: [(String, String)] = [], timeout: Double = 30) async throws -> TestHTTPResponse {
         try await HTTPTestClient.request(port: port, method: "GET", path: path, headers: headers, timeout: timeout)
     }
 
@@ -106,7 +106,7 @@ final class APIHarness: @unchecked Sendable {
         #expect(accepted.headers["location"] == "/tasks/\(id)")
         #expect(accepted.json?["state"] as? String == "PENDING")
         var last: [String: Any]?
-        let done = await waitUntil(timeout: 10) {
+        let done = await waitUntil(timeout: 30) {
             last = try? await h.get("/tasks/\(id)").json
             return last?["state"] as? String == "SUCCESS"
         }
@@ -168,7 +168,7 @@ final class APIHarness: @unchecked Sendable {
             #expect(response.json?["field"] as? String == "wait")
         }
         // Nothing is left subscribed once the polls are over.
-        #expect(await waitUntil(timeout: 10) {
+        #expect(await waitUntil(timeout: 30) {
             (try? await h.redis.send(["PUBSUB", "CHANNELS"]))?.array?.isEmpty == true
         })
         await h.stop()
@@ -176,7 +176,7 @@ final class APIHarness: @unchecked Sendable {
 
     @Test func workersAndQueues_showWhoRunsWhatAndWhatWaits() async throws {
         let h = try await APIHarness()  // a live worker on `celery`
-        #expect(await waitUntil(timeout: 10) { (try? await h.get("/workers").json?["count"] as? Int) == 1 })
+        #expect(await waitUntil(timeout: 30) { (try? await h.get("/workers").json?["count"] as? Int) == 1 })
         let workers = try await h.get("/workers")
         let worker = try #require((workers.json?["items"] as? [[String: Any]])?.first)
         #expect(worker["name"] as? String == "api-test@host")
@@ -190,7 +190,7 @@ final class APIHarness: @unchecked Sendable {
         }
         let later = #"{"task": "celery_example_2.add", "args": [1, 1], "countdown": 3600}"#
         #expect(try await h.post("/tasks", later).status == 202)
-        #expect(await waitUntil(timeout: 10) {
+        #expect(await waitUntil(timeout: 30) {
             (try? await h.get("/queues?queue=other").json?["scheduled"] as? Int) == 1
         })
         let queues = try await h.get("/queues?queue=other")
@@ -368,7 +368,7 @@ final class APIHarness: @unchecked Sendable {
         #expect(submit.headers["retry-after"] != nil)
         #expect(try await h.get("/readyz").status == 503)
         #expect(try await h.get("/healthz").status == 200)
-        #expect(Date().timeIntervalSince(start) < 15, "fails fast instead of hanging")
+        #expect(Date().timeIntervalSince(start) < 25, "fails fast instead of hanging")
         await h.stop()
     }
 
@@ -394,7 +394,7 @@ final class APIHarness: @unchecked Sendable {
         let body = #"{"task": "celery_example_2.add", "args": [2, 2]}"#
         let headers = [("Content-Type", "application/json"), ("Idempotency-Key", "replay-1")]
         let id = try #require(try await h.post("/tasks", body, headers: headers).json?["id"] as? String)
-        #expect(await waitUntil(timeout: 10) { (try? await h.get("/tasks/\(id)").json?["state"] as? String) == "SUCCESS" })
+        #expect(await waitUntil(timeout: 30) { (try? await h.get("/tasks/\(id)").json?["state"] as? String) == "SUCCESS" })
         let again = try await h.post("/tasks", body, headers: headers)
         #expect(again.status == 202)
         #expect(again.json?["id"] as? String == id)
@@ -405,7 +405,7 @@ final class APIHarness: @unchecked Sendable {
     @Test func revoke_ofAFinishedTask_is409() async throws {
         let h = try await APIHarness()
         let id = try await h.submitAdd(1, 2)
-        #expect(await waitUntil(timeout: 10) { (try? await h.get("/tasks/\(id)").json?["state"] as? String) == "SUCCESS" })
+        #expect(await waitUntil(timeout: 30) { (try? await h.get("/tasks/\(id)").json?["state"] as? String) == "SUCCESS" })
         let conflict = try await h.post("/tasks/\(id)/revoke", "")
         #expect(conflict.status == 409)
         #expect(conflict.json?["field"] as? String == "id")

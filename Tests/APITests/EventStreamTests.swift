@@ -34,7 +34,7 @@ import TestSupport
     @Test func celeryEvents_streamWithIDs_resumeFromLastEventID_andAForeignIDGetsAReset() async throws {
         let h = try await APIHarness(withWorker: false) { $0.events.keepaliveSeconds = 0.3 }
         async let first = h.get("/events?timeout=2")
-        #expect(await waitUntil(timeout: 10) {
+        #expect(await waitUntil(timeout: 30) {
             (try? await h.redis.send(["PUBSUB", "NUMPAT"]))?.integer == 1
         }, "the API subscribed to the event channels")
         let received = CeleryEvent.body(type: "task-received", hostname: "py@host", pid: 1, clock: 1, fields: ["uuid": "t-1", "name": "<b>add</b>"])

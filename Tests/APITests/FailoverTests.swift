@@ -42,7 +42,7 @@ import Worker
         let worker = Worker(configuration: wc, registry: registry, broker: broker, results: results, logger: logger)
         Task { try await worker.run() }
         let port = http.port
-        #expect(await waitUntil(timeout: 15) { (try? await broker.registeredTaskNames().contains("t.gated")) == true })
+        #expect(await waitUntil(timeout: 30) { (try? await broker.registeredTaskNames().contains("t.gated")) == true })
         func post(_ body: String) async throws -> TestHTTPResponse {
             try await HTTPTestClient.request(port: port, method: "POST", path: "/tasks",
                                              headers: [("Content-Type", "application/json")], body: body, timeout: 10)
@@ -53,7 +53,7 @@ import Worker
 
         // A task the worker holds across the failover, replicated before the kill.
         let held = try #require(try await post(#"{"task": "t.gated"}"#).json?["id"] as? String)
-        #expect(await waitUntil(timeout: 15) { worker.active == 1 })
+        #expect(await waitUntil(timeout: 30) { worker.active == 1 })
         #expect(try await redis.send(["WAIT", "2", "2000"]) == .integer(2))
         // /readyz is watched on its own, every 10 ms: the outage lasts about 2 s, and on a loaded machine
         // one submit-and-check round of the loop below can take that long and miss it.

@@ -22,7 +22,7 @@ import TestSupport
         let id = try #require(accepted.json?["id"] as? String)
         let poll = Task { try await h.get("/tasks/\(id)?wait=30", timeout: 40) }
         var view: [String: Any]?
-        let shown = await waitUntil(timeout: 10) {
+        let shown = await waitUntil(timeout: 30) {
             view = try? await h.get("/tasks/\(id)").json
             return view?["state"] as? String == "PROGRESS"
         }

@@ -24,7 +24,7 @@ import TestSupport
             let accepted = try await h.post("/tasks", #"{"task": "other.task", "queue": "elsewhere", "args": []}"#)
             others.append(try #require(accepted.json?["id"] as? String))
         }
-        #expect(await waitUntil(timeout: 15) { (try? await ids(h, "state=SUCCESS").count) == 3 })
+        #expect(await waitUntil(timeout: 30) { (try? await ids(h, "state=SUCCESS").count) == 3 })
         let all = try await h.get("/tasks").json?["items"] as? [[String: Any]] ?? []
         #expect(Set(all.compactMap { $0["id"] as? String }) == Set(adds + others))
         let times = all.compactMap { $0["indexed_at"] as? String }
@@ -105,7 +105,7 @@ import TestSupport
         let good = try await h.submitAdd(1, 2)
         let bad = try #require(try await h.post("/tasks", #"{"task": "celery_example_2.add", "args": [1, "x"]}"#).json?["id"] as? String)
         for id in [good, bad] {
-            #expect(await waitUntil(timeout: 15) {
+            #expect(await waitUntil(timeout: 30) {
                 ["SUCCESS", "FAILURE"].contains((try? await h.get("/tasks/\(id)").json?["state"] as? String) ?? "")
             })
         }

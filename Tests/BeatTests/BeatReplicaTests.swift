@@ -29,24 +29,23 @@ import TestSupport
         let broker = Broker(redis: redis)
         try await broker.saveSchedule("every-second", definition: #"{"task":"t.tick","every":1,"queue":"beat-live"}"#)
         let beats = try (0..<2).map { _ in try Self.startBeat(url: server.url, lease: lease) }
-        defer { for beat in beats where beat.isRunning { kill(beat.processIdentifier, SIGKILL); beat.waitUntilExit() } }
+        defer { for beat in beats { beat.killAndReap() } }
 
         let start = Date()
         var leaderPID: Int32 = 0
-        #expect(await waitUntil(timeout: 15) {
+        #expect(await waitUntil(timeout: 30) {
             guard let token = try? await redis.send(["GET", RedisArgument(broker.keys.beatLease)]).string,
                   let pid = token.split(separator: ":").last.flatMap({ Int32($0) }) else { return false }
             leaderPID = pid
             return true
         })
-        let leader = try #require(beats.first { $0.processIdentifier == leaderPID })
+        let leader = try #require(beats.first { $0.pid == leaderPID })
         _ = await waitUntil(timeout: killAt + 5) { Date().timeIntervalSince(start) >= killAt }
-        kill(leader.processIdentifier, SIGKILL)
-        leader.waitUntilExit()
+        leader.killAndReap()
         _ = await waitUntil(timeout: total + 10) { Date().timeIntervalSince(start) >= total }
         let survivor = try #require(beats.first { $0 !== leader })
-        kill(survivor.processIdentifier, SIGTERM)
-        survivor.waitUntilExit()
+        survivor.signal(SIGTERM)
+        await survivor.exit()
 
         let items = try await redis.send(["LRANGE", "beat-live", "0", "-1"]).array ?? []
         let ticks = try items.reversed().compactMap { try TaskMessage.decode($0.bytes ?? []).headers["celeriac_tick"]?.stringValue }
@@ -61,14 +60,8 @@ import TestSupport
         print("beat replicas: \(dues.count) ticks in \(total) s, longest gap \(gaps.max() ?? 0) s (lease \(lease) s)")
     }
 
-    static func startBeat(url: String, lease: Double) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["beat", "--lease", "\(lease)", "-l", "info"]
-        process.environment = ["REDIS_URL": url, "PATH": "/usr/bin:/bin"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+    static func startBeat(url: String, lease: Double) throws -> ChildProcess {
+        try ChildProcess.spawn(binary, ["beat", "--lease", "\(lease)", "-l", "info"],
+                               environment: ["REDIS_URL": url, "PATH": "/usr/bin:/bin"])
     }
 }

@@ -216,12 +216,12 @@ import TestSupport
                 try slow.send("X-Drip: 1\r\n")
                 _ = try await slow.staysQuiet(for: 0.05)
             }
-            let response = try await slow.readResponse(timeout: 3)
+            let response = try await slow.readResponse(timeout: 15)
             #expect(response.status == 408)
             #expect(try await slow.waitForClose())
             // A connection that never sends a byte is closed without a response.
             let silent = try TestClient(port: server.port)
-            #expect(try await silent.waitForClose(timeout: 3))
+            #expect(try await silent.waitForClose(timeout: 15))
         }
     }
 
@@ -238,7 +238,7 @@ import TestSupport
             // after the long wait is the one that used to be closed.
             let clients = try (0..<16).map { _ in try TestClient(port: server.port) }
             for client in clients { try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n") }
-            for client in clients { #expect(try await client.readResponse(timeout: 5).status == 200) }
+            for client in clients { #expect(try await client.readResponse(timeout: 30).status == 200) }
         }
     }
 
@@ -246,11 +246,11 @@ import TestSupport
         try await withServer(.testing(), configure: { $0.timeouts.body = 0.3; $0.timeouts.idle = 0.3 }) { server in
             let slow = try TestClient(port: server.port)
             try slow.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
-            #expect(try await slow.readResponse(timeout: 3).status == 408)
+            #expect(try await slow.readResponse(timeout: 15).status == 408)
             let idle = try TestClient(port: server.port)
             try idle.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await idle.readResponse().status == 200)
-            #expect(try await idle.waitForClose(timeout: 3))
+            #expect(try await idle.waitForClose(timeout: 15))
         }
     }
 

@@ -80,7 +80,7 @@ final class TestClient: @unchecked Sendable {
     }
 
     /// Reads one response (interim 1xx included). `head` true for a response to HEAD (no body).
-    func readResponse(head: Bool = false, timeout: Double = 5) async throws -> Response {
+    func readResponse(head: Bool = false, timeout: Double = 30) async throws -> Response {
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         let statusLine = try await line(until: deadline)
         let parts = statusLine.split(separator: " ", maxSplits: 2)
@@ -121,7 +121,7 @@ final class TestClient: @unchecked Sendable {
     }
 
     /// True when the server closes the connection (EOF or reset) before `timeout`; unread bytes are dropped.
-    func waitForClose(timeout: Double = 5) async throws -> Bool {
+    func waitForClose(timeout: Double = 30) async throws -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         while ContinuousClock.now < deadline {
             if closed { return true }

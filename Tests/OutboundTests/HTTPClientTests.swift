@@ -81,7 +81,7 @@ final class Counter: Sendable {
         let start = ContinuousClock.now
         request.cancel()
         await #expect(throws: CancellationError.self) { try await request.value }
-        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(ContinuousClock.now - start < .seconds(10), "not the parked request's wait")
         await local.stop()
     }
 

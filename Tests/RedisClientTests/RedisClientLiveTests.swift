@@ -103,7 +103,7 @@ import TestSupport
         await #expect { try await client.send(["PING"]) } throws: { error in
             (error as? RedisError)?.isConnectivity == true && "\(error)".contains("no reply within")
         }
-        #expect(Date().timeIntervalSince(start) < 10, "0.3 s command timeout, not a hang")
+        #expect(Date().timeIntervalSince(start) < 25, "0.3 s command timeout, not a hang")
     }
 
     @Test func serverGone_failsFast_thenReconnects() async throws {
@@ -124,11 +124,11 @@ import TestSupport
                 "\(error)".contains("127.0.0.1:\(port)")
             }
         }
-        #expect(Date().timeIntervalSince(start) < 15)
+        #expect(Date().timeIntervalSince(start) < 25)
         // A new server on the same port: the client comes back by itself.
         let again = try RedisServer.start(extraArguments: [], onPort: port)
         defer { again.stop() }
-        let back = await waitUntil(timeout: 10) { (try? await client.send(["PING"])) == .simpleString("PONG") }
+        let back = await waitUntil(timeout: 30) { (try? await client.send(["PING"])) == .simpleString("PONG") }
         #expect(back)
     }
 
@@ -161,11 +161,11 @@ import TestSupport
         for i in 0..<50 { #expect(try await client.send(["PUBLISH", "events", RedisArgument("m\(i)")]) == .integer(1)) }
         try await client.send(["PUBLISH", "other", "x"])
         try await client.send(["PUBLISH", "nobody-listens", "y"])
-        #expect(await waitUntil(timeout: 10) { received.withLock { $0.count } == 51 })
+        #expect(await waitUntil(timeout: 30) { received.withLock { $0.count } == 51 })
         #expect(received.withLock { $0 } == (0..<50).map { "events:m\($0)" } + ["other:x"])
         server.stop()
         let noticed = Task { await subscriber.waitUntilClosed() }
-        #expect(await waitUntil(timeout: 10) { subscriber.isClosed })
+        #expect(await waitUntil(timeout: 30) { subscriber.isClosed })
         await noticed.value
     }
 }

@@ -42,7 +42,7 @@ import TestSupport
         connection.shared.withLock { $0.writer = true }
         let before = connection.writeCalls.load(ordering: .relaxed)
         let callers = (0..<200).map { i in Task { try await connection.send(["ECHO", RedisArgument("p\(i)")]) } }
-        #expect(await waitUntil(timeout: 10) { connection.pendingCount == 200 })
+        #expect(await waitUntil(timeout: 30) { connection.pendingCount == 200 })
         #expect(connection.writeCalls.load(ordering: .relaxed) == before, "nobody wrote while the write was in flight")
         // The writer's next round takes everything appended meanwhile.
         connection.writeOut()
@@ -80,7 +80,7 @@ import TestSupport
         server.pause()
         let waiting = Task { try await connection.send(["ECHO", "discarded"], cancellable: true) }
         // The command is on its way; the server cannot answer while paused.
-        #expect(await waitUntil(timeout: 10) { await onLoop(connection) { connection.pendingCount == 1 } })
+        #expect(await waitUntil(timeout: 30) { await onLoop(connection) { connection.pendingCount == 1 } })
         waiting.cancel()
         await #expect(throws: CancellationError.self) { try await waiting.value }
         #expect(!connection.isClosed)
@@ -99,12 +99,12 @@ import TestSupport
         let connection = try await client.dedicatedConnection()
         defer { connection.close() }
         let blocked = Task { try await connection.send(["BLMOVE", "q", "q", "RIGHT", "RIGHT", "30"], extraTimeout: 30, cancellable: true) }
-        #expect(await waitUntil(timeout: 10) {
+        #expect(await waitUntil(timeout: 30) {
             (try? await client.send(["INFO", "clients"]).string)?.contains("blocked_clients:1") == true
         })
         blocked.cancel()
         await #expect(throws: CancellationError.self) { try await blocked.value }
-        #expect(await waitUntil(timeout: 10) { connection.isClosed }, "a blocked connection would stall every later command")
+        #expect(await waitUntil(timeout: 30) { connection.isClosed }, "a blocked connection would stall every later command")
     }
 
     @Test func aConnectionThatFails_failsEveryPendingCommand_namingTheAddress() async throws {
@@ -113,7 +113,7 @@ import TestSupport
         defer { connection.close() }
         server.pause()
         let callers = (0..<5).map { i in Task { try await connection.send(["ECHO", RedisArgument("e\(i)")]) } }
-        #expect(await waitUntil(timeout: 10) { await onLoop(connection) { connection.pendingCount == 5 } })
+        #expect(await waitUntil(timeout: 30) { await onLoop(connection) { connection.pendingCount == 5 } })
         server.stop()  // SIGKILL: the kernel resets the socket
         for caller in callers {
             await #expect { try await caller.value } throws: { error in
@@ -156,11 +156,11 @@ import TestSupport
         try await client.send(["PUBLISH", "news.a", "1"])
         try await client.send(["PUBLISH", "other", "2"])
         try await client.send(["PUBLISH", "news.b", "3"])
-        #expect(await waitUntil(timeout: 10) { received.withLock { $0.count } == 2 })
+        #expect(await waitUntil(timeout: 30) { received.withLock { $0.count } == 2 })
         #expect(received.withLock { $0 } == ["news.a:1", "news.b:3"])
         let waiting = Task { await subscriber.waitUntilClosed(pingEvery: 0.05) }
         // Several PINGs go by on a live connection without closing it.
-        #expect(await waitUntil(timeout: 10) {
+        #expect(await waitUntil(timeout: 30) {
             let stats = (try? await client.send(["INFO", "commandstats"]).string) ?? ""
             guard let line = stats.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_ping:calls=") }) else { return false }
             return (Int(line.dropFirst("cmdstat_ping:calls=".count).prefix(while: \.isNumber)) ?? 0) >= 3

@@ -29,7 +29,7 @@ import TestSupport
         configuration.minReplicasAck = 1
         let client = RedisClient(configuration: configuration)
         defer { client.close() }
-        #expect(await waitUntil(timeout: 10) { (try? await client.send(["WAIT", "1", "100"]))?.integer == 1 })
+        #expect(await waitUntil(timeout: 30) { (try? await client.send(["WAIT", "1", "100"]))?.integer == 1 })
         for i in 0..<50 {
             _ = try await client.evaluate(Self.script, keys: [RedisArgument("k\(i)")], arguments: [RedisArgument("v\(i)")])
             #expect(try rawCommand(port: replica.port, "GET k\(i)\r\n").contains("v\(i)"))

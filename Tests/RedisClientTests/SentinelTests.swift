@@ -71,13 +71,13 @@ import TestSupport
             }
         }
         #expect(followed, "the client did not follow the failover: \(cluster.sentinels[0].log)")
-        #expect(Date().timeIntervalSince(killedAt) < 15)
+        #expect(Date().timeIntervalSince(killedAt) < 25)
         #expect(otherErrors.isEmpty)
         // On a loaded run the Sentinels may fail over a second time (a first attempt that timed out):
         // the client follows that one too, so it ends on the master the Sentinels name.
         #expect(await waitUntil(timeout: 20, interval: 0.1) { (try? await Self.port(of: client)) == cluster.masterPort() })
         #expect(try await client.send(["GET", "before"]).string == "1")
-        #expect(await waitUntil(timeout: 5) { !reconnects.withLock { $0.isEmpty } })
+        #expect(await waitUntil(timeout: 30) { !reconnects.withLock { $0.isEmpty } })
     }
 
     @Test func forcedFailover_oldMasterStillUp_clientMovesToTheNewMaster_andNeverWritesToTheReplica() async throws {

@@ -23,7 +23,7 @@ import TestSupport
 
     func result(_ h: WorkerHarness, _ id: String) async throws -> ResultDocument? {
         var document: ResultDocument?
-        _ = await waitUntil(timeout: 10) {
+        _ = await waitUntil(timeout: 30) {
             document = try? await h.results.get(id)
             return document?.status.isReady == true
         }

@@ -17,7 +17,7 @@ import TestSupport
         let gate = Locked(false)
         let batcher = CompletionBatcher(limit: 4) { batch in
             let call = sizes.withLock { $0.append(batch.count); return $0.count }
-            if call == 1 { await waitUntil(timeout: 10) { gate.withLock { $0 } } }
+            if call == 1 { await waitUntil(timeout: 30) { gate.withLock { $0 } } }
             return .success(batch.map { .success($0.document.taskID == "fenced" ? .leaseLost : .stored) })
         }
         let first = Task { await batcher.store(completion("first")) }

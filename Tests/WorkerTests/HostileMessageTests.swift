@@ -64,7 +64,7 @@ import TestSupport
         }
         #expect(try await h.result(expired.id)?.status == .revoked)
         #expect(try await h.result(huge.id)?.exception?.type == "TypeError")
-        _ = await waitUntil(timeout: 10) { (try? await h.redis.send(["ZCARD", RedisArgument(h.broker.keys.scheduled)])) == .integer(1) }
+        _ = await waitUntil(timeout: 30) { (try? await h.redis.send(["ZCARD", RedisArgument(h.broker.keys.scheduled)])) == .integer(1) }
         #expect(try await h.redis.send(["ZCARD", RedisArgument(h.broker.keys.scheduled)]) == .integer(1), "the year-9999 ETA waits")
         // Still the same worker, still taking work.
         let after = try await (0..<5).asyncMap { n in try await h.submit("t.add", [.int(Int64(n)), 1]) }

@@ -19,7 +19,7 @@ import Worker
         configuration.replicaAckTimeoutMilliseconds = 200
         let redis = RedisClient(configuration: configuration)
         defer { redis.close() }
-        #expect(await waitUntil(timeout: 15) { (try? await redis.send(["WAIT", "1", "100"]))?.integer == 1 })
+        #expect(await waitUntil(timeout: 30) { (try? await redis.send(["WAIT", "1", "100"]))?.integer == 1 })
         let broker = Broker(redis: redis)
         let results = ResultBackend(redis: redis)
         let ran = Locked(0)
@@ -44,18 +44,19 @@ import Worker
         let plain = RedisClient(configuration: try RedisConfiguration(url: primary.url))
         defer { plain.close() }
         try await Broker(redis: plain).enqueue(message)
-        #expect(await waitUntil(timeout: 15) { (try? await plain.send(["WAIT", "1", "100"]))?.integer == 1 })
-        #expect(await waitUntil(timeout: 15) { ran.withLock { $0 } == 1 && worker.active == 1 })
+        #expect(await waitUntil(timeout: 30) { (try? await plain.send(["WAIT", "1", "100"]))?.integer == 1 })
+        #expect(await waitUntil(timeout: 30) { ran.withLock { $0 } == 1 && worker.active == 1 })
 
         // SIGSTOP: the replica stays connected but acknowledges nothing, so every WAIT runs out.
         replica.pause()
         gate.withLock { $0 = true }
         let resultKey = "celery-task-meta-\(message.id)"
-        #expect(await waitUntil(timeout: 15) { (try? rawCommand(port: primary.port, "GET \(resultKey)\r\n"))?.contains("SUCCESS") == true },
+        #expect(await waitUntil(timeout: 30) { (try? rawCommand(port: primary.port, "GET \(resultKey)\r\n"))?.contains("SUCCESS") == true },
                 "the store reaches the primary")
-        // Several more timed-out WAITs (200 ms each) later, the worker still holds the task, uncounted.
+        // Several more timed-out WAITs later (200 ms each, tries up to 2 s apart), the worker still holds
+        // the task, uncounted.
         let waits = waitCalls(port: primary.port)
-        #expect(await waitUntil(timeout: 15) { waitCalls(port: primary.port) >= waits + 5 })
+        #expect(await waitUntil(timeout: 40) { waitCalls(port: primary.port) >= waits + 4 })
         #expect(worker.active == 1, "an unconfirmed result is not done")
         #expect(worker.processed == 0)
 

@@ -57,7 +57,7 @@ import Worker
         let id = try await h.submit("t.soft", [])
         let doc = try #require(try await h.result(id))
         #expect(doc.exception?.type == "SoftTimeLimitExceeded")
-        #expect(Date().timeIntervalSince(start) < 15, "0.3 s soft limit, not the 30 s sleep")
+        #expect(Date().timeIntervalSince(start) < 25, "0.3 s soft limit, not the 30 s sleep")
         try await h.stopWorker()
     }
 
@@ -114,15 +114,15 @@ import Worker
         let id = try await h.submit("t.add", [1, 1], options: options)
         // The worker received it and put it in the scheduled set to wait for its ETA.
         let scheduled = RedisArgument(h.broker.keys.scheduled)
-        #expect(await waitUntil(timeout: 10) { (try? await h.redis.send(["ZCARD", scheduled])) == .integer(1) })
+        #expect(await waitUntil(timeout: 30) { (try? await h.redis.send(["ZCARD", scheduled])) == .integer(1) })
         #expect(try await h.broker.revoke(id) == .revoked)
         // Its time comes (the score is the due time): it goes back to the queue and is discarded there.
         let member = try #require(try await h.redis.send(["ZRANGE", scheduled, "0", "0"]).array?.first?.bytes)
         #expect(try await h.redis.send(["ZADD", scheduled, "XX", "0", RedisArgument(member)]) == .integer(0))
-        #expect(await waitUntil(timeout: 10) { (try? await h.redis.send(["ZCARD", scheduled])) == .integer(0) })
+        #expect(await waitUntil(timeout: 30) { (try? await h.redis.send(["ZCARD", scheduled])) == .integer(0) })
         let marker = try await h.submit("t.add", [0, 0])
         #expect(try await h.result(marker)?.status == .success)
-        #expect(await waitUntil(timeout: 10) { (try? await h.redis.send(["HLEN", "unacked"])) == .integer(0) })
+        #expect(await waitUntil(timeout: 30) { (try? await h.redis.send(["HLEN", "unacked"])) == .integer(0) })
         #expect(try await h.results.get(id)?.status == .revoked)
         #expect(try await h.broker.record(id)?.attempts == 0)
         try await h.stopWorker()
@@ -132,9 +132,9 @@ import Worker
         let h = try WorkerHarness()
         h.startWorker { $0.heartbeatInterval = 0.2 }
         let id = try await h.submit("t.sleep", [30])
-        #expect(await waitUntil(timeout: 10) { (h.worker?.active ?? 0) == 1 })
+        #expect(await waitUntil(timeout: 30) { (h.worker?.active ?? 0) == 1 })
         #expect(try await h.broker.revoke(id) == .revoked)
-        let freed = await waitUntil(timeout: 15) { (h.worker?.active ?? 1) == 0 }
+        let freed = await waitUntil(timeout: 30) { (h.worker?.active ?? 1) == 0 }
         #expect(freed, "the running task was cancelled")
         #expect(try await h.results.get(id)?.status == .revoked)
         #expect(try await h.redis.send(["HLEN", "unacked"]) == .integer(0))
@@ -148,19 +148,19 @@ import Worker
         let waiting = try await h.submit("t.track", [2])
         // A heartbeat a minute apart: only the revoke channel can be this quick.
         h.startWorker { $0.concurrency = 1; $0.heartbeatInterval = 60 }
-        #expect(await waitUntil(timeout: 10) { (try? await h.broker.record(waiting))?.state == .received })
+        #expect(await waitUntil(timeout: 30) { (try? await h.broker.record(waiting))?.state == .received })
         // Subscribed (a revoke published before that is left to the heartbeat).
         let channel = RedisArgument(h.broker.keys.revokeChannel)
-        #expect(await waitUntil(timeout: 10) {
+        #expect(await waitUntil(timeout: 30) {
             (try? await h.redis.send(["PUBSUB", "NUMSUB", channel]))?.array?.last == .integer(1)
         })
         // The prefetched one is marked at once …
         #expect(try await h.broker.revoke(waiting) == .revoked)
-        #expect(await waitUntil(timeout: 10) { (h.worker?.revokedWaiting ?? 0) == 1 })
+        #expect(await waitUntil(timeout: 30) { (h.worker?.revokedWaiting ?? 0) == 1 })
         // … and the running one is cancelled at once.
         #expect(try await h.broker.revoke(running) == .revoked)
-        #expect(await waitUntil(timeout: 10) { (h.worker?.active ?? 1) == 0 }, "the running task was cancelled")
-        #expect(await waitUntil(timeout: 10) { (try? await h.redis.send(["HLEN", "unacked"])) == .integer(0) })
+        #expect(await waitUntil(timeout: 30) { (h.worker?.active ?? 1) == 0 }, "the running task was cancelled")
+        #expect(await waitUntil(timeout: 30) { (try? await h.redis.send(["HLEN", "unacked"])) == .integer(0) })
         #expect(ran.withLock { $0 } == [1])
         #expect(try await h.results.get(running)?.status == .revoked)
         #expect(try await h.results.get(waiting)?.status == .revoked)

@@ -14,22 +14,14 @@ import TestSupport
     func anIdleWorker_onThreeQueuesWithConcurrency8_runsAtMostCoresPlus4Threads() async throws {
         let server = try RedisServer.start()
         defer { server.stop() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["worker", "-Q", "a,b,c", "-c", "8", "--quiet", "-l", "warning", "-n", "budget@test"]
-        process.environment = ["REDIS_URL": server.url, "PATH": "/usr/bin:/bin"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        let process = try ChildProcess.spawn(Self.binary, ["worker", "-Q", "a,b,c", "-c", "8", "--quiet", "-l", "warning", "-n", "budget@test"],
+                                             environment: ["REDIS_URL": server.url, "PATH": "/usr/bin:/bin"])
+        defer { process.killAndReap() }
         let client = try RedisClientForTests(port: server.port)
         // Idle means every band list of a, b and c (4 each) has its watcher blocked in BLMOVE.
         #expect(await waitUntil(timeout: 20) { client.blockedClients() >= 12 })
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/task").count
+        let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/task").count
         #expect(threads <= cores + 4, "\(threads) threads with \(cores) cores")
     }
 }

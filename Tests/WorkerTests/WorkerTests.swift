@@ -108,7 +108,7 @@ import Worker
         let h = try WorkerHarness()
         h.startWorker()
         try await h.redis.send(["LPUSH", "celery", "this is not json"])
-        let ok = await waitUntil(timeout: 5) { (try? await h.broker.deadLetters().count) == 1 }
+        let ok = await waitUntil(timeout: 30) { (try? await h.broker.deadLetters().count) == 1 }
         #expect(ok)
         #expect(try await h.broker.deadLetters().first?["field"] == "envelope")
         try await h.stopWorker()
@@ -134,7 +134,7 @@ import Worker
         later.eta = Date().addingTimeInterval(3600)
         let waiting = try await h.submit("t.add", [1, 1], options: later)
         let key = RedisArgument(h.broker.keys.scheduled)
-        #expect(await waitUntil(timeout: 10) { (try? await h.redis.send(["ZCARD", key])) == .integer(1) },
+        #expect(await waitUntil(timeout: 30) { (try? await h.redis.send(["ZCARD", key])) == .integer(1) },
                 "an ETA task is kept in Redis, not only in the worker's memory")
         #expect(try await h.results.get(waiting) == nil)
         // Soon: it runs, and not before its time.
@@ -219,7 +219,7 @@ import Worker
         let h = try WorkerHarness()
         h.startWorker { $0.shutdownGrace = 0.3 }
         let id = try await h.submit("t.sleep", [30])
-        let running = await waitUntil(timeout: 5) { (h.worker?.active ?? 0) == 1 }
+        let running = await waitUntil(timeout: 30) { (h.worker?.active ?? 0) == 1 }
         #expect(running)
         try await h.stopWorker()
         let back = try await h.redis.send(["LRANGE", "celery", "0", "-1"])
@@ -242,7 +242,7 @@ import Worker
         let group = ServiceGroup(services: [worker], logger: Logger(label: "test.group") { _ in SwiftLogNoOpLogHandler() })
         let running = Task { try await group.run() }
         let id = try await h.submit("t.sleep", [1])
-        #expect(await waitUntil(timeout: 10) { worker.active == 1 })
+        #expect(await waitUntil(timeout: 30) { worker.active == 1 })
         await group.triggerGracefulShutdown()
         try await running.value
         // Warm: the running task finished within the grace period; nothing went back to the queue.
@@ -255,7 +255,7 @@ import Worker
         let h = try WorkerHarness()
         let id = try await h.submit("t.sleep", [60])
         h.startWorker { $0.shutdownGrace = 600 }
-        #expect(await waitUntil(timeout: 10) { (h.worker?.active ?? 0) == 1 })
+        #expect(await waitUntil(timeout: 30) { (h.worker?.active ?? 0) == 1 })
         let start = Date()
         try await h.cancelWorker()
         #expect(Date().timeIntervalSince(start) < 30, "not the 600 s grace, nor the 60 s task")
@@ -269,7 +269,7 @@ import Worker
         let h = try WorkerHarness()
         h.startWorker { $0.shutdownGrace = 20 }
         let id = try await h.submit("t.sleep", [2])
-        #expect(await waitUntil(timeout: 10) { (h.worker?.active ?? 0) == 1 })
+        #expect(await waitUntil(timeout: 30) { (h.worker?.active ?? 0) == 1 })
         try await h.stopWorker()
         #expect(try await h.results.get(id)?.status == .success)
         #expect(try await h.redis.send(["LLEN", "celery"]) == .integer(0))
