@@ -98,6 +98,47 @@ import TaskProtocol
         #expect(members.filter { !$0.value.isEmpty } == ["RETRY": [m.id]])
     }
 
+    /// The members of every state set that holds something.
+    func stateSets(_ h: ScriptHarness) async throws -> [String: [String]] {
+        var members: [String: [String]] = [:]
+        for bucket in TaskIndex.stateSets {
+            members[bucket] = (try await h.run(["ZRANGE", RedisArgument(h.broker.keys.stateIndex(bucket)!), "0", "-1"]).array ?? [])
+                .compactMap(\.string)
+        }
+        return members.filter { !$0.value.isEmpty }
+    }
+
+    @Test func oneNewTaskTwiceInOneFetch_entersTheIndexOnce_andEndsInItsLastState() async throws {
+        let h = try ScriptHarness()
+        let m = TaskMessage.make(task: "t", args: [], kwargs: [:])
+        // The same message twice (a duplicate delivery): started first, then received; the first joins the
+        // index through the batch's lists, the second moves it through `ix_write`, and the move must win.
+        for _ in 0..<2 { try await h.run(["LPUSH", "celery", RedisArgument(m.encoded())]) }
+        let fetched = try await h.broker.fetch(lists: ["celery"], leaseToken: "w|1", count: 2, startNow: 1, worker: "w",
+                                               now: Date(timeIntervalSince1970: 3_000))
+        #expect(fetched.map(\.record) == [.started, .received])
+        let keys = h.broker.keys
+        for key in [keys.taskIndex, keys.taskNameIndex("t"), keys.queueIndex("celery"), keys.workerIndex("w")] {
+            #expect(try await score(h, key, m.id) == "3000000", "\(key) holds it at the fetch")
+        }
+        #expect(try await stateSets(h) == ["RECEIVED": [m.id]])
+    }
+
+    @Test func aFailureThenASuccessOfOneTaskInOneBatch_leavesNoStateSet() async throws {
+        let h = try ScriptHarness()
+        let m = TaskMessage.make(task: "t", args: [], kwargs: [:])
+        try await h.broker.enqueue(m)
+        let tag = try #require(try await h.broker.fetch(lists: ["celery"], leaseToken: "w|1", startNow: 1, worker: "w").first?.tag)
+        #expect(try await stateSets(h) == ["STARTED": [m.id]])
+        // STARTED → FAILURE goes through `ix_write`; FAILURE → SUCCESS then leaves the set the first staged.
+        let failure = ResultBackend.Completion(.failure(taskID: m.id, exception: ExceptionInfo(type: "X", message: "y"), traceback: nil),
+                                               ackTag: tag, leaseToken: nil)
+        let success = ResultBackend.Completion(.success(taskID: m.id, result: 1), ackTag: tag, leaseToken: nil)
+        #expect(try await h.results.store(batch: [failure, success]).map { try? $0.get() } == [.stored, .stored])
+        #expect(try await h.broker.record(m.id)?.state == .success)
+        #expect(try await stateSets(h) == [:])
+    }
+
     @Test func aRaceLostInsideOnePop_pushesTheRestBack_inTheirOrder() async throws {
         let h = try ScriptHarness()
         let messages = (0..<4).map { _ in TaskMessage.make(task: "t", args: [], kwargs: [:]) }

@@ -183,7 +183,8 @@ struct FetchPeeked: ScriptCall {
           local nsets, n = tonumber(ARGV[a]), tonumber(ARGV[a + 2])
           local sets = {}
           for j = 1, nsets do sets[j] = KEYS[s + j - 1] end
-          groups[g] = {sets = sets, state = ARGV[a + 1], first = a + 3, last = a + 2 + n}
+          -- `to`: its state set (set below); `fresh`, `every`: its index lists (see the loop).
+          groups[g] = {sets = sets, state = ARGV[a + 1], first = a + 3, last = a + 2 + n, to = false, fresh = {}, every = {}}
           a, s = a + 3 + n, s + nsets
         end
         local workerSet = hasWorker and KEYS[s] or nil
@@ -191,6 +192,13 @@ struct FetchPeeked: ScriptCall {
         local at = a
 
         """ + TaskIndex.lua(keys: "#KEYS - \(TaskIndex.stateSets.count)", args: "#ARGV - 3") + """
+        -- Each group's state set (a custom state is kept under STARTED; PENDING and SUCCESS have none).
+        for _, group in ipairs(groups) do
+          if not IX.unset[group.state] then
+            local states = ix_states()
+            group.to = states[group.state] or states.STARTED
+          end
+        end
         -- Which of the ids that may run are revoked, and which the index knows: one read each for the batch.
         local ids = {}
         for m = 1, count do
@@ -269,7 +277,29 @@ struct FetchPeeked: ScriptCall {
               end
               if type(written) ~= 'table' or not written['err'] then
                 if ttl > 0 then redis.call('EXPIRE', record, ARGV[3]) end
-                ix_write(id, got[1], group.state, group.sets, workerSet)
+                -- The usual task (no state yet, or PENDING or SUCCESS, which have no set; its score read
+                -- by `ix_prefetch`) goes into its group's lists: `fresh` (new to the index: joins `all` and
+                -- the group's sets at `now`) and `every` (joins the worker's set and the state set at its
+                -- score), each written after the loop with one ZADD per set. That is what `ix_write` would
+                -- stage, without its bookkeeping per set and task (~7k instructions each). Any other
+                -- task (moving out of a state set, or a score not read) goes through `ix_write`.
+                local old, score = got[1], IX.scores[id]
+                if score ~= nil and (not old or IX.unset[old]) and group.to then
+                  if score == false then
+                    score = IX.now
+                    IX.scores[id] = score
+                    local fresh = group.fresh
+                    fresh[#fresh + 1] = score
+                    fresh[#fresh + 1] = id
+                  end
+                  if score then
+                    local every = group.every
+                    every[#every + 1] = score
+                    every[#every + 1] = id
+                  end
+                else
+                  ix_write(id, old, group.state, group.sets, workerSet)
+                end
                 runs = 1
               end
             end
@@ -281,6 +311,28 @@ struct FetchPeeked: ScriptCall {
           redis.call('ZADD', KEYS[2], unpack(held, 2 * i - 1, 2 * last))
           redis.call('HSET', KEYS[1], unpack(entries, 2 * i - 1, 2 * last))
           redis.call('HSET', KEYS[3], unpack(leased, 2 * i - 1, 2 * last))
+        end
+        -- The groups' lists, before what `ix_write` staged (flushed by `ix_trim`): a task it staged
+        -- was written after any list entry of its id (its record then had a state), and the last
+        -- write wins. Marked as `ix_stage` marks them: named sets expire when unused, the rest are trimmed.
+        for _, group in ipairs(groups) do
+          local fresh, every = group.fresh, group.every
+          if #fresh > 0 then
+            ix_zadd(IX.all, fresh)
+            IX.touched[IX.all] = IX.touched[IX.all] or false
+            for _, key in ipairs(group.sets) do
+              ix_zadd(key, fresh)
+              IX.touched[key] = true
+            end
+          end
+          if #every > 0 then
+            if workerSet then
+              ix_zadd(workerSet, every)
+              IX.touched[workerSet] = true
+            end
+            ix_zadd(group.to, every)
+            IX.touched[group.to] = IX.touched[group.to] or false
+          end
         end
         ix_trim()
         return {out}

@@ -119,7 +119,8 @@ struct StoreResults: ScriptCall {
         -- The holds released so far: acked with one call per key after the loop (a call per key and
         -- member costs as much as the rest of a member); a tag released earlier in this call counts as
         -- no longer held by anyone, exactly as if its lease were already deleted.
-        local released, acked = {}, {}
+        -- `leaving[set]`: the ids that leave a state set for a state without one (see `store`).
+        local released, acked, leaving = {}, {}, {}
         -- A member's own keys are read before anything of it is written, through pcall: one of the wrong
         -- type is its error reply (named by TYPE, only then). The result key is read only when its value
         -- matters: a new document is written with `SET NX` first, which succeeds in the common case (no
@@ -178,7 +179,24 @@ struct StoreResults: ScriptCall {
           release(tag)
           if last >= first then redis.call('HSET', record, unpack(ARGV, first, last)) end
           if ttl > 0 then redis.call('EXPIRE', record, ARGV[1]) end
-          ix_write(id, old, state, IX_NONE)
+          -- The usual completion (a state without a set, SUCCESS, leaving one: STARTED…) only leaves
+          -- that set: its id goes into the set's `leaving` list, removed with one ZREM per set after the
+          -- loop, before what `ix_write` staged — so an id that `ix_write` already staged in that set
+          -- (an earlier member of this batch) takes `ix_write`'s path too, and the last write still wins.
+          if IX.unset[state] and old and not IX.unset[old] then
+            local states = ix_states()
+            local from = states[old] or states.STARTED
+            local p = IX.pending[from]
+            if p == nil or p.op[id] == nil then
+              local ids = leaving[from]
+              if ids == nil then ids = {}; leaving[from] = ids end
+              ids[#ids + 1] = id
+            else
+              ix_write(id, old, state, IX_NONE)
+            end
+          else
+            ix_write(id, old, state, IX_NONE)
+          end
           tp_count(state)
           return 1
         end
@@ -194,6 +212,9 @@ struct StoreResults: ScriptCall {
           redis.call('ZREM', KEYS[2], unpack(tags))
           redis.call('HDEL', KEYS[3], unpack(tags))
           redis.call('HDEL', KEYS[4], unpack(tags))
+        end
+        for key, ids in pairs(leaving) do
+          for i = 1, #ids, 1000 do ix_call('ZREM', key, unpack(ids, i, math.min(i + 999, #ids))) end
         end
         ix_trim()
         tp_flush(KEYS[#KEYS])
