@@ -166,12 +166,15 @@ struct FetchPeeked: ScriptCall {
     // write (`pcall`, which writes nothing then): that record is left alone and its message reported
     // as held only, so the worker writes the record itself (and logs why it cannot).
     static let script = RedisScript(name: "fetch_peeked", source: """
-        -- (No table per key: every table a call makes costs Redis ~2k instructions of garbage collection.)
+        -- Each key is first asked its length, which fails only on a wrong type and answers a number (TYPE
+        -- answers a table: every table a call makes costs Redis ~2k instructions of garbage collection);
+        -- only then is TYPE read, for the message.
         local nlists = tonumber(ARGV[4])
         for i = 1, 4 + nlists do
           local want = (i > 4 and 'list') or ((i == 1 or i == 3) and 'hash') or 'zset'
-          local got = redis.call('TYPE', KEYS[i])['ok']
-          if got ~= 'none' and got ~= want then
+          local n = redis.pcall((want == 'list' and 'LLEN') or (want == 'hash' and 'HLEN') or 'ZCARD', KEYS[i])
+          local got = type(n) == 'table' and redis.call('TYPE', KEYS[i])['ok']
+          if got and got ~= 'none' and got ~= want then
             return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want .. '; nothing written')
           end
         end
