@@ -70,10 +70,7 @@ extension Worker {
                 buffer.append(fetched)
                 if let tag = fetched.tag { state.withLock { $0.prefetched[tag] = fetched } }
             }
-            // Idle again after this batch: its handlers get the CPU before the watchers are re-armed.
-            let launches = drained && tails == nil && buffer.isEmpty ? Launches() : nil
-            for fetched in batch[..<now] { await start(fetched, launches: launches) }
-            await launches?.wait()
+            for fetched in batch[..<now] { await start(fetched) }
             return true
         }
         while !isStopping {
@@ -186,8 +183,8 @@ extension Worker {
     }
 
     /// Decides what to do with one fetched (and held) message. Holds a slot on entry; releases it
-    /// unless a task runs. A task that runs tells `launches` when it begins.
-    func start(_ fetched: Broker.Fetched, launches: Launches? = nil) async {
+    /// unless a task runs.
+    func start(_ fetched: Broker.Fetched) async {
         let queue = queueName(of: fetched.list)
         let raw = fetched.raw
         let message: TaskMessage
@@ -280,9 +277,7 @@ extension Worker {
             $0.totals[message.task, default: 0] += 1  // Celery counts a task when it is accepted
         }
         // On the pool, also when an idle consumer starts it from the event loop (a handler may block).
-        launches?.expect()
         let task = Task(executorPreference: globalConcurrentExecutor) {
-            launches?.begun()
             await self.execute(message, definition: definition, plan: plan)
             self.state.withLock {
                 $0.inFlight[tag] = nil

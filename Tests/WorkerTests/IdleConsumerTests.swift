@@ -54,8 +54,8 @@ import Testing
         try await h.stopWorker()
     }
 
-    /// The idle consumer waits for its handler to begin before it watches again (`Launches`), not for
-    /// it to end: a second message is taken into the free slot while the first task still runs.
+    /// Whatever the idle consumer does between starting a handler and watching again, it must not wait
+    /// for that handler to end: a second message is taken into the free slot while the first still runs.
     @Test func anIdleWorker_startsASecondTask_whileItsFirstStillRuns() async throws {
         let h = try WorkerHarness()
         let (ran, gate) = try h.registerTracker(holding: [1])
