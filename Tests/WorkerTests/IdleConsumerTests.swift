@@ -53,4 +53,22 @@ import Testing
         #expect(try await h.result(last, timeout: 30)?.result == 42)
         try await h.stopWorker()
     }
+
+    /// Whatever the idle consumer does between starting a handler and watching again, it must not wait
+    /// for that handler to end: a second message is taken into the free slot while the first still runs.
+    @Test func anIdleWorker_startsASecondTask_whileItsFirstStillRuns() async throws {
+        let h = try WorkerHarness()
+        let (ran, gate) = try h.registerTracker(holding: [1])
+        h.startWorker { $0.concurrency = 2 }
+        let first = try await h.submit("t.add", [0, 1])
+        #expect(try await h.result(first, timeout: 30)?.result == 1)
+        let held = try await h.submit("t.track", [1])
+        #expect(try await waitUntil { ran.withLock { $0 } == [1] })
+        let second = try await h.submit("t.track", [2])
+        #expect(try await h.result(second, timeout: 30) != nil)
+        #expect(try await h.results.get(held)?.status.isReady != true, "the first task is still held open")
+        gate.withLock { $0 = true }
+        #expect(try await h.result(held, timeout: 30) != nil)
+        try await h.stopWorker()
+    }
 }
