@@ -46,7 +46,10 @@ extension HTTP2Session {
     func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         let flags = frame.pointee.hd.flags
         switch UInt32(frame.pointee.hd.type) {
-        case NGHTTP2_HEADERS.rawValue, NGHTTP2_DATA.rawValue:
+        case NGHTTP2_HEADERS.rawValue:
+            headersComplete(frame.pointee.hd.stream_id)
+            if flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 { requestComplete(frame.pointee.hd.stream_id) }
+        case NGHTTP2_DATA.rawValue:
             if flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 { requestComplete(frame.pointee.hd.stream_id) }
         case NGHTTP2_RST_STREAM.rawValue:
             if !resets.spend(now: transport.now) { return enhanceYourCalm() }
@@ -112,15 +115,36 @@ extension HTTP2Session {
                 stream.authority = String(decoding: value, as: UTF8.self)
             }
         } else {
-            if stream.headers.isEmpty { stream.headers.reserveCapacity(8) }
-            stream.headers.add(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
+            // A header list is never interleaved with another stream's (RFC 9113 §4.3): one collector serves all.
+            if collecting != id {
+                fields.reset()
+                collecting = id
+            }
+            if name.count == 4 && name.elementsEqual(Self.hostName) { stream.sawHost = true }
+            fields.append(name: name, value: value)
         }
         return 0
+    }
+
+    /// A HEADERS frame's list is complete: the request's fields, or trailers added to them. `:authority`
+    /// becomes `host` when the request has none (after the request's own fields, before any trailers).
+    func headersComplete(_ id: Int32) {
+        guard let stream = receiving(id), stream.request == nil, !stream.tooLarge else { return }
+        if collecting != id { fields.reset() }  // no regular field in this list
+        collecting = 0
+        if !stream.hasFields {
+            stream.hasFields = true
+            if let authority = stream.authority, !stream.sawHost { fields.append(name: "host", value: authority) }
+            stream.headers = fields.finish()
+        } else {
+            for field in fields.finish() { stream.headers.add(name: field.name, value: field.value) }
+        }
     }
 
     static let methodName = Array(":method".utf8)
     static let pathName = Array(":path".utf8)
     static let authorityName = Array(":authority".utf8)
+    static let hostName = Array("host".utf8)
 
     /// Appends body bytes; past the server's body limit the rest is dropped and the answer will be 413.
     func bodyChunk(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
@@ -140,9 +164,6 @@ extension HTTP2Session {
     func requestComplete(_ id: Int32) {
         guard let stream = receiving(id), stream.request == nil, !stream.tooLarge else { return }
         let (path, query) = HTTPRequest.splitTarget(stream.target)
-        if let authority = stream.authority, !stream.headers.contains("host") {
-            stream.headers.add(name: "host", value: authority)
-        }
         var request = HTTPRequest(method: HTTPMethod(stream.method), path: path, query: query, headers: stream.headers,
                                   body: stream.body, remoteAddress: transport.peer, version: .http2)
         request.id = transport.requestID(for: request)

@@ -9,26 +9,40 @@ extension HTTP2Session {
         let loop = transport.executor
         let responder = transport.responder
         let handle = Task.immediate(executorPreference: loop) {
-            let response = await responder.respond(to: request)
-            guard let body = response.stream, request.method != .head else {
-                loop.execute { reference.session.respond(reference.stream, response) }
-                return
-            }
-            loop.execute { reference.session.respond(reference.stream, response, streamed: true) }
-            let writer = BodyWriter { bytes in
-                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                    loop.execute { reference.session.write(bytes, to: reference.stream, continuation: continuation) }
-                }
-            }
-            var failed = false
-            do { try await body(writer) } catch {
-                failed = true
-                responder.logger.error("streamed response failed", metadata: ["request.id": "\(request.id)", "error": "\(error)"])
-            }
-            let failure = failed
-            loop.execute { reference.session.endStream(reference.stream, failed: failure) }
+            await HTTP2Session.run(request, for: reference, on: loop, responder: responder)
         }
         if stream.request != nil && streams[stream.id] === stream && stream.status == 0 { stream.task = handle }
+    }
+
+    /// The handler's task: answers the stream with the route's response.
+    nonisolated static func run(_ request: HTTPRequest, for reference: SessionReference, on loop: any SessionExecutor,
+                                responder: Responder) async {
+        let response = await responder.respond(to: request)
+        if response.stream == nil || request.method == .head {
+            loop.execute { reference.session.respond(reference.stream, response) }
+        } else {
+            await streamResponse(response, for: request, to: reference, on: loop, responder: responder)
+        }
+    }
+
+    /// Sends a streamed response: its head, then each piece the body writes, then the end. Apart from the
+    /// task's closure, whose frame (allocated per request) stays small for the common, whole response.
+    nonisolated static func streamResponse(_ response: HTTPResponse, for request: HTTPRequest, to reference: SessionReference,
+                                           on loop: any SessionExecutor, responder: Responder) async {
+        guard let body = response.stream else { return }
+        loop.execute { reference.session.respond(reference.stream, response, streamed: true) }
+        let writer = BodyWriter { bytes in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                loop.execute { reference.session.write(bytes, to: reference.stream, continuation: continuation) }
+            }
+        }
+        var failed = false
+        do { try await body(writer) } catch {
+            failed = true
+            responder.logger.error("streamed response failed", metadata: ["request.id": "\(request.id)", "error": "\(error)"])
+        }
+        let failure = failed
+        loop.execute { reference.session.endStream(reference.stream, failed: failure) }
     }
 
     /// Submits the response head, and the body through the data callback (deferred while a stream runs).

@@ -19,6 +19,9 @@ final class HTTP2Session: ProtocolSession {
     /// The connection is ending on an error: its GOAWAY (and the ACKs queued before it) go out past the
     /// high-water mark, nothing more is read.
     var failed = false
+    /// The header list being received (`collecting`: its stream; 0 none), kept from list to list.
+    var fields = HTTPHeaders.Collector()
+    var collecting: Int32 = 0
     /// CONTINUATION frames since the last HEADERS.
     var continuations = 0
     var resets: RateBudget

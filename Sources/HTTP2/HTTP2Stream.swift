@@ -7,6 +7,10 @@ final class HTTP2Stream {
     var target = ""
     var authority: String?
     var headers = HTTPHeaders()
+    /// `headers` holds the request's own list (later lists are trailers).
+    var hasFields = false
+    /// The request has a `host` field of its own (else `:authority` stands for it).
+    var sawHost = false
     var headerBytes = 0
     var body: [UInt8] = []
     /// The body passed the server's limit: the rest is discarded and the answer is 413.

@@ -152,29 +152,42 @@ final class CompiledRouter: Sendable {
             observed = ran
         }
         let response: HTTPResponse
-        switch resolution {
-        case .found(let entry, let parameters):
+        if case .found(let entry, let parameters) = resolution {
             var routed = request
             routed.pathParameters = parameters
             do {
                 response = try await entry.handler(routed)
-            } catch let error as HTTPError {
-                response = error.response
             } catch {
-                logger?.error("handler failed", metadata: [
-                    "request.id": "\(request.id)", "http.path": "\(request.path)", "error": "\(error)",
-                ])
-                response = HTTPResponse(status: 500)
+                response = Self.failed(request, error, logger: logger)
             }
-        case .methodNotAllowed(let allowed):
-            var refused = HTTPError(status: 405, detail: "\(request.method) is not allowed on \(request.path)").response
-            refused.headers["Allow"] = allowed.map(\.rawValue).joined(separator: ", ")
-            response = refused
-        case .notFound:
-            response = HTTPError(status: 404, detail: "no route for \(request.path)").response
+        } else {
+            response = Self.unrouted(request, resolution)
         }
         observed?.didRespond(to: request, status: response.status)
         return response
+    }
+
+    // Out of the async function above, whose frame (allocated per request) holds every local it has.
+
+    /// A handler's error as the answer: an `HTTPError`'s problem+json, anything else a bare 500 (logged).
+    @inline(never)
+    static func failed(_ request: HTTPRequest, _ error: any Error, logger: Logger?) -> HTTPResponse {
+        if let error = error as? HTTPError { return error.response }
+        logger?.error("handler failed", metadata: [
+            "request.id": "\(request.id)", "http.path": "\(request.path)", "error": "\(error)",
+        ])
+        return HTTPResponse(status: 500)
+    }
+
+    /// The answer when no route takes the request: 405 naming the methods allowed, or 404.
+    @inline(never)
+    static func unrouted(_ request: HTTPRequest, _ resolution: Resolution) -> HTTPResponse {
+        if case .methodNotAllowed(let allowed) = resolution {
+            var refused = HTTPError(status: 405, detail: "\(request.method) is not allowed on \(request.path)").response
+            refused.headers["Allow"] = allowed.map(\.rawValue).joined(separator: ", ")
+            return refused
+        }
+        return HTTPError(status: 404, detail: "no route for \(request.path)").response
     }
 
     /// The middleware that ran for a request, for their `didRespond`.

@@ -184,6 +184,34 @@ extension ReceivedFields {
             count += 1
         }
 
+        /// Adds a field whose name and value arrived apart (HTTP/2's decoded header list): both are
+        /// copied, the value right after the name.
+        mutating func append(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+            let start = used
+            let end = start + name.count + value.count
+            if end > bytes.count { bytes.append(contentsOf: repeatElement(0, count: Swift.max(512, end))) }
+            if count == spans.count {
+                spans.append(contentsOf: repeatElement(Span(nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0), count: Swift.max(16, count)))
+            }
+            switch name.count {
+            case 12 where known.requestID < 0 && Self.isName(name, "x-request-id"):
+                known.requestID = Int32(count)
+            case 13 where known.authorization < 0 && Self.isName(name, "authorization"):
+                known.authorization = Int32(count)
+            default:
+                break
+            }
+            bytes.withUnsafeMutableBufferPointer { bytes in
+                if let base = name.baseAddress { (bytes.baseAddress! + start).update(from: base, count: name.count) }
+                if let base = value.baseAddress { (bytes.baseAddress! + start + name.count).update(from: base, count: value.count) }
+            }
+            let offset = UInt32(start)
+            let valueStart = offset &+ UInt32(name.count)
+            spans[count] = Span(nameStart: offset, nameEnd: valueStart, valueStart: valueStart, valueEnd: UInt32(end))
+            used = end
+            count += 1
+        }
+
         /// Whether `line` starts with the field name `name` (any case; the caller checked the length).
         @inline(__always)
         private static func isName(_ line: UnsafeBufferPointer<UInt8>, _ name: StaticString) -> Bool {
