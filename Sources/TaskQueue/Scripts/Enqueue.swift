@@ -31,14 +31,16 @@ struct Enqueue: ScriptCall {
     var index: TaskIndex
 
     /// KEYS: the lists (each once), the records (one per entry), the named index sets (each once), the
-    /// index's `all` set. ARGV: the counts of entries, lists and named sets, the record TTL, the index's
-    /// four arguments (at the latest entry's time), then the entries in runs (`Run`): per run its
-    /// length, its list's number, its sets' count and numbers, its record fields' count and the fields
-    /// (name, and the value when all of the run share it, else ""), the count and numbers of the fields
-    /// whose values vary, then per entry: task id, score (epoch ms), envelope, its varying values.
+    /// index's `all` set. ARGV: the counts of entries and lists, the record TTL, the index's age cutoff
+    /// (ms, at the latest entry's time; 0 none), cap and sets' TTL, then the entries in runs: per run
+    /// its length, its list's number, its sets' count and numbers, its record fields' count and the
+    /// fields (name, and the value when all of the run share it, else ""), the count and numbers of the
+    /// fields whose values vary, then per entry: task id, score (epoch ms), envelope, its varying values.
     ///
-    /// Every ARGV string becomes a Lua string (allocated, hashed, and paid again in Lua's garbage
-    /// collector, per byte): what a run's messages share goes once per run, not once per message.
+    /// Every ARGV string becomes a Lua string (allocated, hashed — every byte, in Redis's Lua: about 12
+    /// instructions a byte — and paid again in Lua's garbage collector): what a run's messages share goes
+    /// once per run, not once per message. (The field names as one string of codes cost more in Lua
+    /// than their seven short strings: measured, not kept.)
     func write(to arguments: inout RESPArguments) -> Int {
         var lists: [String: Int] = [:], listOrder: [String] = []
         var sets: [String: Int] = [:], setOrder: [String] = []
@@ -54,9 +56,11 @@ struct Enqueue: ScriptCall {
         arguments.append(indexKeys[0])
         arguments.append(entries.count)
         arguments.append(listOrder.count)
-        arguments.append(setOrder.count)
         arguments.append(recordTTL)
-        index.write(now: entries.map(\.now).max() ?? Date(), to: &arguments)
+        let latest = Int(TaskIndex.score(entries.map(\.now).max() ?? Date()))
+        arguments.append(index.lifetime > 0 ? latest - index.lifetime * 1000 : 0)
+        arguments.append(index.capacity)
+        arguments.append(index.lifetime)
         var start = entries.startIndex
         while start < entries.endIndex {
             let first = entries[start]
@@ -108,22 +112,28 @@ struct Enqueue: ScriptCall {
     // only enters new tasks, which one ZADD NX into `all` both does and confirms (no score read first,
     // no per-task staging), and the shared preamble's closures and tables cost more than that work.
     static let script = RedisScript(name: "enqueue", source: """
-        -- Numbers are read as `x + 0`, not `tonumber(x)`: one string conversion (strtod), not two.
-        local n, l, s = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] + 0
+        -- Numbers are read as `x + 0`, not `tonumber(x)`: one string conversion (strtod), not two. Globals used
+        -- per message are read into locals once (a global is a table lookup each time).
+        local KEYS, ARGV, rcall, rpcall, unpack, type = KEYS, ARGV, redis.call, redis.pcall, unpack, type
+        local n, l = ARGV[1] + 0, ARGV[2] + 0
         local function wrongType(i, want)
-          local got = redis.call('TYPE', KEYS[i])['ok']
+          local got = rcall('TYPE', KEYS[i])['ok']
           if got ~= 'none' and got ~= want then
             return 'WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want .. '; nothing written'
           end
         end
         local refused = {}
-        for j = 1, l do refused[j] = wrongType(j, 'list') end
-        local ttlText = ARGV[4]
+        -- A list's type by LLEN, whose reply is a number (TYPE's is a table): TYPE only when it fails.
+        for j = 1, l do
+          local len = rpcall('LLEN', KEYS[j])
+          if type(len) ~= 'number' then refused[j] = wrongType(j, 'list') end
+        end
+        local ttlText = ARGV[3]
         local ttl = ttlText + 0
         -- Per published message: `all` gets (score, id) in order, `runOf` its run; per run its sets and its
         -- own (score, id) pairs (a batch of one run shares `all`'s table).
         local replies, pushes, all, runOf, runSets, runAdds = {}, {}, {}, {}, {}, {}
-        local at, i = 9, 0
+        local at, i = 7, 0
         while i < n do
           local m, list, c = ARGV[at] + 0, ARGV[at + 1] + 0, ARGV[at + 2] + 0
           local sets = {}
@@ -154,7 +164,7 @@ struct Enqueue: ScriptCall {
               local key = KEYS[l + i]
               if f2 > 0 then
                 for j = 1, v do fields[slots[j]] = ARGV[at + 2 + j] end
-                local reply = redis.pcall('HSET', key, unpack(fields, 1, f2))
+                local reply = rpcall('HSET', key, unpack(fields, 1, f2))
                 if type(reply) == 'table' and reply.err then
                   refusal = wrongType(l + i, 'hash')
                   if not refusal then error(reply) end
@@ -162,7 +172,7 @@ struct Enqueue: ScriptCall {
               else
                 refusal = wrongType(l + i, 'hash')
               end
-              if not refusal and ttl > 0 then redis.call('EXPIRE', key, ttlText) end
+              if not refusal and ttl > 0 then rcall('EXPIRE', key, ttlText) end
             end
             if refusal then
               replies[i] = refusal
@@ -182,7 +192,7 @@ struct Enqueue: ScriptCall {
         -- stay within Lua's stack.
         for j, batch in pairs(pushes) do
           for first = 1, #batch, 500 do
-            redis.call('LPUSH', KEYS[j], unpack(batch, first, math.min(first + 499, #batch)))
+            rcall('LPUSH', KEYS[j], unpack(batch, first, math.min(first + 499, #batch)))
           end
         end
         if #all == 0 then return replies end
@@ -194,9 +204,9 @@ struct Enqueue: ScriptCall {
           for x = 1, #adds, 2000 do
             local reply
             if nx then
-              reply = redis.pcall('ZADD', key, 'NX', unpack(adds, x, math.min(x + 1999, #adds)))
+              reply = rpcall('ZADD', key, 'NX', unpack(adds, x, math.min(x + 1999, #adds)))
             else
-              reply = redis.pcall('ZADD', key, unpack(adds, x, math.min(x + 1999, #adds)))
+              reply = rpcall('ZADD', key, unpack(adds, x, math.min(x + 1999, #adds)))
             end
             if type(reply) ~= 'number' then return nil end
             added = added + reply
@@ -212,7 +222,7 @@ struct Enqueue: ScriptCall {
         if added < #all / 2 then
           local ids = {}
           for k = 2, #all, 2 do ids[k / 2] = all[k] end
-          local got = redis.pcall('ZMSCORE', allKey, unpack(ids))
+          local got = rpcall('ZMSCORE', allKey, unpack(ids))
           if type(got) ~= 'table' or got.err then return replies end
           local seen = {}
           for r = 1, #runAdds do runAdds[r] = {} end
@@ -250,21 +260,21 @@ struct Enqueue: ScriptCall {
         -- As `ix_trim` ends a call that entered tasks: every set written keeps members younger than the records'
         -- lifetime and at most `cap`, checked when `all` crosses a multiple of 128 members (or is over the cap);
         -- the named sets live as long as a record written now.
-        local cutoffText, capText, ixTTL = ARGV[6], ARGV[7], ARGV[8]
+        local cutoffText, capText, ixTTL = ARGV[4], ARGV[5], ARGV[6]
         local cutoff, cap = cutoffText + 0, capText + 0
-        local count = redis.pcall('ZCARD', allKey)
+        local count = rpcall('ZCARD', allKey)
         if type(count) ~= 'number' then count = 0 end
         local floor = math.floor
         if floor(count / 128) > floor((count - added) / 128) or (cap > 0 and count > cap) then
           touched[#touched + 1] = allKey
           for _, key in ipairs(touched) do
-            if cutoff > 0 then redis.pcall('ZREMRANGEBYSCORE', key, '-inf', '(' .. cutoffText) end
-            if cap > 0 and (key ~= allKey or count > cap) then redis.pcall('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
+            if cutoff > 0 then rpcall('ZREMRANGEBYSCORE', key, '-inf', '(' .. cutoffText) end
+            if cap > 0 and (key ~= allKey or count > cap) then rpcall('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
           end
           touched[#touched] = nil
         end
         if ixTTL + 0 > 0 then
-          for _, key in ipairs(touched) do redis.pcall('EXPIRE', key, ixTTL) end
+          for _, key in ipairs(touched) do rpcall('EXPIRE', key, ixTTL) end
         end
         return replies
         """)
