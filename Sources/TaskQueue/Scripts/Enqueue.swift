@@ -31,14 +31,16 @@ struct Enqueue: ScriptCall {
     var index: TaskIndex
 
     /// KEYS: the lists (each once), the records (one per entry), the named index sets (each once), the
-    /// index's `all` set. ARGV: the counts of entries, lists and named sets, the record TTL, the index's
-    /// four arguments (at the latest entry's time), then the entries in runs (`Run`): per run its
-    /// length, its list's number, its sets' count and numbers, its record fields' count and the fields
-    /// (name, and the value when all of the run share it, else ""), the count and numbers of the fields
-    /// whose values vary, then per entry: task id, score (epoch ms), envelope, its varying values.
+    /// index's `all` set. ARGV: the counts of entries and lists, the record TTL, the index's age cutoff
+    /// (ms, at the latest entry's time; 0 none), cap and sets' TTL, then the entries in runs: per run
+    /// its length, its list's number, its sets' count and numbers, its record fields' count and the
+    /// fields (name, and the value when all of the run share it, else ""), the count and numbers of the
+    /// fields whose values vary, then per entry: task id, score (epoch ms), envelope, its varying values.
     ///
-    /// Every ARGV string becomes a Lua string (allocated, hashed, and paid again in Lua's garbage
-    /// collector, per byte): what a run's messages share goes once per run, not once per message.
+    /// Every ARGV string becomes a Lua string (allocated, hashed — every byte, in Redis's Lua: about 12
+    /// instructions a byte — and paid again in Lua's garbage collector): what a run's messages share goes
+    /// once per run, not once per message. (The field names as one string of codes cost more in Lua
+    /// than their seven short strings: measured, not kept.)
     func write(to arguments: inout RESPArguments) -> Int {
         var lists: [String: Int] = [:], listOrder: [String] = []
         var sets: [String: Int] = [:], setOrder: [String] = []
@@ -54,9 +56,11 @@ struct Enqueue: ScriptCall {
         arguments.append(indexKeys[0])
         arguments.append(entries.count)
         arguments.append(listOrder.count)
-        arguments.append(setOrder.count)
         arguments.append(recordTTL)
-        index.write(now: entries.map(\.now).max() ?? Date(), to: &arguments)
+        let latest = Int(TaskIndex.score(entries.map(\.now).max() ?? Date()))
+        arguments.append(index.lifetime > 0 ? latest - index.lifetime * 1000 : 0)
+        arguments.append(index.capacity)
+        arguments.append(index.lifetime)
         var start = entries.startIndex
         while start < entries.endIndex {
             let first = entries[start]
@@ -104,37 +108,32 @@ struct Enqueue: ScriptCall {
     // each list once, up front; a record by its own HSET, the message's first write, sent with pcall —
     // the records belong to ids made just now, so they almost never exist, and a WRONGTYPE reply (HSET
     // writes nothing then) refuses that message alone, with TYPE read only then. The index keys are not
-    // checked (`TaskIndex`).
+    // checked (`TaskIndex`). The index writes are the script's own, not `TaskIndex.lua`'s: a submit
+    // only enters new tasks, which one ZADD NX into `all` both does and confirms (no score read first,
+    // no per-task staging), and the shared preamble's closures and tables cost more than that work.
     static let script = RedisScript(name: "enqueue", source: """
-        -- Numbers are read as `x + 0`, not `tonumber(x)`: one string conversion (strtod), not two.
-        local n, l, s = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] + 0
+        -- Numbers are read as `x + 0`, not `tonumber(x)`: one string conversion (strtod), not two. Globals used
+        -- per message are read into locals once (a global is a table lookup each time).
+        local KEYS, ARGV, rcall, rpcall, unpack, type = KEYS, ARGV, redis.call, redis.pcall, unpack, type
+        local n, l = ARGV[1] + 0, ARGV[2] + 0
         local function wrongType(i, want)
-          local got = redis.call('TYPE', KEYS[i])['ok']
+          local got = rcall('TYPE', KEYS[i])['ok']
           if got ~= 'none' and got ~= want then
             return 'WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want .. '; nothing written'
           end
         end
         local refused = {}
-        for j = 1, l do refused[j] = wrongType(j, 'list') end
-        -- The record's first write: nil once written, else the refusal (another error fails the call, as
-        -- redis.call would have).
-        local function writeRecord(i, fields, count)
-          if count == 0 then return wrongType(i, 'hash') end
-          local reply = redis.pcall('HSET', KEYS[i], unpack(fields, 1, count))
-          if type(reply) == 'table' and reply.err then
-            local refusal = wrongType(i, 'hash')
-            if refusal then return refusal end
-            error(reply)
-          end
+        -- A list's type by LLEN, whose reply is a number (TYPE's is a table): TYPE only when it fails.
+        for j = 1, l do
+          local len = rpcall('LLEN', KEYS[j])
+          if type(len) ~= 'number' then refused[j] = wrongType(j, 'list') end
         end
-
-        """ + TaskIndex.lua(keys: "#KEYS", args: "5") + """
-        local ttlText = ARGV[4]
+        local ttlText = ARGV[3]
         local ttl = ttlText + 0
-        -- Per published message, in flat arrays (no table per message): its id, score and run; per run its sets.
-        local replies, pushes = {}, {}
-        local ids, scores, runOf, runSets = {}, {}, {}, {}
-        local at, i = 9, 0
+        -- Per published message: `all` gets (score, id) in order, `runOf` its run; per run its sets and its
+        -- own (score, id) pairs (a batch of one run shares `all`'s table).
+        local replies, pushes, all, runOf, runSets, runAdds = {}, {}, {}, {}, {}, {}
+        local at, i = 7, 0
         while i < n do
           local m, list, c = ARGV[at] + 0, ARGV[at + 1] + 0, ARGV[at + 2] + 0
           local sets = {}
@@ -146,26 +145,43 @@ struct Enqueue: ScriptCall {
           for j = 1, f2 do fields[j] = ARGV[at + j] end
           at = at + f2 + 1
           local v = ARGV[at] + 0
-          local slots = IX_NONE
-          if v > 0 then
-            slots = {}
-            for j = 1, v do slots[j] = 2 * (ARGV[at + j] + 0) end
-          end
+          local slots = {}
+          for j = 1, v do slots[j] = 2 * (ARGV[at + j] + 0) end
           at = at + v + 1
           local run = #runSets + 1
           runSets[run] = sets
+          local adds = {}
+          runAdds[run] = adds
           local batch = pushes[list]
           if batch == nil then batch = {}; pushes[list] = batch end
+          local listRefusal = refused[list]
           for _ = 1, m do
             i = i + 1
-            for j = 1, v do fields[slots[j]] = ARGV[at + 2 + j] end
-            local refusal = refused[list] or writeRecord(l + i, fields, f2)
+            local refusal = listRefusal
+            if not refusal then
+              -- The record's first write, with pcall: a WRONGTYPE reply (HSET writes nothing then) refuses this
+              -- message alone, with TYPE read only then; another error fails the call, as redis.call would have.
+              local key = KEYS[l + i]
+              if f2 > 0 then
+                for j = 1, v do fields[slots[j]] = ARGV[at + 2 + j] end
+                local reply = rpcall('HSET', key, unpack(fields, 1, f2))
+                if type(reply) == 'table' and reply.err then
+                  refusal = wrongType(l + i, 'hash')
+                  if not refusal then error(reply) end
+                end
+              else
+                refusal = wrongType(l + i, 'hash')
+              end
+              if not refusal and ttl > 0 then rcall('EXPIRE', key, ttlText) end
+            end
             if refusal then
               replies[i] = refusal
             else
-              if ttl > 0 then redis.call('EXPIRE', KEYS[l + i], ttlText) end
-              local k = #ids + 1
-              ids[k], scores[k], runOf[k] = ARGV[at], ARGV[at + 1], run
+              local id, score, k = ARGV[at], ARGV[at + 1], #all
+              all[k + 1], all[k + 2] = score, id
+              k = #adds
+              adds[k + 1], adds[k + 2] = score, id
+              runOf[#runOf + 1] = run
               batch[#batch + 1] = ARGV[at + 2]
               replies[i] = 1
             end
@@ -176,72 +192,90 @@ struct Enqueue: ScriptCall {
         -- stay within Lua's stack.
         for j, batch in pairs(pushes) do
           for first = 1, #batch, 500 do
-            redis.call('LPUSH', KEYS[j], unpack(batch, first, math.min(first + 499, #batch)))
+            rcall('LPUSH', KEYS[j], unpack(batch, first, math.min(first + 499, #batch)))
           end
         end
-        -- The index, as `ix_write` writes a submit: a task new to `all` enters it and its sets at its own
-        -- score; a known one, or an id repeated in the batch, is left as it is. Every id's score is read in
-        -- one call first; the new ones (all of them, but for a reused id) go straight into one ZADD per
-        -- set (a run's sets get the run's new tasks), without `ix_stage`'s per-message bookkeeping. An id
-        -- whose score could not be read (a wrong-typed `all`) takes `ix_write`'s own path. (A lone message
-        -- too is read first: `ix_write`'s ZADD NX would save that call but cost more in staging tables.)
-        ix_prefetch(ids)
-        local runAdds, all = {}, {}
-        for k, id in ipairs(ids) do
-          local known = IX.scores[id]
-          if known == false then
-            local score, run = scores[k], runOf[k]
-            IX.scores[id] = score
-            local a = runAdds[run]
-            if a == nil then a = {}; runAdds[run] = a end
-            a[#a + 1] = score
-            a[#a + 1] = id
-            all[#all + 1] = score
-            all[#all + 1] = id
-          elseif known == nil then
-            ix_write(id, false, 'PENDING', runSets[runOf[k]], nil, scores[k])
+        if #all == 0 then return replies end
+        -- The index (`TaskIndex`), as one call per message would leave it: a task new to `all` enters it and
+        -- its sets at its own score; a known one, or an id repeated in the batch, is left as it is. Its writes
+        -- never fail the call: a wrong-typed index key leaves tasks out of the history, nothing more.
+        local function zadd(key, adds, nx)
+          local added = 0
+          for x = 1, #adds, 2000 do
+            local reply
+            if nx then
+              reply = rpcall('ZADD', key, 'NX', unpack(adds, x, math.min(x + 1999, #adds)))
+            else
+              reply = rpcall('ZADD', key, unpack(adds, x, math.min(x + 1999, #adds)))
+            end
+            if type(reply) ~= 'number' then return nil end
+            added = added + reply
+          end
+          return added
+        end
+        local allKey = KEYS[#KEYS]
+        -- The ids are fresh (new task ids): ZADD NX enters them all, and its count says so. Only when it
+        -- entered fewer (an id seen before, or twice here) are the scores read back: an id is new when `all`
+        -- holds it at its own score, the first time it comes.
+        local added = zadd(allKey, all, true)
+        if added == nil or added == 0 then return replies end
+        if added < #all / 2 then
+          local ids = {}
+          for k = 2, #all, 2 do ids[k / 2] = all[k] end
+          local got = rpcall('ZMSCORE', allKey, unpack(ids))
+          if type(got) ~= 'table' or got.err then return replies end
+          local seen = {}
+          for r = 1, #runAdds do runAdds[r] = {} end
+          for k, id in ipairs(ids) do
+            local score = all[2 * k - 1]
+            if not seen[id] and got[k] and got[k] + 0 == score + 0 then
+              seen[id] = true
+              local a = runAdds[runOf[k]]
+              a[#a + 1] = score
+              a[#a + 1] = id
+            end
           end
         end
-        -- As `ix_stage` marks them: the named sets expire when unused, `all` is trimmed only.
-        if #all > 0 then
-          ix_zadd(IX.all, all)
-          IX.touched[IX.all] = IX.touched[IX.all] or false
-        end
-        -- A set shared by several runs (a queue of several task names) gets their tasks in one ZADD; a
-        -- batch of one run (the usual: one task to one queue) adds its tasks to its sets as they are.
+        -- Each set gets its runs' new tasks in one ZADD (a batch of one run, the usual, adds them as they are).
+        local touched = {}
         if #runSets == 1 then
           local a = runAdds[1]
-          if a then
-            for _, key in ipairs(runSets[1]) do
-              ix_zadd(key, a)
-              IX.touched[key] = true
+          if #a > 0 then
+            for _, key in ipairs(runSets[1]) do zadd(key, a, false); touched[#touched + 1] = key end
+          end
+        else
+          local keyAdds, order = {}, {}
+          for run = 1, #runSets do
+            local a = runAdds[run]
+            if #a > 0 then
+              for _, key in ipairs(runSets[run]) do
+                local into = keyAdds[key]
+                if into == nil then into = {}; keyAdds[key] = into; order[#order + 1] = key end
+                for x = 1, #a do into[#into + 1] = a[x] end
+              end
             end
           end
-          ix_trim()
-          return replies
+          for _, key in ipairs(order) do zadd(key, keyAdds[key], false); touched[#touched + 1] = key end
         end
-        local keyRuns, order = {}, {}
-        for run = 1, #runSets do
-          local a = runAdds[run]
-          if a then
-            for _, key in ipairs(runSets[run]) do
-              local rs = keyRuns[key]
-              if rs == nil then rs = {}; keyRuns[key] = rs; order[#order + 1] = key end
-              rs[#rs + 1] = a
-            end
+        -- As `ix_trim` ends a call that entered tasks: every set written keeps members younger than the records'
+        -- lifetime and at most `cap`, checked when `all` crosses a multiple of 128 members (or is over the cap);
+        -- the named sets live as long as a record written now.
+        local cutoffText, capText, ixTTL = ARGV[4], ARGV[5], ARGV[6]
+        local cutoff, cap = cutoffText + 0, capText + 0
+        local count = rpcall('ZCARD', allKey)
+        if type(count) ~= 'number' then count = 0 end
+        local floor = math.floor
+        if floor(count / 128) > floor((count - added) / 128) or (cap > 0 and count > cap) then
+          touched[#touched + 1] = allKey
+          for _, key in ipairs(touched) do
+            if cutoff > 0 then rpcall('ZREMRANGEBYSCORE', key, '-inf', '(' .. cutoffText) end
+            if cap > 0 and (key ~= allKey or count > cap) then rpcall('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
           end
+          touched[#touched] = nil
         end
-        for _, key in ipairs(order) do
-          local rs = keyRuns[key]
-          local adds = rs[1]
-          if #rs > 1 then
-            adds = {}
-            for _, a in ipairs(rs) do for x = 1, #a do adds[#adds + 1] = a[x] end end
-          end
-          ix_zadd(key, adds)
-          IX.touched[key] = true
+        if ixTTL + 0 > 0 then
+          for _, key in ipairs(touched) do rpcall('EXPIRE', key, ixTTL) end
         end
-        ix_trim()
         return replies
         """)
 }
