@@ -159,21 +159,31 @@ extension ReceivedFields {
         /// Fields collected so far.
         private(set) var count = 0
 
-        /// Adds the field on `line`, whose name ends at `nameEnd` and whose value is `valueStart..<valueEnd`.
-        mutating func append(line: UnsafeBufferPointer<UInt8>, nameEnd: Int, valueStart: Int, valueEnd: Int) {
-            let start = used
-            if start + valueEnd > bytes.count { bytes.append(contentsOf: repeatElement(0, count: Swift.max(512, start + valueEnd))) }
+        /// Room for bytes up to `end` and for one more span.
+        private mutating func reserve(upTo end: Int) {
+            if end > bytes.count { bytes.append(contentsOf: repeatElement(0, count: Swift.max(512, end))) }
             if count == spans.count {
                 spans.append(contentsOf: repeatElement(Span(nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0), count: Swift.max(16, count)))
             }
-            switch nameEnd {
-            case 12 where known.requestID < 0 && Self.isName(line, "x-request-id"):
+        }
+
+        /// Remembers where the first request id and authorization fields are (the next span is `count`).
+        private mutating func noteKnown(_ name: UnsafeBufferPointer<UInt8>, nameLength: Int) {
+            switch nameLength {
+            case 12 where known.requestID < 0 && Self.isName(name, "x-request-id"):
                 known.requestID = Int32(count)
-            case 13 where known.authorization < 0 && Self.isName(line, "authorization"):
+            case 13 where known.authorization < 0 && Self.isName(name, "authorization"):
                 known.authorization = Int32(count)
             default:
                 break
             }
+        }
+
+        /// Adds the field on `line`, whose name ends at `nameEnd` and whose value is `valueStart..<valueEnd`.
+        mutating func append(line: UnsafeBufferPointer<UInt8>, nameEnd: Int, valueStart: Int, valueEnd: Int) {
+            let start = used
+            reserve(upTo: start + valueEnd)
+            noteKnown(line, nameLength: nameEnd)
             bytes.withUnsafeMutableBufferPointer { bytes in
                 (bytes.baseAddress! + start).update(from: line.baseAddress!, count: valueEnd)
             }
@@ -189,18 +199,8 @@ extension ReceivedFields {
         mutating func append(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
             let start = used
             let end = start + name.count + value.count
-            if end > bytes.count { bytes.append(contentsOf: repeatElement(0, count: Swift.max(512, end))) }
-            if count == spans.count {
-                spans.append(contentsOf: repeatElement(Span(nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0), count: Swift.max(16, count)))
-            }
-            switch name.count {
-            case 12 where known.requestID < 0 && Self.isName(name, "x-request-id"):
-                known.requestID = Int32(count)
-            case 13 where known.authorization < 0 && Self.isName(name, "authorization"):
-                known.authorization = Int32(count)
-            default:
-                break
-            }
+            reserve(upTo: end)
+            noteKnown(name, nameLength: name.count)
             bytes.withUnsafeMutableBufferPointer { bytes in
                 if let base = name.baseAddress { (bytes.baseAddress! + start).update(from: base, count: name.count) }
                 if let base = value.baseAddress { (bytes.baseAddress! + start + name.count).update(from: base, count: value.count) }
