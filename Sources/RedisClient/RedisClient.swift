@@ -120,6 +120,35 @@ public final class RedisClient: Sendable {
         return (replies[0], Array(replies.dropFirst()))
     }
 
+    /// `commands` and then the script (EVALSHA) in one MULTI/EXEC, sent in one write: for values the
+    /// script would only pass on (each ARGV string costs Redis's Lua a hash of every byte), written by
+    /// plain commands in the same atomic step. Returns EXEC's replies, error replies as values: a script
+    /// the server does not know answers NOSCRIPT there, after `commands` ran (the caller completes).
+    /// A transaction Redis discarded (a command refused when queued: OOM, READONLY) throws that refusal.
+    public func evaluate(_ script: RedisScript, keyCount: Int, arguments: RESPArguments, confirm: Bool = true,
+                         after commands: [RESPArguments]) async throws -> [RESPValue] {
+        var sha = scripts.withLock { $0[script.name] }
+        if sha == nil {
+            sha = try await send(["SCRIPT", "LOAD", RedisArgument(script.source)]).string
+            scripts.withLock { $0[script.name] = sha }
+        }
+        let connection = try await currentConnection()
+        var bytes = RESPEncoder.encode(["MULTI"])
+        for command in commands { RESPEncoder.encode(command, into: &bytes) }
+        bytes.append(contentsOf: Self.command("EVALSHA", sha!, keyCount, arguments))
+        RESPEncoder.encode(["EXEC"], into: &bytes)
+        let names = ["MULTI"] + commands.map { _ in "MULTI command" } + ["EVALSHA", "EXEC"]
+        let replies = try await connection.send(encoded: bytes, names: names)
+        for reply in replies { checkDemoted(reply, on: connection) }
+        guard let results = replies.last?.array else {
+            for case .error(let message) in replies.dropLast() { throw RedisError.server(command: "MULTI", message: message) }
+            if case .error(let message)? = replies.last { throw RedisError.server(command: "EXEC", message: message) }
+            throw RedisError.server(command: "EXEC", message: "transaction aborted")
+        }
+        if confirm { try await confirmReplicated(on: connection) }
+        return results
+    }
+
     /// The whole command: `command`, the script (SHA1 or source) and the key count, then `arguments`.
     private static func command(_ command: String, _ script: String, _ keyCount: Int, _ arguments: RESPArguments) -> [UInt8] {
         var head = RESPArguments(capacity: 64 + (command == "EVAL" ? script.utf8.count : 0))

@@ -89,9 +89,9 @@ final class EnqueueBatcher: Sendable {
     /// One script call for `entries`: the call's own failure, or each entry's outcome.
     func publish(_ entries: [Enqueue.Entry], shape: Shape) async -> Result<[Result<Void, any Error>], any Error> {
         do {
-            let reply = try await Enqueue(entries: entries, indexKeys: shape.indexKeys, recordTTL: shape.recordTTL,
-                                          index: shape.index).run(on: redis)
-            return .success(try Enqueue.outcomes(reply, count: entries.count).map { refusal in
+            let outcomes = try await Enqueue(entries: entries, indexKeys: shape.indexKeys, recordTTL: shape.recordTTL,
+                                             index: shape.index).publish(on: redis)
+            return .success(outcomes.map { refusal in
                 if let refusal { .failure(RedisError.server(command: "EVALSHA(\(Enqueue.script.name))", message: refusal)) } else { .success(()) }
             })
         } catch {

@@ -19,7 +19,7 @@ import TestSupport
     static func enqueue(_ h: ScriptHarness, _ messages: [TaskMessage], now: Date = Date()) async throws -> [String?] {
         let call = Enqueue(entries: messages.map { h.broker.enqueueEntry($0, now: now) }, indexKeys: h.broker.keys.indexKeys,
                            recordTTL: h.broker.resultExpires, index: h.broker.index)
-        return try Enqueue.outcomes(try await call.run(on: h.redis), count: messages.count)
+        return try await call.publish(on: h.redis)
     }
 
     func queued(_ h: ScriptHarness, _ list: String) async throws -> [String] {
@@ -33,7 +33,7 @@ import TestSupport
         let call = Enqueue(entries: messages.enumerated().map { h.broker.enqueueEntry($1, now: start.addingTimeInterval(Double($0))) },
                            indexKeys: h.broker.keys.indexKeys, recordTTL: 600, index: h.broker.index)
         let written = Date()
-        #expect(try Enqueue.outcomes(try await call.run(on: h.redis), count: 5) == [nil, nil, nil, nil, nil])
+        #expect(try await call.publish(on: h.redis) == [nil, nil, nil, nil, nil])
         // LPUSHed in order: the first of each list is consumed first (from the right).
         #expect(try await queued(h, "celery") == [messages[4], messages[2], messages[0]].map(\.id))
         #expect(try await queued(h, "mail") == [messages[3], messages[1]].map(\.id))
@@ -61,7 +61,7 @@ import TestSupport
         let start = Date(timeIntervalSince1970: 1_900_000_000)
         let entries = messages.enumerated().map { h.broker.enqueueEntry($1, now: start.addingTimeInterval(Double($0 / 2) / 1000)) }
         let call = Enqueue(entries: entries, indexKeys: h.broker.keys.indexKeys, recordTTL: 600, index: h.broker.index)
-        #expect(try Enqueue.outcomes(try await call.run(on: h.redis), count: 6) == Array(repeating: nil, count: 6))
+        #expect(try await call.publish(on: h.redis) == Array(repeating: nil, count: 6))
         for (message, entry) in zip(messages, entries) {
             let stored = try await h.run(["HGETALL", RedisArgument(h.broker.keys.taskRecord(message.id))]).array?.compactMap(\.string) ?? []
             let fields = Dictionary(uniqueKeysWithValues: stride(from: 0, to: stored.count, by: 2).map { (stored[$0], stored[$0 + 1]) })
@@ -102,10 +102,33 @@ import TestSupport
         #expect(outcomes.enumerated().allSatisfy { $0.offset == 599 ? $0.element != nil : $0.element == nil })
         #expect(outcomes[599]?.contains("WRONGTYPE \(h.broker.keys.taskRecord(messages[599].id)) holds a list") == true)
         #expect(try await h.run(["LLEN", "celery"]) == .integer(699))
+        // The refused message's envelope, pushed before the script in the same transaction, was taken back:
+        // the others stay in their order.
+        #expect(try await queued(h, "celery") == messages.enumerated().filter { $0.offset != 599 }.map(\.element.id).reversed())
         #expect(try await h.broker.record(messages[9].id)?.state == .pending)
         #expect(try await h.run(["LRANGE", RedisArgument(h.broker.keys.taskRecord(messages[599].id)), "0", "-1"])
                 == .array([.bulkString(Array("not a hash".utf8))]))
         #expect(try await h.run(["ZCARD", RedisArgument(h.broker.keys.taskIndex)]) == .integer(699))
+    }
+
+    @Test func aScriptRedisNoLongerKnows_afterTheTransactionsPushes_isCompleted_withNothingOfARefusedMessageLeft() async throws {
+        // SCRIPT FLUSH after the client learned the SHA1: the EVALSHA inside the MULTI answers NOSCRIPT after
+        // the LPUSH ran; a second call (EVAL) writes the records and the index, and the refused envelope goes.
+        let h = try ScriptHarness()
+        _ = try await Self.enqueue(h, [Self.message(-1)])
+        try await h.run(["SCRIPT", "FLUSH"])
+        let messages = (0..<3).map { Self.message($0) }
+        try await h.run(["RPUSH", RedisArgument(h.broker.keys.taskRecord(messages[1].id)), "not a hash"])
+        let outcomes = try await Self.enqueue(h, messages)
+        #expect(outcomes[0] == nil && outcomes[2] == nil && outcomes[1]?.contains("WRONGTYPE") == true, "\(outcomes)")
+        #expect(try await queued(h, "celery").prefix(2) == [messages[2].id, messages[0].id])
+        #expect(try await h.run(["LLEN", "celery"]) == .integer(3))
+        for message in [messages[0], messages[2]] {
+            #expect(try await h.broker.record(message.id)?.state == .pending)
+            #expect(try await h.run(["TTL", RedisArgument(h.broker.keys.taskRecord(message.id))]).integer ?? 0 > 0)
+            #expect(try await h.run(["ZSCORE", RedisArgument(h.broker.keys.taskIndex), RedisArgument(message.id)]) != .null)
+        }
+        #expect(try await h.run(["ZSCORE", RedisArgument(h.broker.keys.taskIndex), RedisArgument(messages[1].id)]) == .null)
     }
 
     @Test func anIDSeenBefore_orTwiceInOneBatch_keepsItsFirstIndexScore_asOneCallPerMessageWould() async throws {
@@ -118,7 +141,7 @@ import TestSupport
         let call = Enqueue(entries: [h.broker.enqueueEntry(message, now: later), h.broker.enqueueEntry(other, now: later),
                                      h.broker.enqueueEntry(other, now: later.addingTimeInterval(1))],
                            indexKeys: h.broker.keys.indexKeys, recordTTL: 600, index: h.broker.index)
-        #expect(try Enqueue.outcomes(try await call.run(on: h.redis), count: 3) == [nil, nil, nil])
+        #expect(try await call.publish(on: h.redis) == [nil, nil, nil])
         for (id, at) in [("same", first), ("twice", later)] {
             for key in [h.broker.keys.taskIndex, h.broker.keys.taskNameIndex("t"), h.broker.keys.queueIndex("celery")] {
                 let score = try await h.run(["ZSCORE", RedisArgument(key), RedisArgument(id)]).string.flatMap(Double.init)

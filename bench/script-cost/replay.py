@@ -54,7 +54,9 @@ def main():
     ap.add_argument('--callgrind', type=int, default=0, help='pid of the redis-server running under callgrind')
     ap.add_argument('--stats', action='store_true')
     o = ap.parse_args()
-    loads, calls = [], []
+    # Each call: the commands sent before the script in its MULTI/EXEC (the envelopes' LPUSHes), if any, and
+    # the EVALSHA; replayed as captured (MULTI, those, EVALSHA, EXEC, or the EVALSHA alone).
+    loads, calls, queued = [], [], None
     for line in open(o.monitor, encoding='utf-8', errors='surrogateescape'):
         if '[0 lua]' in line:
             continue
@@ -64,7 +66,13 @@ def main():
             args = parse(line)
             # The enqueue script's ARGV[1] is its message count; its first key the list.
             if args[3] == b'celery' and int(args[3 + int(args[2])]) == o.batch:
-                calls.append(args)
+                calls.append((queued or [], args))
+        elif '"MULTI"' in line and parse(line)[0] == b'MULTI':
+            queued = []
+        elif '"EXEC"' in line and parse(line)[0] == b'EXEC':
+            queued = None
+        elif queued is not None:
+            queued.append(parse(line))
     if not calls:
         sys.exit(f'no enqueue call of batch {o.batch} in {o.monitor}')
     r = redis.Redis(port=o.port)
@@ -73,24 +81,34 @@ def main():
     rng = random.Random(42)
     record = re.compile(rb'^.*:task:([0-9a-f-]{36})$')
 
-    def fresh(call):
+    def fresh(before, call):
         ids = [m.group(1) for a in call if (m := record.match(a))]
         new = {old: str(uuid.UUID(int=rng.getrandbits(128), version=4)).encode() for old in ids}
-        out = []
-        for a in call:
-            for old, nw in new.items():
-                if old in a:
-                    a = a.replace(old, nw)
-            out.append(a)
-        return out
+
+        def renamed(command):
+            out = []
+            for a in command:
+                for old, nw in new.items():
+                    if old in a:
+                        a = a.replace(old, nw)
+                out.append(a)
+            return out
+        return [renamed(c) for c in before], renamed(call)
 
     def run(k):
         for x in range(0, k, 10):
             p = r.pipeline(transaction=False)
             for y in range(x, min(x + 10, k)):
-                p.execute_command(*fresh(calls[y % len(calls)]))
+                before, call = fresh(*calls[y % len(calls)])
+                if before:
+                    p.execute_command('MULTI')
+                    for command in before:
+                        p.execute_command(*command)
+                p.execute_command(*call)
+                if before:
+                    p.execute_command('EXEC')
             for reply in p.execute():
-                assert isinstance(reply, list), reply
+                assert isinstance(reply, list) or reply in (True, b'OK', b'QUEUED', 'OK', 'QUEUED'), reply
 
     run(o.warm)
     if o.callgrind:

@@ -29,18 +29,22 @@ struct Enqueue: ScriptCall {
     /// Seconds the records live; 0 keeps them.
     var recordTTL: Int
     var index: TaskIndex
+    /// The call completes a transaction whose script Redis did not know (NOSCRIPT after a SCRIPT FLUSH):
+    /// the envelopes are in their lists already; a record a worker wrote meanwhile is left as it is.
+    var completing = false
 
     /// KEYS: the lists (each once), the records (one per entry), the named index sets (each once), the
     /// index's `all` set. ARGV: the counts of entries and lists, the record TTL, the index's age cutoff
-    /// (ms, at the latest entry's time; 0 none), cap and sets' TTL, then the entries in runs: per run
-    /// its length, its list's number, its sets' count and numbers, its record fields' count and the
-    /// fields (name, and the value when all of the run share it, else ""), the count and numbers of the
-    /// fields whose values vary, then per entry: task id, score (epoch ms), envelope, its varying values.
+    /// (ms, at the latest entry's time; 0 none), cap and sets' TTL, 1 when `completing`, then the entries
+    /// in runs: per run its length, its list's number, its sets' count and numbers, its record fields'
+    /// count and the fields (name, and the value when all of the run share it, else ""), the count and
+    /// numbers of the fields whose values vary, then per entry: task id, score (epoch ms), its varying values.
     ///
     /// Every ARGV string becomes a Lua string (allocated, hashed — every byte, in Redis's Lua: about 12
     /// instructions a byte — and paid again in Lua's garbage collector): what a run's messages share goes
-    /// once per run, not once per message. (The field names as one string of codes cost more in Lua
-    /// than their seven short strings: measured, not kept.)
+    /// once per run, not once per message, and the envelopes (~1 kB each) are not in ARGV at all but in
+    /// the LPUSHes just before the script, in the same MULTI/EXEC (`pushes`, `publish(on:)`). (The field
+    /// names as one string of codes cost more in Lua than their seven short strings: measured, not kept.)
     func write(to arguments: inout RESPArguments) -> Int {
         var lists: [String: Int] = [:], listOrder: [String] = []
         var sets: [String: Int] = [:], setOrder: [String] = []
@@ -48,7 +52,7 @@ struct Enqueue: ScriptCall {
             if lists[entry.list] == nil { lists[entry.list] = lists.count + 1; listOrder.append(entry.list) }
             for set in entry.sets where sets[set] == nil { sets[set] = sets.count + 1; setOrder.append(set) }
         }
-        arguments.reserveCapacity(entries.reduce(512) { $0 + $1.envelope.count + 128 })
+        arguments.reserveCapacity(entries.reduce(512) { $0 + $1.recordPairs.count * 16 + 128 })
         for list in listOrder { arguments.append(list) }
         for entry in entries { arguments.append(entry.record) }
         for set in setOrder { arguments.append(set) }
@@ -61,6 +65,7 @@ struct Enqueue: ScriptCall {
         arguments.append(index.lifetime > 0 ? latest - index.lifetime * 1000 : 0)
         arguments.append(index.capacity)
         arguments.append(index.lifetime)
+        arguments.append(completing ? 1 : 0)
         var start = entries.startIndex
         while start < entries.endIndex {
             let first = entries[start]
@@ -82,12 +87,54 @@ struct Enqueue: ScriptCall {
             for entry in run {
                 arguments.append(entry.taskID)
                 arguments.append(Int(TaskIndex.score(entry.now)))
-                arguments.append(entry.envelope)
                 for j in varying { arguments.append(entry.recordPairs[j].1) }
             }
             start = end
         }
         return listOrder.count + entries.count + setOrder.count + 1
+    }
+
+    /// One LPUSH per list (in the order the lists first appear, as KEYS has them) of its entries'
+    /// envelopes in arrival order: the first is consumed first.
+    var pushes: [RESPArguments] {
+        var order: [String] = [], byList: [String: [Int]] = [:]
+        for (k, entry) in entries.enumerated() {
+            if byList[entry.list] == nil { order.append(entry.list) }
+            byList[entry.list, default: []].append(k)
+        }
+        return order.map { list in
+            let members = byList[list]!
+            var push = RESPArguments(capacity: members.reduce(list.utf8.count + 16) { $0 + entries[$1].envelope.count })
+            push.append("LPUSH")
+            push.append(list)
+            for k in members { push.append(entries[k].envelope) }
+            return push
+        }
+    }
+
+    /// Publishes the entries in one atomic step — MULTI, `pushes`, the script, EXEC — and returns each
+    /// one's outcome (nil: published). The script takes back the envelope of each message it refuses
+    /// (its record key of another type), so nothing of that message stays; a list of another type
+    /// refuses its LPUSH and the script its messages. Should Redis not know the script (NOSCRIPT inside
+    /// EXEC, after a SCRIPT FLUSH, the pushes done), a second call completes the records and the index
+    /// (EVAL), and a refused message's envelope is removed by LREM.
+    func publish(on redis: RedisClient) async throws -> [String?] {
+        var arguments = RESPArguments()
+        let keyCount = write(to: &arguments)
+        let replies = try await redis.evaluate(Self.script, keyCount: keyCount, arguments: arguments,
+                                               confirm: Self.needsReplicaAck, after: pushes)
+        guard let reply = replies.last else { throw TaskQueueError.unexpectedReply(operation: "enqueue", reply: "\(replies)") }
+        if case .error(let message) = reply {
+            guard message.hasPrefix("NOSCRIPT") else { throw RedisError.server(command: "EVALSHA(\(Self.script.name))", message: message) }
+            var completion = self
+            completion.completing = true
+            let outcomes = try Self.outcomes(try await completion.run(on: redis), count: entries.count)
+            for (entry, refusal) in zip(entries, outcomes) where refusal != nil {
+                _ = try? await redis.send(["LREM", RedisArgument(entry.list), "1", RedisArgument(entry.envelope)])
+            }
+            return outcomes
+        }
+        return try Self.outcomes(reply, count: entries.count)
     }
 
     /// Consecutive entries share a run when they go to the same list and sets with the same record fields.
@@ -130,10 +177,12 @@ struct Enqueue: ScriptCall {
         end
         local ttlText = ARGV[3]
         local ttl = ttlText + 0
+        local completing = ARGV[7] == '1'
         -- Per published message: `all` gets (score, id) in order, `runOf` its run; per run its sets and its
-        -- own (score, id) pairs (a batch of one run shares `all`'s table).
-        local replies, pushes, all, runOf, runSets, runAdds = {}, {}, {}, {}, {}, {}
-        local at, i = 7, 0
+        -- own (score, id) pairs. Per list: how many envelopes the LPUSH before this script pushed, and the
+        -- positions (in push order) of the refused ones, whose envelopes are taken back.
+        local replies, pushed, undo, all, runOf, runSets, runAdds = {}, {}, {}, {}, {}, {}, {}
+        local at, i = 8, 0
         while i < n do
           local m, list, c = ARGV[at] + 0, ARGV[at + 1] + 0, ARGV[at + 2] + 0
           local sets = {}
@@ -152,18 +201,24 @@ struct Enqueue: ScriptCall {
           runSets[run] = sets
           local adds = {}
           runAdds[run] = adds
-          local batch = pushes[list]
-          if batch == nil then batch = {}; pushes[list] = batch end
+          local count = pushed[list] or 0
           local listRefusal = refused[list]
           for _ = 1, m do
             i = i + 1
+            count = count + 1
             local refusal = listRefusal
-            if not refusal then
+            local key = KEYS[l + i]
+            -- Completing: a record there already is a worker's, which took the message meanwhile: kept.
+            local keep = false
+            if completing and not refusal then
+              local got = rcall('TYPE', key)['ok']
+              if got == 'hash' then keep = true elseif got ~= 'none' then refusal = wrongType(l + i, 'hash') end
+            end
+            if not refusal and not keep then
               -- The record's first write, with pcall: a WRONGTYPE reply (HSET writes nothing then) refuses this
               -- message alone, with TYPE read only then; another error fails the call, as redis.call would have.
-              local key = KEYS[l + i]
               if f2 > 0 then
-                for j = 1, v do fields[slots[j]] = ARGV[at + 2 + j] end
+                for j = 1, v do fields[slots[j]] = ARGV[at + 1 + j] end
                 local reply = rpcall('HSET', key, unpack(fields, 1, f2))
                 if type(reply) == 'table' and reply.err then
                   refusal = wrongType(l + i, 'hash')
@@ -176,23 +231,37 @@ struct Enqueue: ScriptCall {
             end
             if refusal then
               replies[i] = refusal
+              if not listRefusal then
+                local gone = undo[list]
+                if gone == nil then gone = {}; undo[list] = gone end
+                gone[count] = true
+              end
             else
               local id, score, k = ARGV[at], ARGV[at + 1], #all
               all[k + 1], all[k + 2] = score, id
               k = #adds
               adds[k + 1], adds[k + 2] = score, id
               runOf[#runOf + 1] = run
-              batch[#batch + 1] = ARGV[at + 2]
               replies[i] = 1
             end
-            at = at + 3 + v
+            at = at + 2 + v
           end
+          pushed[list] = count
         end
-        -- Each list gets its messages in arrival order (the first is consumed first), in pushes that
-        -- stay within Lua's stack.
-        for j, batch in pairs(pushes) do
-          for first = 1, #batch, 500 do
-            rcall('LPUSH', KEYS[j], unpack(batch, first, math.min(first + 499, #batch)))
+        -- The refused messages' envelopes go back out of their lists (rare: a record key of another type).
+        -- The LPUSH ran just before, in the same transaction: a list's newest `count` elements are its pushes,
+        -- newest first; the kept ones go back in their order (completing, the caller removes them instead).
+        if not completing then
+          for j, gone in pairs(undo) do
+            local count = pushed[j]
+            local got = rcall('LPOP', KEYS[j], count)
+            local kept = {}
+            for k = 1, count do
+              if not gone[k] then kept[#kept + 1] = got[count - k + 1] end
+            end
+            for first = 1, #kept, 500 do
+              rcall('LPUSH', KEYS[j], unpack(kept, first, math.min(first + 499, #kept)))
+            end
           end
         end
         if #all == 0 then return replies end
