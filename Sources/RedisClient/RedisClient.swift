@@ -137,7 +137,7 @@ public final class RedisClient: Sendable {
         for command in commands { RESPEncoder.encode(command, into: &bytes) }
         bytes.append(contentsOf: Self.command("EVALSHA", sha!, keyCount, arguments))
         RESPEncoder.encode(["EXEC"], into: &bytes)
-        let names = ["MULTI"] + commands.map { _ in "MULTI command" } + ["EVALSHA", "EXEC"]
+        let names = ["MULTI"] + commands.map { String(decoding: $0.bytes.prefix($0.lengths.first ?? 0), as: UTF8.self) } + ["EVALSHA", "EXEC"]
         let replies = try await connection.send(encoded: bytes, names: names)
         for reply in replies { checkDemoted(reply, on: connection) }
         guard let results = replies.last?.array else {

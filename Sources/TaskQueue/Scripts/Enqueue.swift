@@ -3,8 +3,9 @@ import RedisClient
 
 /// Publish messages — one, or every submission that arrived while the previous call was in flight
 /// (`EnqueueBatcher`): for each, the LPUSH, its PENDING record and its entry in the history index
-/// (`TaskIndex`: the `all`, task-name and queue sets), in one atomic step. What a call costs once, not per
-/// message: the script's own overhead, the named sets' EXPIREs and the index's ZCARD trim check.
+/// (`TaskIndex`: the `all`, task-name and queue sets), in one atomic step: one MULTI/EXEC of the lists'
+/// LPUSHes and then this script (`publish(on:)`). What a call costs once, not per message: the script's
+/// own overhead, the named sets' EXPIREs and the index's ZCARD trim check.
 ///
 /// Each message stands alone: one whose list or record key holds another type gets its own WRONGTYPE
 /// error text and nothing of it is written, while the others are published. Returns one reply per
@@ -29,13 +30,15 @@ struct Enqueue: ScriptCall {
     /// Seconds the records live; 0 keeps them.
     var recordTTL: Int
     var index: TaskIndex
-    /// The call completes a transaction whose script Redis did not know (NOSCRIPT after a SCRIPT FLUSH):
-    /// the envelopes are in their lists already; a record a worker wrote meanwhile is left as it is.
-    var completing = false
+    /// The LPUSHes of the envelopes ran just before the script, in its transaction (`publish(on:)`): the
+    /// script takes back a refused message's envelope. Otherwise (the script run alone, which pushes
+    /// nothing) it completes a transaction whose script Redis did not know (NOSCRIPT after a SCRIPT FLUSH):
+    /// the envelopes are in their lists already, and a record a worker wrote meanwhile is left as it is.
+    var afterPushes = false
 
     /// KEYS: the lists (each once), the records (one per entry), the named index sets (each once), the
     /// index's `all` set. ARGV: the counts of entries and lists, the record TTL, the index's age cutoff
-    /// (ms, at the latest entry's time; 0 none), cap and sets' TTL, 1 when `completing`, then the entries
+    /// (ms, at the latest entry's time; 0 none), cap and sets' TTL, 1 when `afterPushes`, then the entries
     /// in runs: per run its length, its list's number, its sets' count and numbers, its record fields'
     /// count and the fields (name, and the value when all of the run share it, else ""), the count and
     /// numbers of the fields whose values vary, then per entry: task id, score (epoch ms), its varying values.
@@ -65,7 +68,7 @@ struct Enqueue: ScriptCall {
         arguments.append(index.lifetime > 0 ? latest - index.lifetime * 1000 : 0)
         arguments.append(index.capacity)
         arguments.append(index.lifetime)
-        arguments.append(completing ? 1 : 0)
+        arguments.append(afterPushes ? 1 : 0)
         var start = entries.startIndex
         while start < entries.endIndex {
             let first = entries[start]
@@ -119,15 +122,17 @@ struct Enqueue: ScriptCall {
     /// EXEC, after a SCRIPT FLUSH, the pushes done), a second call completes the records and the index
     /// (EVAL), and a refused message's envelope is removed by LREM.
     func publish(on redis: RedisClient) async throws -> [String?] {
+        var call = self
+        call.afterPushes = true
         var arguments = RESPArguments()
-        let keyCount = write(to: &arguments)
+        let keyCount = call.write(to: &arguments)
         let replies = try await redis.evaluate(Self.script, keyCount: keyCount, arguments: arguments,
                                                confirm: Self.needsReplicaAck, after: pushes)
         guard let reply = replies.last else { throw TaskQueueError.unexpectedReply(operation: "enqueue", reply: "\(replies)") }
         if case .error(let message) = reply {
             guard message.hasPrefix("NOSCRIPT") else { throw RedisError.server(command: "EVALSHA(\(Self.script.name))", message: message) }
             var completion = self
-            completion.completing = true
+            completion.afterPushes = false
             let outcomes = try Self.outcomes(try await completion.run(on: redis), count: entries.count)
             for (entry, refusal) in zip(entries, outcomes) where refusal != nil {
                 _ = try? await redis.send(["LREM", RedisArgument(entry.list), "1", RedisArgument(entry.envelope)])
@@ -177,7 +182,7 @@ struct Enqueue: ScriptCall {
         end
         local ttlText = ARGV[3]
         local ttl = ttlText + 0
-        local completing = ARGV[7] == '1'
+        local completing = ARGV[7] ~= '1'
         -- Per published message: `all` gets (score, id) in order, `runOf` its run; per run its sets and its
         -- own (score, id) pairs. Per list: how many envelopes the LPUSH before this script pushed, and the
         -- positions (in push order) of the refused ones, whose envelopes are taken back.
