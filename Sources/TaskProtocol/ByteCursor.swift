@@ -56,7 +56,7 @@ struct ByteCursor: EnvelopeSink {
         // Most strings (ids, names, dates, reprs) are printable ASCII with nothing to escape: one copy.
         var text = s
         let clean = text.withUTF8 { utf8 -> Int in
-            let clean = utf8.prefix { !Self.needsEscape($0) }.count
+            let clean = Self.cleanPrefixCount(utf8)
             room(clean)
             if let base = utf8.baseAddress { position.update(from: base, count: clean) }
             position += clean
@@ -79,6 +79,28 @@ struct ByteCursor: EnvelopeSink {
     /// A byte that `JSONValue.writeString` does not copy as it is.
     @inline(__always)
     static func needsEscape(_ c: UInt8) -> Bool { c < 0x20 || c >= 0x7F || c == 0x22 || c == 0x5C }
+
+    /// How many leading bytes of `utf8` need no escape: eight at a time while a word has none of them
+    /// (the bit tricks from "Bit Twiddling Hacks": a byte below 0x20, above 0x7E, or equal to `"` or `\`),
+    /// then byte by byte from the first word that has one.
+    static func cleanPrefixCount(_ utf8: UnsafeBufferPointer<UInt8>) -> Int {
+        guard let base = utf8.baseAddress else { return 0 }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var i = 0
+        while i + 8 <= utf8.count {
+            let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            let below = (w &- ones &* 0x20) & ~w & highs
+            let above = ((w &+ ones) | w) & highs
+            let quote = w ^ (ones &* 0x22)
+            let backslash = w ^ (ones &* 0x5C)
+            let equal = ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash) & highs
+            if below | above | equal != 0 { break }
+            i += 8
+        }
+        while i < utf8.count && !needsEscape(base[i]) { i += 1 }
+        return i
+    }
 
     /// What `putScalar` writes for `scalar`, in bytes.
     static func escapedLength(_ scalar: Unicode.Scalar) -> Int {

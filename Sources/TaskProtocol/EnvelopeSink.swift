@@ -29,7 +29,7 @@ struct ByteCount: EnvelopeSink {
     /// The bytes `JSONValue.writeString` writes for `s`, quotes included.
     static func jsonLength(_ s: String) -> Int {
         var text = s
-        let clean = text.withUTF8 { utf8 in utf8.prefix { !ByteCursor.needsEscape($0) }.count }
+        let clean = text.withUTF8 { ByteCursor.cleanPrefixCount($0) }
         var count = 2 + clean
         if clean < text.utf8.count {
             for scalar in text.unicodeScalars.dropFirst(clean) { count += ByteCursor.escapedLength(scalar) }
