@@ -153,10 +153,11 @@ final class CompiledRouter: Sendable {
         }
         let response: HTTPResponse
         if case .found(let entry, let parameters) = resolution {
-            var routed = request
-            routed.pathParameters = parameters
             do {
-                response = try await entry.handler(routed)
+                // A route without `{…}` segments gets the request as it is; a copy with its parameters
+                // is made apart, so that this frame (allocated per request) holds no second request.
+                response = parameters.isEmpty ? try await entry.handler(request)
+                                              : try await Self.call(entry.handler, request, with: parameters)
             } catch {
                 response = Self.failed(request, error, logger: logger)
             }
@@ -168,6 +169,15 @@ final class CompiledRouter: Sendable {
     }
 
     // Out of the async function above, whose frame (allocated per request) holds every local it has.
+
+    /// Runs `handler` on a copy of `request` that carries its path parameters.
+    @inline(never)
+    nonisolated(nonsending) static func call(_ handler: HTTPHandler, _ request: HTTPRequest,
+                                             with parameters: [String: String]) async throws -> HTTPResponse {
+        var routed = request
+        routed.pathParameters = parameters
+        return try await handler(routed)
+    }
 
     /// A handler's error as the answer: an `HTTPError`'s problem+json, anything else a bare 500 (logged).
     @inline(never)

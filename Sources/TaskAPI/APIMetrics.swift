@@ -11,18 +11,31 @@ final class APIMetrics: Sendable {
     }
 
     let longPolls = Meter(label: "celeriac_api_long_polls_open")
-    private let submissions = Mutex<[Key: Counter]>([:])
+    private let submissions = Mutex<Counters>(Counters())
     /// Beyond this many task/queue pairs, submissions are counted under `task="other"`: task names
     /// come from clients, and an unbounded label set would grow the registry without limit.
     static let maxLabelSets = 1_000
 
+    /// The counters by label set, and the last one used: a run of submissions of one task to one
+    /// queue (the common case) compares two strings instead of hashing them.
+    private struct Counters {
+        var byKey: [Key: Counter] = [:]
+        var last: (task: String, queue: String, counter: Counter)?
+    }
+
     func submitted(task: String, queue: String) {
-        var key = Key(task: task, queue: queue)
         let counter = submissions.withLock { counters -> Counter in
-            if counters[key] == nil, counters.count >= Self.maxLabelSets { key.task = "other" }
-            if let counter = counters[key] { return counter }
-            let counter = Counter(label: "celeriac_api_submissions_total", dimensions: [("task", key.task), ("queue", key.queue)])
-            counters[key] = counter
+            if let last = counters.last, last.task == task, last.queue == queue { return last.counter }
+            var key = Key(task: task, queue: queue)
+            if counters.byKey[key] == nil, counters.byKey.count >= Self.maxLabelSets { key.task = "other" }
+            let counter: Counter
+            if let found = counters.byKey[key] {
+                counter = found
+            } else {
+                counter = Counter(label: "celeriac_api_submissions_total", dimensions: [("task", key.task), ("queue", key.queue)])
+                counters.byKey[key] = counter
+            }
+            counters.last = (task, queue, counter)
             return counter
         }
         counter.increment()

@@ -9,35 +9,41 @@ enum Base64 {
         let start = out.count
         let count = (bytes.count + 2) / 3 * 4
         out.append(contentsOf: repeatElement(0, count: count))
+        out.withUnsafeMutableBufferPointer { output in
+            encode(bytes, into: UnsafeMutableBufferPointer(rebasing: output[start..<start + count]))
+        }
+    }
+
+    /// Writes the base64 of `bytes` into `output`, which holds exactly `(bytes.count + 2) / 3 * 4` bytes.
+    static func encode(_ bytes: [UInt8], into output: UnsafeMutableBufferPointer<UInt8>) {
+        precondition(output.count == (bytes.count + 2) / 3 * 4)
         alphabet.withUnsafeBufferPointer { a in
             bytes.withUnsafeBufferPointer { input in
-                out.withUnsafeMutableBufferPointer { output in
-                    var o = start
-                    var i = 0
-                    while i + 3 <= input.count {
-                        let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
-                        output[o] = a[Int(n >> 18)]
-                        output[o + 1] = a[Int(n >> 12 & 0x3F)]
-                        output[o + 2] = a[Int(n >> 6 & 0x3F)]
-                        output[o + 3] = a[Int(n & 0x3F)]
-                        i += 3
-                        o += 4
-                    }
-                    switch input.count - i {
-                    case 1:
-                        let n = UInt32(input[i]) << 16
-                        output[o] = a[Int(n >> 18)]
-                        output[o + 1] = a[Int(n >> 12 & 0x3F)]
-                        output[o + 2] = UInt8(ascii: "=")
-                        output[o + 3] = UInt8(ascii: "=")
-                    case 2:
-                        let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8
-                        output[o] = a[Int(n >> 18)]
-                        output[o + 1] = a[Int(n >> 12 & 0x3F)]
-                        output[o + 2] = a[Int(n >> 6 & 0x3F)]
-                        output[o + 3] = UInt8(ascii: "=")
-                    default: break
-                    }
+                var o = 0
+                var i = 0
+                while i + 3 <= input.count {
+                    let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
+                    output[o] = a[Int(n >> 18)]
+                    output[o + 1] = a[Int(n >> 12 & 0x3F)]
+                    output[o + 2] = a[Int(n >> 6 & 0x3F)]
+                    output[o + 3] = a[Int(n & 0x3F)]
+                    i += 3
+                    o += 4
+                }
+                switch input.count - i {
+                case 1:
+                    let n = UInt32(input[i]) << 16
+                    output[o] = a[Int(n >> 18)]
+                    output[o + 1] = a[Int(n >> 12 & 0x3F)]
+                    output[o + 2] = UInt8(ascii: "=")
+                    output[o + 3] = UInt8(ascii: "=")
+                case 2:
+                    let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8
+                    output[o] = a[Int(n >> 18)]
+                    output[o + 1] = a[Int(n >> 12 & 0x3F)]
+                    output[o + 2] = a[Int(n >> 6 & 0x3F)]
+                    output[o + 3] = UInt8(ascii: "=")
+                default: break
                 }
             }
         }

@@ -82,12 +82,7 @@ extension JSONValue {
         // Most strings (ids, names, dates, base64) are printable ASCII with nothing to escape: one copy.
         var text = s
         let clean = text.withUTF8 { utf8 -> Int in
-            var i = 0
-            while i < utf8.count {
-                let c = utf8[i]
-                if c < 0x20 || c >= 0x7F || c == 0x22 || c == 0x5C { break }
-                i += 1
-            }
+            let i = ByteCursor.cleanPrefixCount(utf8)
             out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[..<i]))
             return i
         }

@@ -3,29 +3,60 @@
 public enum PythonRepr {
     /// `repr(value)` for the Python object `json.loads` would make of it.
     public static func repr(_ value: JSONValue) -> String {
-        switch value {
-        case .null: return "None"
-        case .bool(let b): return b ? "True" : "False"
-        case .int(let i): return String(i)
-        case .bigInt(let digits): return digits
-        case .double(let d):
-            guard d.isFinite else { return d.isNaN ? "nan" : (d < 0 ? "-inf" : "inf") }
-            return JSONValue.pythonFloat(d)
-        case .string(let s): return string(s)
-        case .array(let a): return "[" + a.map(repr).joined(separator: ", ") + "]"
-        case .object(let o): return dict(o)
-        }
+        var out = ""
+        append(value, to: &out)
+        return out
     }
 
     /// `repr(tuple(args))`: `(4, 5)`, `(4,)`, `()`.
     public static func tuple(_ args: [JSONValue]) -> String {
-        if args.count == 1 { return "(" + repr(args[0]) + ",)" }
-        return "(" + args.map(repr).joined(separator: ", ") + ")"
+        // Appended into one String (short reprs such as `(1, 2)` stay inline, with no allocation).
+        var out = "("
+        for (index, value) in args.enumerated() {
+            if index > 0 { out += ", " }
+            append(value, to: &out)
+        }
+        out += args.count == 1 ? ",)" : ")"
+        return out
     }
 
     /// `repr(dict)`: `{'a': 1}`.
     public static func dict(_ object: JSONObject) -> String {
-        "{" + object.pairs.map { string($0.key) + ": " + repr($0.value) }.joined(separator: ", ") + "}"
+        var out = ""
+        append(object, to: &out)
+        return out
+    }
+
+    private static func append(_ value: JSONValue, to out: inout String) {
+        switch value {
+        case .null: out += "None"
+        case .bool(let b): out += b ? "True" : "False"
+        case .int(let i): out += String(i)
+        case .bigInt(let digits): out += digits
+        case .double(let d):
+            guard d.isFinite else { out += d.isNaN ? "nan" : (d < 0 ? "-inf" : "inf"); return }
+            out += JSONValue.pythonFloat(d)
+        case .string(let s): out += string(s)
+        case .array(let a):
+            out += "["
+            for (index, element) in a.enumerated() {
+                if index > 0 { out += ", " }
+                append(element, to: &out)
+            }
+            out += "]"
+        case .object(let o): append(o, to: &out)
+        }
+    }
+
+    private static func append(_ object: JSONObject, to out: inout String) {
+        out += "{"
+        for (index, pair) in object.pairs.enumerated() {
+            if index > 0 { out += ", " }
+            out += string(pair.key)
+            out += ": "
+            append(pair.value, to: &out)
+        }
+        out += "}"
     }
 
     /// `repr(str)`: single quotes unless the text has a single quote and no double quote.

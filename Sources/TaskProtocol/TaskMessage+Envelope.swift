@@ -30,62 +30,77 @@ extension TaskMessage {
             } else {
                 JSONValue.append(#", {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]"#, to: &body)
             }
-            var out: [UInt8] = []
-            out.reserveCapacity((body.count + 3) / 3 * 4 + 900 + 2 * (argsRepr.utf8.count + kwargsRepr.utf8.count))
-            JSONValue.append(#"{"body": ""#, to: &out)
-            Base64.encode(body, to: &out)
-            JSONValue.append(#"", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"lang": "py", "task": "#, to: &out)
-            JSONValue.writeString(task, to: &out)
-            JSONValue.append(#", "id": "#, to: &out)
-            JSONValue.writeString(id, to: &out)
-            JSONValue.append(#", "shadow": null, "eta": "#, to: &out)
-            Self.write(options.eta, to: &out)
-            JSONValue.append(#", "expires": "#, to: &out)
-            Self.write(options.expires, to: &out)
-            JSONValue.append(#", "group": "#, to: &out)
-            if let group = options.groupID { JSONValue.writeString(group, to: &out) } else { JSONValue.append("null", to: &out) }
-            JSONValue.append(#", "group_index": "#, to: &out)
-            if let index = options.groupIndex { JSONValue.writeInt(Int64(index), to: &out) } else { JSONValue.append("null", to: &out) }
-            JSONValue.append(#", "retries": "#, to: &out)
-            JSONValue.writeInt(Int64(options.retries), to: &out)
-            JSONValue.append(#", "timelimit": ["#, to: &out)
-            Self.write(options.timeLimits.hard, to: &out)
-            JSONValue.append(", ", to: &out)
-            Self.write(options.timeLimits.soft, to: &out)
-            JSONValue.append(#"], "root_id": "#, to: &out)
-            JSONValue.writeString(rootID, to: &out)
-            JSONValue.append(#", "parent_id": "#, to: &out)
-            if let parent = options.parentID { JSONValue.writeString(parent, to: &out) } else { JSONValue.append("null", to: &out) }
-            JSONValue.append(#", "argsrepr": "#, to: &out)
-            JSONValue.writeString(argsRepr, to: &out)
-            JSONValue.append(#", "kwargsrepr": "#, to: &out)
-            JSONValue.writeString(kwargsRepr, to: &out)
-            JSONValue.append(#", "origin": "#, to: &out)
-            JSONValue.writeString(options.origin, to: &out)
-            JSONValue.append(options.ignoreResult ? #", "ignore_result": true"# : #", "ignore_result": false"#, to: &out)
-            JSONValue.append(#", "replaced_task_nesting": 0, "stamped_headers": null, "stamps": {}"#, to: &out)
-            if let sentAt = options.sentAt {
-                JSONValue.append(#", "celeriac_sent_at": "#, to: &out)
-                out.append(contentsOf: JSONValue.pythonFloat(sentAt.timeIntervalSince1970).utf8)
+            // Dates and floats as text once; then the envelope measured, and written at that size.
+            let texts = Texts(eta: options.eta.map(CeleryDate.format), expires: options.expires.map(CeleryDate.format),
+                              hard: options.timeLimits.hard.map(JSONValue.pythonFloat),
+                              soft: options.timeLimits.soft.map(JSONValue.pythonFloat),
+                              sentAt: options.sentAt.map { JSONValue.pythonFloat($0.timeIntervalSince1970) })
+            var size = ByteCount()
+            emit(body: body, texts: texts, to: &size)
+            return [UInt8](unsafeUninitializedCapacity: size.count) { buffer, initialized in
+                var cursor = ByteCursor(buffer)
+                emit(body: body, texts: texts, to: &cursor)
+                initialized = cursor.position - buffer.baseAddress!
+                precondition(initialized == size.count, "envelope smaller than measured")
             }
-            JSONValue.append(#"}, "properties": {"correlation_id": "#, to: &out)
-            JSONValue.writeString(id, to: &out)
-            JSONValue.append(#", "reply_to": "", "delivery_mode": 2, "delivery_info": {"exchange": "", "routing_key": "#, to: &out)
-            JSONValue.writeString(options.queue, to: &out)
-            JSONValue.append(#"}, "priority": "#, to: &out)
-            JSONValue.writeInt(Int64(options.priority ?? 0), to: &out)
-            JSONValue.append(#", "body_encoding": "base64", "delivery_tag": "#, to: &out)
-            JSONValue.writeString(deliveryTag, to: &out)
-            JSONValue.append("}}", to: &out)
-            return out
         }
 
-        private static func write(_ date: Date?, to out: inout [UInt8]) {
-            if let date { JSONValue.writeString(CeleryDate.format(date), to: &out) } else { JSONValue.append("null", to: &out) }
+        /// The header values that are formatted from numbers and dates.
+        struct Texts {
+            var eta: String?
+            var expires: String?
+            var hard: String?
+            var soft: String?
+            var sentAt: String?
         }
 
-        private static func write(_ seconds: Double?, to out: inout [UInt8]) {
-            if let seconds { out.append(contentsOf: JSONValue.pythonFloat(seconds).utf8) } else { JSONValue.append("null", to: &out) }
+        /// The envelope around the encoded `body`, kombu's key order as constant text.
+        private func emit<Sink: EnvelopeSink>(body: [UInt8], texts: Texts, to out: inout Sink) {
+            out.put(#"{"body": ""#)
+            out.putBase64(body)
+            out.put(#"", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"lang": "py", "task": "#)
+            out.putString(task)
+            out.put(#", "id": "#)
+            out.putString(id)
+            out.put(#", "shadow": null, "eta": "#)
+            if let eta = texts.eta { out.putString(eta) } else { out.put("null") }
+            out.put(#", "expires": "#)
+            if let expires = texts.expires { out.putString(expires) } else { out.put("null") }
+            out.put(#", "group": "#)
+            if let group = options.groupID { out.putString(group) } else { out.put("null") }
+            out.put(#", "group_index": "#)
+            if let index = options.groupIndex { out.putInt(Int64(index)) } else { out.put("null") }
+            out.put(#", "retries": "#)
+            out.putInt(Int64(options.retries))
+            out.put(#", "timelimit": ["#)
+            if let hard = texts.hard { out.putRaw(hard) } else { out.put("null") }
+            out.put(", ")
+            if let soft = texts.soft { out.putRaw(soft) } else { out.put("null") }
+            out.put(#"], "root_id": "#)
+            out.putString(rootID)
+            out.put(#", "parent_id": "#)
+            if let parent = options.parentID { out.putString(parent) } else { out.put("null") }
+            out.put(#", "argsrepr": "#)
+            out.putString(argsRepr)
+            out.put(#", "kwargsrepr": "#)
+            out.putString(kwargsRepr)
+            out.put(#", "origin": "#)
+            out.putString(options.origin)
+            out.put(options.ignoreResult ? #", "ignore_result": true"# : #", "ignore_result": false"#)
+            out.put(#", "replaced_task_nesting": 0, "stamped_headers": null, "stamps": {}"#)
+            if let sentAt = texts.sentAt {
+                out.put(#", "celeriac_sent_at": "#)
+                out.putRaw(sentAt)
+            }
+            out.put(#"}, "properties": {"correlation_id": "#)
+            out.putString(id)
+            out.put(#", "reply_to": "", "delivery_mode": 2, "delivery_info": {"exchange": "", "routing_key": "#)
+            out.putString(options.queue)
+            out.put(#"}, "priority": "#)
+            out.putInt(Int64(options.priority ?? 0))
+            out.put(#", "body_encoding": "base64", "delivery_tag": "#)
+            out.putString(deliveryTag)
+            out.put("}}")
         }
     }
 }

@@ -71,6 +71,48 @@ import TaskProtocol
         for (text, expected) in cases { #expect(JSONValue.string(text).serialized() == expected) }
     }
 
+    /// Python's `json.dumps` of a str, one scalar at a time (the reference for the word-at-a-time scan).
+    static func referenceEscape(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x22: out += "\\\""
+            case 0x5C: out += "\\\\"
+            case 0x0A: out += "\\n"
+            case 0x0D: out += "\\r"
+            case 0x09: out += "\\t"
+            case 0x08: out += "\\b"
+            case 0x0C: out += "\\f"
+            case 0x20..<0x7F: out.unicodeScalars.append(scalar)
+            default:
+                let units = scalar.value >= 0x10000
+                    ? [0xD800 + ((scalar.value - 0x10000) >> 10), 0xDC00 + ((scalar.value - 0x10000) & 0x3FF)] : [scalar.value]
+                for unit in units {
+                    let hex = String(unit, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    @Test func strings_escapeLikePython_whereverInALongStringTheFirstEscapeFalls() throws {
+        let specials = ["\"", "\\", "\n", "\u{1F}", "\u{0}", "\u{7F}", "\u{80}", "é", "😀", " ", "~", "!", "[", "]", "}"]
+        for length in [0, 7, 8, 9, 15, 16, 17, 40] {
+            for offset in 0...length {
+                for special in specials {
+                    var text = String(repeating: "a", count: length)
+                    text.insert(contentsOf: special, at: text.index(text.startIndex, offsetBy: offset))
+                    text += "tail-after-the-first-escape\u{1}"
+                    #expect(JSONValue.string(text).serialized() == Self.referenceEscape(text), "\(length) \(offset) \(special.unicodeScalars.first!.value)")
+                    let made = TaskMessage.make(task: text, args: [.string(text)], kwargs: [:])
+                    // The envelope `make` wrote parses back to the same text (the decoder does not share the scan).
+                    #expect(try TaskMessage.decode(made.encoded()) == made)
+                }
+            }
+        }
+    }
+
     @Test func envelope_isTheSerializationOfTheEnvelopeObject() throws {
         var messages = [
             TaskMessage.make(task: "tasks.add", args: [1, 2], kwargs: [:]),
