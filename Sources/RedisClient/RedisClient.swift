@@ -77,13 +77,9 @@ public final class RedisClient: Sendable {
     /// The same with KEYS and then ARGV already written (the first `keyCount` of `arguments` are the keys).
     public func evaluate(_ script: RedisScript, keyCount: Int, arguments: RESPArguments,
                          confirm: Bool = true) async throws -> RESPValue {
-        var sha = scripts.withLock { $0[script.name] }
-        if sha == nil {
-            sha = try await send(["SCRIPT", "LOAD", RedisArgument(script.source)]).string
-            scripts.withLock { $0[script.name] = sha }
-        }
+        let sha = try await loadedSHA(script)
         let connection = try await currentConnection()
-        var reply = try await connection.send(encoded: Self.command("EVALSHA", sha!, keyCount, arguments), name: "EVALSHA")
+        var reply = try await connection.send(encoded: Self.command("EVALSHA", sha, keyCount, arguments), name: "EVALSHA")
         if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
             reply = try await connection.send(encoded: Self.command("EVAL", script.source, keyCount, arguments), name: "EVAL")
         }
@@ -98,11 +94,7 @@ public final class RedisClient: Sendable {
     /// the commands' replies (error replies returned, not thrown).
     public func evaluate(_ script: RedisScript, keyCount: Int, arguments: RESPArguments, confirm: Bool = true,
                          followedBy commands: [[RedisArgument]]) async throws -> (RESPValue, [RESPValue]) {
-        var sha = scripts.withLock { $0[script.name] }
-        if sha == nil {
-            sha = try await send(["SCRIPT", "LOAD", RedisArgument(script.source)]).string
-            scripts.withLock { $0[script.name] = sha }
-        }
+        let sha = try await loadedSHA(script)
         let connection = try await currentConnection()
         let names = ["EVALSHA"] + commands.map { $0.first.map { String(decoding: $0.bytes, as: UTF8.self) } ?? "?" }
         func exchange(_ how: String, _ script: String) async throws -> [RESPValue] {
@@ -110,7 +102,7 @@ public final class RedisClient: Sendable {
             for command in commands { RESPEncoder.encode(command, into: &bytes) }
             return try await connection.send(encoded: bytes, names: names)
         }
-        var replies = try await exchange("EVALSHA", sha!)
+        var replies = try await exchange("EVALSHA", sha)
         if case .error(let message) = replies[0], message.hasPrefix("NOSCRIPT") {
             replies = try await exchange("EVAL", script.source)
         }
@@ -127,15 +119,11 @@ public final class RedisClient: Sendable {
     /// A transaction Redis discarded (a command refused when queued: OOM, READONLY) throws that refusal.
     public func evaluate(_ script: RedisScript, keyCount: Int, arguments: RESPArguments, confirm: Bool = true,
                          after commands: [RESPArguments]) async throws -> [RESPValue] {
-        var sha = scripts.withLock { $0[script.name] }
-        if sha == nil {
-            sha = try await send(["SCRIPT", "LOAD", RedisArgument(script.source)]).string
-            scripts.withLock { $0[script.name] = sha }
-        }
+        let sha = try await loadedSHA(script)
         let connection = try await currentConnection()
         var bytes = RESPEncoder.encode(["MULTI"])
         for command in commands { RESPEncoder.encode(command, into: &bytes) }
-        bytes.append(contentsOf: Self.command("EVALSHA", sha!, keyCount, arguments))
+        bytes.append(contentsOf: Self.command("EVALSHA", sha, keyCount, arguments))
         RESPEncoder.encode(["EXEC"], into: &bytes)
         let names = ["MULTI"] + commands.map { String(decoding: $0.bytes.prefix($0.lengths.first ?? 0), as: UTF8.self) } + ["EVALSHA", "EXEC"]
         let replies = try await connection.send(encoded: bytes, names: names)
@@ -147,6 +135,16 @@ public final class RedisClient: Sendable {
         }
         if confirm { try await confirmReplicated(on: connection) }
         return results
+    }
+
+    /// The script's SHA1, loaded (SCRIPT LOAD) the first time a call asks for it.
+    private func loadedSHA(_ script: RedisScript) async throws -> String {
+        if let sha = scripts.withLock({ $0[script.name] }) { return sha }
+        guard let sha = try await send(["SCRIPT", "LOAD", RedisArgument(script.source)]).string else {
+            throw RedisError.server(command: "SCRIPT LOAD", message: "the reply holds no SHA1")
+        }
+        scripts.withLock { $0[script.name] = sha }
+        return sha
     }
 
     /// The whole command: `command`, the script (SHA1 or source) and the key count, then `arguments`.
