@@ -4,11 +4,14 @@ import Glibc
 /// The write end of the self-pipe: the only thing the C-level handler touches (write(2) is
 /// async-signal-safe).
 nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
+/// The pipe's reader, kept for the life of the process.
+nonisolated(unsafe) private var signalReader: (any DispatchSourceRead)?
 
 /// SIGINT, SIGTERM and SIGQUIT, handled from the first instruction of a command: a C handler installed
-/// synchronously writes the signal's number to a pipe, and one thread hands each to `handle`, in
-/// order. Nothing is ignored or lost in between (a Dispatch source starts listening some time after it
-/// is created, and its `SIG_IGN` drops what comes in that gap). SIGINT and SIGTERM are counted together.
+/// synchronously writes the signal's number to a pipe, and a Dispatch read source on the pipe hands each
+/// to `handle`, in order, without a thread of its own. Nothing is ignored or lost in between (a Dispatch
+/// *signal* source starts listening some time after it is created, and its `SIG_IGN` drops what comes in
+/// that gap; the pipe keeps what comes before its reader runs). SIGINT and SIGTERM are counted together.
 /// SIGHUP goes to `onHangup` (re-read configuration), and only when one is given: otherwise it keeps
 /// its default action.
 final class SignalHandler: Sendable {
@@ -25,8 +28,12 @@ final class SignalHandler: Sendable {
                 _ = write(signalPipeWriteEnd, &byte, 1)
             }
         }
+        // The read end is watched by a Dispatch read source, not a thread of its own: Dispatch's manager
+        // thread (which every process has) polls it, and one serial queue runs the handler, in order.
         let readEnd = fds[0]
-        let thread = Thread { [count] in
+        _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)
+        let source = DispatchSource.makeReadSource(fileDescriptor: readEnd, queue: DispatchQueue(label: "signals"))
+        source.setEventHandler { [count] in
             var byte: UInt8 = 0
             while true {
                 let n = read(readEnd, &byte, 1)
@@ -45,7 +52,7 @@ final class SignalHandler: Sendable {
                 }
             }
         }
-        thread.name = "signals"
-        thread.start()
+        signalReader = source
+        source.resume()
     }
 }
